@@ -1,0 +1,25 @@
+"""The command line: ``latentatlas <command> ...``; each command calls one function of the core."""
+
+from __future__ import annotations
+
+import typer
+
+from . import core, datasets, demo
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="latentatlas",
+    help="Learn a compact latent space for an image collection; search, decode and query it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+core.register(app)
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(demo.app, name="demo")
+
+
+def main() -> None:
+    """Entry point of the ``latentatlas`` console script."""
+    app()

@@ -1,0 +1,153 @@
+"""What every command shares: error handling, JSON output, progress bars, option types."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Callable
+
+import typer
+
+from ..errors import LatentAtlasError, UsageError
+
+__all__ = [
+    "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size",
+    "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads",
+]
+
+AtlasOption = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas directory.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU threads for PyTorch (default: all cores).")]
+
+
+def console():
+    """A Rich console on stdout for tables and summaries."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callable:
+    """Register ``fn`` as a command of ``app`` whose user errors become one line on stderr.
+
+    A :class:`LatentAtlasError` prints ``Error: <message>`` and exits with its
+    status (2 for usage errors, 1 for failures); other exceptions are bugs
+    and keep their traceback.
+    """
+
+    def register(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except LatentAtlasError as error:
+                typer.echo(f"Error: {error}", err=True)
+                raise typer.Exit(error.exit_code) from None
+            except KeyboardInterrupt:
+                typer.echo("Interrupted.", err=True)
+                raise typer.Exit(130) from None
+
+        app.command(name, **options)(run)
+        return fn
+
+    return register
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def emit_json(data: Any) -> None:
+    """Write one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, default=_jsonable, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+class progress_bar:
+    """A Rich progress bar on stderr fed by the core's progress callback.
+
+    Hidden with ``quiet`` or when stderr is not a terminal.
+    """
+
+    def __init__(self, quiet: bool = False):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        stderr = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            console=stderr, disable=quiet or not stderr.is_terminal, transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "progress_bar":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, stage: str, done: int, total: int | None, **info: Any) -> None:
+        description = _describe(stage, info)
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(description, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total, description=description)
+
+
+def _describe(stage: str, info: dict[str, Any]) -> str:
+    parts = [stage]
+    if "epoch" in info:
+        parts.append(f"epoch {info['epoch']}/{info['epochs']}")
+    for key in ("train_loss", "val_loss"):
+        if info.get(key) is not None:
+            parts.append(f"{key.split('_')[0]} {info[key]:.4g}")
+    if info.get("failed"):
+        parts.append(f"{info['failed']} failed")
+    return " · ".join(parts)
+
+
+def parse_numbers(text: str, what: str) -> list[float]:
+    """``"1,2,3"``, ``"1 2 3"`` or ``"[1, 2, 3]"`` to floats; :class:`UsageError` otherwise."""
+    cleaned = text.strip().strip("[]").replace(",", " ").split()
+    try:
+        return [float(x) for x in cleaned]
+    except ValueError:
+        raise UsageError(f"{what} must be numbers separated by commas, got {text!r}") from None
+
+
+def parse_size(text: str | None) -> int | tuple[int, int] | None:
+    """``"64"`` or ``"48x64"`` (height x width) to a size."""
+    if text is None:
+        return None
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise UsageError(f"--size must be N or HxW, got {text!r}")
+
+
+def set_threads(threads: int | None) -> None:
+    """Limit PyTorch's CPU threads when asked."""
+    if threads is not None:
+        if threads < 1:
+            raise UsageError(f"--threads must be >= 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)

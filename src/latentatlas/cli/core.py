@@ -1,0 +1,266 @@
+"""Commands of the foundation: fit, embed, build, search, decode, sql, info."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .common import (
+    AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json,
+    parse_numbers, parse_size, progress_bar, set_threads,
+)
+
+SourcesArgument = Annotated[
+    list[Path], typer.Argument(help="Folders, image files, manifests (.csv/.parquet) or stacks (.npy/.npz).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the foundation's commands to ``app``."""
+    _register_fit(app, "fit", embed_after=False,
+                  help="Train the autoencoder on SOURCES and save it in the atlas.")
+    _register_fit(app, "build", embed_after=True,
+                  help="Fit on SOURCES, then embed them: an atlas in one go.")
+    command(app, "embed")(embed)
+    command(app, "search")(search)
+    command(app, "decode")(decode)
+    command(app, "sql")(sql)
+    command(app, "info")(info)
+
+
+def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> None:
+    def fit_command(
+        sources: SourcesArgument,
+        atlas: AtlasOption,
+        code_size: Annotated[int, typer.Option("--code-size", help="Numbers per code.")] = 64,
+        size: Annotated[Optional[str], typer.Option(help="Input size N or HxW (default: from the data, at most 64).")] = None,
+        channels: Annotated[Optional[int], typer.Option(help="1 (grey) or 3 (RGB); default from the data.")] = None,
+        fit: Annotated[str, typer.Option("--fit", help="resize or crop images to the input size.")] = "resize",
+        value_range: Annotated[Optional[str], typer.Option("--value-range", help="LOW,HIGH mapped to 0..1 (default: the dtype's range).")] = None,
+        base_channels: Annotated[int, typer.Option("--base-channels", help="Width of the first conv level.")] = 32,
+        epochs: Annotated[int, typer.Option(help="Upper bound on epochs.")] = 30,
+        batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+        learning_rate: Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate.")] = 2e-3,
+        val: Annotated[float, typer.Option("--val", help="Share held out for validation.")] = 0.1,
+        loss: Annotated[str, typer.Option(help="mse, l1 or logcosh.")] = "mse",
+        patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = 8,
+        time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Stop after this many seconds.")] = None,
+        seed: Annotated[int, typer.Option(help="Seed for split, weights and batch order.")] = 0,
+        overwrite: Annotated[bool, typer.Option(help="Replace a model whose codes are stored (clears them).")] = False,
+        threads: ThreadsOption = None,
+        json_output: JsonOption = False,
+        quiet: QuietOption = False,
+    ) -> None:
+        from ..atlas import Atlas
+
+        set_threads(threads)
+        settings: dict[str, Any] = dict(
+            code_size=code_size, size=parse_size(size), channels=channels, fit=fit,
+            value_range=tuple(parse_numbers(value_range, "--value-range")) if value_range else None,
+            base_channels=base_channels, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed,
+        )
+        with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
+            fitted = opened.fit(sources, overwrite=overwrite, progress=progress, **settings)
+            embedded = opened.embed(sources, progress=progress) if embed_after else None
+        result = _fit_summary(fitted)
+        failures = fitted.failures
+        if embedded is not None:
+            result["embed"] = _embed_summary(embedded)
+            failures = embedded.failures
+        if json_output:
+            emit_json(result)
+        else:
+            _print_fit(result)
+        _report_failures(failures)
+
+    fit_command.__doc__ = help
+    command(app, name)(fit_command)
+
+
+def _fit_summary(report) -> dict[str, Any]:
+    history = report.history
+    model = report.model
+    return {
+        "model": model.fingerprint,
+        "images": report.images,
+        "failed": [{"uri": f.uri, "reason": f.reason} for f in report.failures],
+        "input_shape": list(model.preprocessor.input_shape),
+        "code_size": model.code_size,
+        "epochs": len(history.epochs),
+        "best_epoch": history.best_epoch,
+        "best_val_loss": history.best_loss if history.n_val else None,
+        "baseline_val_loss": history.baseline_val_loss,
+        "seconds": round(history.seconds, 2),
+    }
+
+
+def _embed_summary(report) -> dict[str, Any]:
+    return {
+        "added": report.added,
+        "skipped": report.skipped,
+        "failed": [{"uri": f.uri, "reason": f.reason} for f in report.failures],
+        "rows": report.total_rows,
+    }
+
+
+def _print_fit(result: dict[str, Any]) -> None:
+    out = console()
+    c, h, w = result["input_shape"]
+    out.print(f"Trained on {result['images']} images ({c}x{h}x{w} -> {result['code_size']} numbers) "
+              f"for {result['epochs']} epochs in {result['seconds']:.1f} s.")
+    if result["best_val_loss"] is not None:
+        out.print(f"Best validation loss {result['best_val_loss']:.4g} at epoch {result['best_epoch']} "
+                  f"(predicting the mean image: {result['baseline_val_loss']:.4g}).")
+    if "embed" in result:
+        _print_embed(result["embed"])
+
+
+def _print_embed(result: dict[str, Any]) -> None:
+    console().print(f"Embedded {result['added']} new images, skipped {result['skipped']} already present; "
+                    f"the atlas holds {result['rows']} rows.")
+
+
+def _report_failures(failures) -> None:
+    if failures:
+        typer.echo(f"Skipped {len(failures)} unreadable item(s):", err=True)
+        for failure in failures:
+            typer.echo(f"  {failure}", err=True)
+
+
+def embed(
+    sources: SourcesArgument,
+    atlas: AtlasOption,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch and transaction.")] = 256,
+    threads: ThreadsOption = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Encode the images of SOURCES not yet in the atlas and store them."""
+    from ..atlas import Atlas
+
+    set_threads(threads)
+    with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
+        report = opened.embed(sources, batch_size=batch_size, progress=progress)
+    result = _embed_summary(report)
+    if json_output:
+        emit_json(result)
+    else:
+        _print_embed(result)
+    _report_failures(report.failures)
+
+
+def search(
+    atlas: AtlasOption,
+    image: Annotated[Optional[Path], typer.Argument(help="Query image file.")] = None,
+    id: Annotated[Optional[int], typer.Option("--id", help="Query by a stored row's id.")] = None,
+    vector: Annotated[Optional[str], typer.Option("--vector", help="Query code, comma-separated numbers.")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of results.")] = 10,
+    metric: Annotated[str, typer.Option(help="l2 or cosine.")] = "l2",
+    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images, applied before ranking.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The K stored images nearest to a query image, --id or --vector."""
+    from ..atlas import Atlas
+
+    numbers = parse_numbers(vector, "--vector") if vector is not None else None
+    with Atlas.open(atlas, read_only=True) as opened:
+        result = opened.search(image, id=id, vector=numbers, k=k, metric=metric, where=where)
+    if json_output:
+        emit_json(result.to_dict())
+        return
+    from rich.table import Table
+
+    table = Table("rank", "id", "distance", "label", "time", "uri")
+    for rank, hit in enumerate(result.hits, start=1):
+        time = hit.time.isoformat(sep=" ") if hit.time else ""
+        table.add_row(str(rank), str(hit.id), f"{hit.distance:.4f}", hit.label or "", time, hit.uri)
+    console().print(table)
+
+
+def decode(
+    atlas: AtlasOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Image file to write (.png, .tif, ... or .npy for raw values).")],
+    id: Annotated[Optional[int], typer.Option("--id", help="Decode a stored row's code.")] = None,
+    vector: Annotated[Optional[str], typer.Option("--vector", help="Decode this code (comma-separated numbers).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Decode a stored row's code (--id) or a --vector to an image file."""
+    from ..atlas import Atlas
+    from ..ops.decode import save_decoded
+
+    numbers = parse_numbers(vector, "--vector") if vector is not None else None
+    with Atlas.open(atlas, read_only=True) as opened:
+        image = opened.decode(id=id, vector=numbers)
+        path = save_decoded(out, image, opened.model.preprocess.value_range)
+    result = {"out": str(path), "shape": list(image.shape), "dtype": str(image.dtype)}
+    if json_output:
+        emit_json(result)
+    else:
+        console().print(f"Wrote {path} ({'x'.join(map(str, image.shape))}, {image.dtype}).")
+
+
+def sql(
+    query: Annotated[str, typer.Argument(help="One read-only SQL statement (tables: images, embeddings, ...).")],
+    atlas: AtlasOption,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown in the table (JSON gets all).")] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """Run a read-only SQL query on the atlas and print a table or JSON."""
+    from ..atlas import Atlas
+
+    with Atlas.open(atlas, read_only=True) as opened:
+        result = opened.sql(query)
+    if json_output:
+        emit_json({"columns": result.columns, "rows": [_json_row(r) for r in result.records()]})
+        return
+    from rich.table import Table
+
+    table = Table(*result.columns)
+    for row in result.rows[:max_rows]:
+        table.add_row(*(_cell(v) for v in row))
+    out = console()
+    out.print(table)
+    if len(result.rows) > max_rows:
+        out.print(f"({len(result.rows)} rows, {max_rows} shown; --max-rows or --json for more)")
+
+
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in row.items()}
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        head = ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value[:4])
+        return f"[{head}{', ...' if len(value) > 4 else ''}] ({len(value)})"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def info(atlas: AtlasOption, json_output: JsonOption = False) -> None:
+    """Model, code size, rows and training summary of an atlas."""
+    from ..atlas import Atlas
+
+    with Atlas.open(atlas, read_only=True) as opened:
+        summary = opened.info()
+    if json_output:
+        emit_json(summary)
+        return
+    out = console()
+    out.print(f"Atlas {summary['atlas']}: {summary['rows']} images, {summary['embedded']} codes, "
+              f"{summary['labels']} labels, {summary['disk_bytes'] / 1e6:.1f} MB on disk.")
+    model = summary["model"]
+    if model is None:
+        out.print("No model yet: run `latentatlas fit`.")
+        return
+    c, h, w = model["input_shape"]
+    out.print(f"Model {model['fingerprint']}: {c}x{h}x{w} -> {model['code_size']} numbers, depth {model['depth']}, "
+              f"widths {model['widths']}, {model['parameters']:,} parameters.")
+    history = summary["history"]
+    if history:
+        out.print(f"Trained {history['epochs']} epochs in {history['seconds']} s; best {history['loss']} "
+                  f"{history['best_loss']:.4g} at epoch {history['best_epoch']} "
+                  f"(mean image: {history['baseline_val_loss'] or float('nan'):.4g}).")

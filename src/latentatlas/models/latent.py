@@ -1,0 +1,112 @@
+"""A trained autoencoder bundled with its preprocessing: images in, codes out, and back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..preprocess import PreprocessConfig, Preprocessor
+from .autoencoder import AutoencoderConfig, ConvAutoencoder
+
+__all__ = ["LatentModel"]
+
+DEFAULT_BATCH = 256
+
+
+class LatentModel:
+    """An autoencoder and the preprocessing it was trained with.
+
+    Parameters
+    ----------
+    net : ConvAutoencoder
+    preprocess : PreprocessConfig
+    training : dict, optional
+        Settings of the run that trained it (stored, not interpreted).
+    """
+
+    def __init__(self, net: ConvAutoencoder, preprocess: PreprocessConfig, training: dict[str, Any] | None = None):
+        self.net = net.eval()
+        self.preprocess = preprocess
+        self.preprocessor = Preprocessor(preprocess)
+        self.training = training or {}
+
+    @classmethod
+    def create(cls, architecture: AutoencoderConfig, preprocess: PreprocessConfig, seed: int = 0) -> "LatentModel":
+        """A new, untrained model; the seed fixes its initial weights."""
+        torch.manual_seed(seed)
+        return cls(ConvAutoencoder(architecture), preprocess)
+
+    @property
+    def architecture(self) -> AutoencoderConfig:
+        """The network's configuration."""
+        return self.net.config
+
+    @property
+    def code_size(self) -> int:
+        """Numbers per code."""
+        return self.net.config.code_size
+
+    @property
+    def fingerprint(self) -> str:
+        """16 hex digits identifying the configuration and the weights.
+
+        Two models with the same fingerprint give the same codes.
+        """
+        digest = hashlib.sha256(json.dumps(self.config_dict(), sort_keys=True).encode())
+        for name, tensor in sorted(self.net.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def config_dict(self) -> dict[str, Any]:
+        """Architecture and preprocessing as JSON-able dicts (what decides the codes)."""
+        return {"autoencoder": self.architecture.to_dict(), "preprocess": self.preprocess.to_dict()}
+
+    def prepare(self, images: Sequence[np.ndarray], uris: Sequence[str] | None = None) -> np.ndarray:
+        """Images to model inputs ``(N, C, H, W)`` in [0, 1]."""
+        return self.preprocessor.batch(images, uris)
+
+    @torch.inference_mode()
+    def encode_inputs(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """Model inputs ``(N, C, H, W)`` to codes ``(N, d)`` float32."""
+        self.net.eval()
+        out = np.empty((len(x), self.code_size), np.float32)
+        for start in range(0, len(x), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(x[start:start + batch_size], np.float32))
+            batch = batch.contiguous(memory_format=torch.channels_last)
+            out[start:start + len(batch)] = self.net.encode(batch).numpy()
+        return out
+
+    def encode(self, images: Sequence[np.ndarray], uris: Sequence[str] | None = None,
+               batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """Images (any size, the collection's units) to codes ``(N, d)``."""
+        return self.encode_inputs(self.prepare(images, uris), batch_size)
+
+    @torch.inference_mode()
+    def decode(self, codes: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """Codes ``(N, d)`` to model outputs ``(N, C, H, W)`` in [0, 1]."""
+        self.net.eval()
+        codes = np.asarray(codes, np.float32).reshape(-1, self.code_size)
+        shape = (self.architecture.out_channels, self.architecture.height, self.architecture.width)
+        out = np.empty((len(codes), *shape), np.float32)
+        for start in range(0, len(codes), batch_size):
+            batch = torch.from_numpy(np.array(codes[start:start + batch_size], np.float32))
+            out[start:start + len(batch)] = self.net.decode(batch).contiguous().numpy()
+        return out
+
+    def to_images(self, outputs: np.ndarray, sizes: Sequence[tuple[int, int] | None] | None = None) -> list[np.ndarray]:
+        """Model outputs to images in the collection's units, optionally resized."""
+        sizes = sizes or [None] * len(outputs)
+        return [self.preprocessor.inverse(x, size) for x, size in zip(outputs, sizes)]
+
+    def decode_images(self, codes: np.ndarray, sizes: Sequence[tuple[int, int] | None] | None = None) -> list[np.ndarray]:
+        """Codes to images in the collection's units (``(H, W)`` or ``(H, W, C)``)."""
+        return self.to_images(self.decode(codes), sizes)
+
+    def reconstruct(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """Model inputs through code and back: ``(N, C, H, W)`` in [0, 1]."""
+        return self.decode(self.encode_inputs(x, batch_size), batch_size)

@@ -1,0 +1,1 @@
+"""Operations over an atlas, one module per command; the faces only call these."""

@@ -1,0 +1,108 @@
+"""Embed: encode a collection with the atlas's model and store rows and codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import ModelMismatchError
+from ..models import LatentModel
+from ..progress import ProgressCallback, silent
+from ..sources import Failure, Record, read_sources
+from ..sources.loading import iter_batches
+from ..store import ImageRow, Store
+
+__all__ = ["EmbedReport", "embed", "check_model_matches"]
+
+FINGERPRINT_KEY = "model_fingerprint"
+
+
+@dataclass
+class EmbedReport:
+    """What :func:`embed` did: rows added, already present, and failures."""
+
+    added: int = 0
+    skipped: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    total_rows: int = 0
+
+
+def check_model_matches(store: Store, model: LatentModel) -> None:
+    """Refuse a model whose codes would not be comparable with the stored ones.
+
+    Raises
+    ------
+    ModelMismatchError
+        If the code sizes differ, or the rows were made by another model.
+    """
+    existing = store.code_size()
+    if existing is not None and existing != model.code_size:
+        raise ModelMismatchError(
+            f"{store.path}: the atlas holds codes of {existing} numbers but the model makes {model.code_size}"
+        )
+    made_by = store.setting(FINGERPRINT_KEY)
+    if store.count("embeddings") and made_by not in (None, model.fingerprint):
+        raise ModelMismatchError(
+            f"{store.path}: the stored codes were made by model {made_by}, "
+            f"not by the model in {store.model_dir} ({model.fingerprint})"
+        )
+
+
+def embed(
+    store: Store,
+    model: LatentModel,
+    sources: Sequence[str | Path],
+    batch_size: int = 256,
+    progress: ProgressCallback = silent,
+) -> EmbedReport:
+    """Encode every image of ``sources`` not yet in the atlas and add it.
+
+    An image counts as present when a row has the same uri and sha256, so
+    re-running adds nothing and an interrupted run continues where it
+    stopped. Each batch lands in one transaction: the atlas holds whole rows
+    only. Unreadable images are skipped and reported.
+    """
+    check_model_matches(store, model)
+    store.ensure_embeddings(model.code_size)
+    store.set_setting(FINGERPRINT_KEY, model.fingerprint)
+    scan = read_sources(sources)
+    report = EmbedReport(failures=list(scan.failures))
+    todo = _new_records(store, scan.records, report)
+    progress("embed", 0, len(todo))
+    done = 0
+    for loaded in iter_batches(todo, batch_size):
+        report.failures.extend(loaded.failures)
+        if loaded.records:
+            codes = model.encode(loaded.images, [r.uri for r in loaded.records], batch_size)
+            store.add([_row(r, im) for r, im in zip(loaded.records, loaded.images)], codes)
+            report.added += len(loaded.records)
+        done += len(loaded.records) + len(loaded.failures)
+        progress("embed", done, len(todo), added=report.added, failed=len(report.failures))
+    report.total_rows = store.count("images")
+    return report
+
+
+def _new_records(store: Store, records: list[Record], report: EmbedReport) -> list[Record]:
+    known = store.known_keys()
+    todo = []
+    for record in records:
+        try:
+            key = (record.uri, record.sha256)
+        except OSError as error:
+            report.failures.append(Failure(record.uri, f"cannot read ({error.strerror or error})"))
+            continue
+        if key in known:
+            report.skipped += 1
+        else:
+            known.add(key)
+            todo.append(record)
+    return todo
+
+
+def _row(record: Record, image) -> ImageRow:
+    return ImageRow(
+        uri=record.uri, sha256=record.sha256, width=int(image.shape[1]), height=int(image.shape[0]),
+        time=record.time, label=record.label, tile_row=record.tile_row, tile_col=record.tile_col,
+        meta=record.meta,
+    )

@@ -1,0 +1,142 @@
+"""Fit: read a collection, choose preprocessing, train the autoencoder, save it in the atlas."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import BadInputError, UsageError
+from ..models import AutoencoderConfig, LatentModel, save_model
+from ..preprocess import PreprocessConfig
+from ..progress import ProgressCallback, silent
+from ..sources import Failure, read_sources
+from ..sources.loading import load_records
+from ..store import Store
+from ..train import History, TrainConfig, train
+
+__all__ = ["ModelOptions", "FitReport", "fit", "split_settings", "read_history", "HISTORY_FILE", "LOSS_PLOT"]
+
+HISTORY_FILE = "history.json"
+LOSS_PLOT = "loss.png"
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """What a user chooses about the model and its preprocessing.
+
+    ``None`` means "follow the data" (see :meth:`PreprocessConfig.infer`).
+    """
+
+    code_size: int = 64
+    size: int | tuple[int, int] | None = None
+    channels: int | None = None
+    fit: str = "resize"
+    value_range: tuple[float, float] | None = None
+    base_channels: int = 32
+    max_channels: int = 256
+    norm: str = "batch"
+
+
+@dataclass
+class FitReport:
+    """What :func:`fit` did."""
+
+    model: LatentModel
+    history: History
+    images: int
+    failures: list[Failure] = field(default_factory=list)
+
+
+def fit(
+    store: Store,
+    sources: Sequence[str | Path],
+    options: ModelOptions = ModelOptions(),
+    train_config: TrainConfig = TrainConfig(),
+    overwrite: bool = False,
+    progress: ProgressCallback = silent,
+) -> FitReport:
+    """Train a new autoencoder on the images of ``sources`` and save it in ``store``.
+
+    Unreadable images are skipped and reported. An atlas that already has
+    embedded rows keeps them unless ``overwrite`` is given: then the new
+    model is saved first and the rows made by the old one are cleared.
+
+    Raises
+    ------
+    UsageError
+        If the atlas already holds rows and ``overwrite`` is false.
+    BadInputError
+        If no image could be read.
+    """
+    rows = store.count("embeddings")
+    if rows and not overwrite:
+        raise UsageError(
+            f"{store.path}: atlas already holds {rows} embedded images made by its current model; "
+            "pass --overwrite to train a new model and clear them"
+        )
+    scan = read_sources(sources)
+    progress("read", 0, len(scan.records))
+    loaded = load_records(scan.records)
+    progress("read", len(scan.records), len(scan.records))
+    failures = scan.failures + loaded.failures
+    if len(loaded.images) < 2:
+        detail = f"; {len(failures)} failed, first: {failures[0]}" if failures else ""
+        raise BadInputError(f"need at least 2 readable images to train, found {len(loaded.images)}{detail}")
+
+    preprocess = PreprocessConfig.infer(
+        loaded.images, size=options.size, channels=options.channels,
+        fit=options.fit, value_range=options.value_range,
+    )
+    architecture = AutoencoderConfig(
+        in_channels=preprocess.channels, out_channels=preprocess.channels,
+        height=preprocess.height, width=preprocess.width, code_size=options.code_size,
+        base_channels=options.base_channels, max_channels=options.max_channels, norm=options.norm,
+    )
+    model = LatentModel.create(architecture, preprocess, seed=train_config.seed)
+    inputs = model.prepare(loaded.images, [r.uri for r in loaded.records])
+    del loaded
+    history = train(model, inputs, train_config, progress=progress)
+    model.training = {**train_config.to_dict(), "images": len(inputs), "sources": [str(s) for s in sources]}
+
+    save_model(model, store.model_dir)
+    write_history(history, store.model_dir)
+    if rows:
+        store.clear()
+    return FitReport(model=model, history=history, images=len(inputs), failures=failures)
+
+
+def write_history(history: History, directory: Path) -> None:
+    """Write ``history.json`` and the ``loss.png`` curve beside the weights."""
+    from ..viz import loss_curve, save_png
+
+    data = history.to_dict()
+    (directory / HISTORY_FILE).write_text(json.dumps(data, indent=2) + "\n")
+    save_png(loss_curve(data["epochs"], history.loss, history.baseline_val_loss), directory / LOSS_PLOT)
+
+
+def read_history(directory: Path) -> History | None:
+    """The saved training history, or None when there is none."""
+    path = directory / HISTORY_FILE
+    if not path.is_file():
+        return None
+    return History.from_dict(json.loads(path.read_text()))
+
+
+def split_settings(settings: dict[str, Any]) -> tuple[ModelOptions, TrainConfig]:
+    """Keyword settings to a :class:`ModelOptions` and a :class:`TrainConfig` by field name.
+
+    Raises
+    ------
+    UsageError
+        On a name that is neither's field.
+    """
+    model_fields = {f.name for f in fields(ModelOptions)}
+    train_fields = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(settings) - model_fields - train_fields)
+    if unknown:
+        raise UsageError(f"unknown fit setting(s) {', '.join(unknown)}; known: {', '.join(sorted(model_fields | train_fields))}")
+    model = ModelOptions(**{k: v for k, v in settings.items() if k in model_fields})
+    train_config = TrainConfig(**{k: v for k, v in settings.items() if k in train_fields})
+    return model, train_config

@@ -1,0 +1,66 @@
+"""Info: what an atlas holds: model, code size, rows, training summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import has_model, load_model
+from ..store import Store
+from .fit import read_history
+
+__all__ = ["info"]
+
+
+def info(store: Store) -> dict[str, Any]:
+    """A JSON-able summary of the atlas.
+
+    Keys: ``atlas``, ``rows``, ``embedded``, ``code_size``, ``model``
+    (None before ``fit``), ``history`` (None before ``fit``), ``disk_bytes``.
+    """
+    summary: dict[str, Any] = {
+        "atlas": str(store.path.resolve()),
+        "rows": store.count("images"),
+        "embedded": store.count("embeddings"),
+        "code_size": store.code_size(),
+        "labels": _labels(store),
+        "model": None,
+        "history": None,
+        "disk_bytes": sum(p.stat().st_size for p in store.path.rglob("*") if p.is_file()),
+    }
+    if has_model(store.model_dir):
+        model = load_model(store.model_dir)
+        arch = model.architecture
+        summary["model"] = {
+            "fingerprint": model.fingerprint,
+            "code_size": arch.code_size,
+            "input_shape": [arch.in_channels, arch.height, arch.width],
+            "output_channels": arch.out_channels,
+            "depth": arch.depth,
+            "widths": arch.widths,
+            "parameters": sum(p.numel() for p in model.net.parameters()),
+            "preprocess": model.preprocess.to_dict(),
+            "training": model.training,
+        }
+        summary["code_size"] = summary["code_size"] or arch.code_size
+    history = read_history(store.model_dir)
+    if history is not None:
+        last = history.epochs[-1] if history.epochs else None
+        summary["history"] = {
+            "epochs": len(history.epochs),
+            "best_epoch": history.best_epoch,
+            "best_loss": history.best_loss,
+            "last_train_loss": last.train_loss if last else None,
+            "baseline_val_loss": history.baseline_val_loss,
+            "loss": history.loss,
+            "stopped_early": history.stopped_early,
+            "seconds": round(history.seconds, 2),
+            "n_train": history.n_train,
+            "n_val": history.n_val,
+        }
+    return summary
+
+
+def _labels(store: Store) -> int:
+    if not store.count("images"):
+        return 0
+    return store.scalar("SELECT count(DISTINCT label) FROM images")

@@ -1,0 +1,51 @@
+"""Reading the pixels of many records at once, keeping the good and reporting the bad."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..errors import BadInputError
+from .records import Failure, Record
+
+__all__ = ["Loaded", "load_records", "iter_batches"]
+
+
+@dataclass
+class Loaded:
+    """Records whose pixels were read, the pixels, and the records that failed."""
+
+    records: list[Record] = field(default_factory=list)
+    images: list[np.ndarray] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+def _read(record: Record) -> np.ndarray | Failure:
+    try:
+        return record.load()
+    except BadInputError as error:
+        reason = str(error)
+        prefix = f"{record.uri}: "
+        return Failure(record.uri, reason[len(prefix):] if reason.startswith(prefix) else reason)
+
+
+def load_records(records: Sequence[Record], threads: int = 4) -> Loaded:
+    """Read every record's pixels on a few threads (decoders release the GIL)."""
+    loaded = Loaded()
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for record, result in zip(records, pool.map(_read, records)):
+            if isinstance(result, Failure):
+                loaded.failures.append(result)
+            else:
+                loaded.records.append(record)
+                loaded.images.append(result)
+    return loaded
+
+
+def iter_batches(records: Sequence[Record], batch_size: int, threads: int = 4) -> Iterator[Loaded]:
+    """:func:`load_records` over consecutive batches, so memory is bounded by a batch."""
+    for start in range(0, len(records), batch_size):
+        yield load_records(records[start:start + batch_size], threads)

@@ -1,0 +1,169 @@
+"""Built-in sample sets, made from data shipped with scikit-learn and scikit-image or generated.
+
+Nothing here downloads: ``digits`` and the photographs are on disk inside
+those packages, ``shapes`` is drawn from a seed.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import UsageError
+
+__all__ = ["SampleData", "SampleSet", "SAMPLES", "sample_set", "load_sample", "export_sample"]
+
+
+@dataclass
+class SampleData:
+    """Images of a sample set with their file names, labels and meta."""
+
+    images: list[np.ndarray]
+    names: list[str]
+    labels: list[str | None]
+    meta: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    """A named sample set: what it is and how to make it."""
+
+    name: str
+    description: str
+    labelled: bool
+    make: Callable[..., SampleData]
+
+
+def digits(seed: int = 0) -> SampleData:
+    """scikit-learn's 1,797 handwritten digits, 8x8 grey, values scaled 0..16 to 0..255."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    return SampleData(
+        images=list(images),
+        names=[f"{i:05d}" for i in range(len(images))],
+        labels=[str(t) for t in bunch.target],
+    )
+
+
+def _photographs() -> list[tuple[str, np.ndarray]]:
+    """The colour and grey photographs that ship inside scikit-image and scikit-learn."""
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    photos = [(name, getattr(data, name)()) for name in (
+        "astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
+        "camera", "coins", "moon", "brick", "grass", "gravel", "clock",
+    )]
+    left, right, _ = data.stereo_motorcycle()
+    photos += [("motorcycle_left", left), ("motorcycle_right", right)]
+    bunch = load_sample_images()
+    photos += [(Path(f).stem, image) for f, image in zip(bunch.filenames, bunch.images)]
+    return photos
+
+
+def photos(seed: int = 0, tile: int = 64, stride: int | None = None) -> SampleData:
+    """Tiles of the built-in photographs, RGB uint8 (grey photos repeated to RGB).
+
+    Unlabelled; each tile's meta names its photo and position, so that a
+    held-out split can keep whole photos apart.
+    """
+    stride = stride or tile
+    data = SampleData(images=[], names=[], labels=[], meta=[])
+    for name, photo in _photographs():
+        if photo.ndim == 2:
+            photo = np.repeat(photo[..., None], 3, axis=2)
+        for top in range(0, photo.shape[0] - tile + 1, stride):
+            for left in range(0, photo.shape[1] - tile + 1, stride):
+                data.images.append(np.ascontiguousarray(photo[top:top + tile, left:left + tile, :3]))
+                data.names.append(f"{name}_{top:04d}_{left:04d}")
+                data.labels.append(None)
+                data.meta.append({"photo": name, "top": top, "left": left})
+    return data
+
+
+SHAPE_COLOURS = {
+    "red": (230, 40, 40), "green": (40, 200, 60), "blue": (40, 80, 230),
+    "yellow": (235, 220, 40), "magenta": (220, 50, 220), "cyan": (40, 210, 220),
+    "white": (240, 240, 240),
+}
+
+
+def shapes(seed: int = 0, n: int = 600, size: int = 32) -> SampleData:
+    """Generated circles and squares in colours on black, labelled by shape."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size] + 0.5
+    colour_names = list(SHAPE_COLOURS)
+    data = SampleData(images=[], names=[], labels=[], meta=[])
+    for index in range(n):
+        kind = ("circle", "square")[index % 2]
+        colour = colour_names[rng.integers(len(colour_names))]
+        radius = rng.uniform(0.15, 0.3) * size
+        cy, cx = rng.uniform(radius + 1, size - radius - 1, size=2)
+        if kind == "circle":
+            inside = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2
+        else:
+            inside = (np.abs(rows - cy) <= radius * 0.85) & (np.abs(cols - cx) <= radius * 0.85)
+        image = np.zeros((size, size, 3), np.uint8)
+        image[inside] = SHAPE_COLOURS[colour]
+        data.images.append(image)
+        data.names.append(f"{index:05d}")
+        data.labels.append(kind)
+        data.meta.append({"colour": colour, "cx": round(float(cx), 2), "cy": round(float(cy), 2), "radius": round(float(radius), 2)})
+    return data
+
+
+SAMPLES: dict[str, SampleSet] = {
+    s.name: s
+    for s in (
+        SampleSet("digits", "1,797 handwritten digits, 8x8 grey, labels 0-9 (scikit-learn)", True, digits),
+        SampleSet("photos", "64x64 RGB tiles of the photographs in scikit-image and scikit-learn", False, photos),
+        SampleSet("shapes", "generated circles and squares in seven colours, 32x32 RGB, labelled", True, shapes),
+    )
+}
+
+
+def sample_set(name: str) -> SampleSet:
+    """The registered sample set called ``name``; :class:`UsageError` if there is none."""
+    try:
+        return SAMPLES[name]
+    except KeyError:
+        raise UsageError(f"unknown sample set {name!r}; choose one of {', '.join(SAMPLES)}") from None
+
+
+def load_sample(name: str, seed: int = 0, **options: Any) -> SampleData:
+    """Make the sample set ``name`` in memory."""
+    return sample_set(name).make(seed=seed, **options)
+
+
+def export_sample(name: str, out: str | Path, seed: int = 0, **options: Any) -> tuple[Path, int]:
+    """Write a sample set as PNG files under ``out`` with a ``labels.csv`` manifest.
+
+    Labelled sets go to ``out/<label>/<name>.png`` so that the folder reader
+    finds the labels; ``labels.csv`` lists ``path,label`` and any meta
+    columns. Returns the folder and the number of images written.
+    """
+    from .images import write_image
+
+    data = load_sample(name, seed=seed, **options)
+    out = Path(out)
+    meta_columns = sorted({key for meta in data.meta for key in meta})
+    rows = []
+    for index, (image, stem, label) in enumerate(zip(data.images, data.names, data.labels)):
+        relative = Path(label, f"{stem}.png") if label is not None else Path(f"{stem}.png")
+        write_image(out / relative, image)
+        meta = data.meta[index] if data.meta else {}
+        rows.append([relative.as_posix(), label or ""] + [meta.get(c, "") for c in meta_columns])
+    with open(out / "labels.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", *meta_columns])
+        writer.writerows(rows)
+    return out, len(data)

@@ -1,0 +1,132 @@
+"""Pictures: image grids, captioned result rows, loss curves."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["to_display", "grid", "captioned_rows", "loss_curve", "figure_png", "save_png"]
+
+
+def to_display(image: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Any image to ``(H, W, 3)`` uint8 for showing.
+
+    ``uint8`` is kept, ``uint16`` divided by 257, floats mapped from
+    ``value_range`` (default: their own min and max). Grey is repeated to
+    RGB; channels beyond three are dropped.
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.dtype == np.uint16:
+        array = (array // 257).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        low, high = value_range or (float(np.min(array)), float(np.max(array)))
+        scale = 255.0 / (high - low) if high > low else 0.0
+        array = np.clip((array.astype(np.float32) - low) * scale, 0, 255).astype(np.uint8)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    return np.ascontiguousarray(array[..., :3])
+
+
+def grid(images: Sequence[np.ndarray], columns: int, pad: int = 2, min_side: int = 64) -> np.ndarray:
+    """Images in rows of ``columns``, upscaled (nearest) so small ones stay visible."""
+    tiles = [to_display(im) for im in images]
+    height = max(t.shape[0] for t in tiles)
+    width = max(t.shape[1] for t in tiles)
+    factor = max(1, int(np.ceil(min_side / max(height, width))))
+    height, width = height * factor, width * factor
+    rows = int(np.ceil(len(tiles) / columns))
+    canvas = np.full((rows * (height + pad) + pad, columns * (width + pad) + pad, 3), 255, np.uint8)
+    for n, tile in enumerate(tiles):
+        tile = np.repeat(np.repeat(tile, factor, axis=0), factor, axis=1)
+        top, left = pad + (n // columns) * (height + pad), pad + (n % columns) * (width + pad)
+        canvas[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
+    return canvas
+
+
+def captioned_rows(
+    rows: Sequence[Sequence[np.ndarray]],
+    captions: Sequence[Sequence[str]] | None = None,
+    row_titles: Sequence[str] | None = None,
+    cmap: str | None = None,
+    value_range: tuple[float, float] | None = None,
+):
+    """A matplotlib figure with one row of images per entry and a caption under each.
+
+    With ``cmap`` the images are drawn as single-channel fields in that
+    colour map (e.g. radar reflectivity) over ``value_range``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.8 * n_cols, 2.0 * n_rows), squeeze=False)
+    for r, images in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c >= len(images):
+                continue
+            if cmap:
+                vmin, vmax = value_range or (None, None)
+                ax.imshow(np.asarray(images[c], np.float32).squeeze(), cmap=cmap, vmin=vmin, vmax=vmax)
+            else:
+                ax.imshow(to_display(images[c], value_range), interpolation="nearest")
+            if captions is not None and c < len(captions[r]):
+                ax.set_title(captions[r][c], fontsize=7)
+        if row_titles is not None:
+            axes[r][0].text(-0.1, 0.5, row_titles[r], transform=axes[r][0].transAxes,
+                            ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve(epochs: Sequence[dict], loss: str, baseline: float | None = None):
+    """A figure of training and validation loss per epoch (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    x = [e["epoch"] for e in epochs]
+    ax.plot(x, [e["train_loss"] for e in epochs], label="train")
+    if any(e["val_loss"] is not None for e in epochs):
+        ax.plot(x, [e["val_loss"] for e in epochs], label="validation")
+    if baseline is not None:
+        ax.axhline(baseline, color="grey", linestyle="--", linewidth=1, label="mean image")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{loss} loss")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def save_png(picture, path: str | Path) -> Path:
+    """Write a figure or an ``(H, W, 3)`` uint8 array as PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(picture, np.ndarray):
+        from PIL import Image
+
+        Image.fromarray(picture).save(path)
+    else:
+        path.write_bytes(figure_png(picture))
+    return path

@@ -1,0 +1,63 @@
+"""Shared fixtures: small generated data in temporary folders, and a trained digits atlas."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentatlas.sources import write_image
+from latentatlas.sources.samples import load_sample
+
+DIGITS_PER_CLASS = 30
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory) -> Path:
+    """300 digits (30 per class) as PNG files in label sub-folders."""
+    root = tmp_path_factory.mktemp("digits")
+    data = load_sample("digits")
+    count: dict[str, int] = {}
+    for image, name, label in zip(data.images, data.names, data.labels):
+        if count.get(label, 0) < DIGITS_PER_CLASS:
+            count[label] = count.get(label, 0) + 1
+            write_image(root / label / f"{name}.png", image)
+    return root
+
+
+@pytest.fixture(scope="session")
+def digits_atlas(tmp_path_factory, digits_dir) -> Path:
+    """An atlas built on ``digits_dir``: 16 numbers per code, a few epochs (read-only use)."""
+    from latentatlas import Atlas
+
+    path = tmp_path_factory.mktemp("atlases") / "digits.atlas"
+    with Atlas.open(path) as atlas:
+        atlas.build(digits_dir, code_size=16, epochs=15, batch_size=32, base_channels=16, seed=0)
+    return path
+
+
+@pytest.fixture()
+def atlas_copy(tmp_path, digits_atlas) -> Path:
+    """A private copy of the digits atlas that a test may change."""
+    return Path(shutil.copytree(digits_atlas, tmp_path / "copy.atlas"))
+
+
+@pytest.fixture()
+def cli():
+    """Run the CLI in-process: ``cli("search", "--atlas", ...)`` returns the click Result."""
+    from latentatlas.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
