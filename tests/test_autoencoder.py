@@ -21,7 +21,7 @@ def test_depth_halves_until_a_small_grid(height, width, depth, grid):
     code = net.encode(x)
     assert code.shape == (2, 64)
     y = net.decode(code)
-    assert y.shape == x.shape and 0.0 <= y.min().item() and y.max().item() <= 1.0
+    assert y.shape == x.shape
 
 
 def test_widths_double_up_to_the_cap():
@@ -29,8 +29,8 @@ def test_widths_double_up_to_the_cap():
     assert config.widths == [32, 64, 128, 128, 128]
 
 
-def test_in_and_out_channels_may_differ_and_identity_output_is_unbounded():
-    net = ConvAutoencoder(AutoencoderConfig(1, 3, 16, 16, code_size=8, output="identity", norm="none"))
+def test_in_and_out_channels_may_differ():
+    net = ConvAutoencoder(AutoencoderConfig(1, 3, 16, 16, code_size=8, norm="none"))
     assert net(torch.rand(1, 1, 16, 16)).shape == (1, 3, 16, 16)
 
 
@@ -38,6 +38,7 @@ def test_in_and_out_channels_may_differ_and_identity_output_is_unbounded():
     (dict(code_size=0), "code_size must be >= 1"),
     (dict(norm="layer"), "norm must be one of batch, none"),
     (dict(output="tanh"), "output must be one of sigmoid, identity"),
+    (dict(output="sigmoid"), "linear path adds to the output"),
 ])
 def test_bad_architecture_is_named(kwargs, message):
     with pytest.raises(UsageError, match=message):
@@ -47,3 +48,32 @@ def test_bad_architecture_is_named(kwargs, message):
 def test_config_round_trips():
     config = AutoencoderConfig(3, 3, 32, 32, code_size=50)
     assert AutoencoderConfig.from_dict(config.to_dict()) == config
+
+
+def test_the_linear_path_starts_as_pca(rng):
+    from sklearn.decomposition import PCA
+
+    x = torch.from_numpy(rng.random((200, 1, 8, 8)).astype("float32"))
+    net = ConvAutoencoder(AutoencoderConfig(1, 1, 8, 8, code_size=5)).eval()
+    net.initialise_linear_path(x, x)
+    flat = x.reshape(200, -1).numpy()
+    pca = PCA(5).fit(flat)
+    expected = pca.inverse_transform(pca.transform(flat))
+    with torch.no_grad():
+        reconstruction = net(x).reshape(200, -1).numpy()
+    assert abs(reconstruction - expected).max() < 1e-4
+
+
+def test_the_linear_path_maps_to_other_targets_by_least_squares(rng):
+    x = torch.from_numpy(rng.random((100, 1, 8, 8)).astype("float32"))
+    y = torch.cat([x, 1 - x, 0.5 * x], dim=1)  # a linear function of x: exactly learnable
+    net = ConvAutoencoder(AutoencoderConfig(1, 3, 8, 8, code_size=64)).eval()
+    net.initialise_linear_path(x, y)
+    with torch.no_grad():
+        assert abs(net(x) - y).max() < 1e-3
+
+
+def test_plain_model_needs_no_linear_path_and_linear_path_needs_identity_output():
+    assert ConvAutoencoder(AutoencoderConfig(1, 1, 8, 8, linear_path=False, output="sigmoid")).decoder[-1].__class__.__name__ == "Sigmoid"
+    with pytest.raises(UsageError, match="output must be 'identity'"):
+        AutoencoderConfig(1, 1, 8, 8, output="sigmoid")

@@ -6,27 +6,12 @@ PyTorch only when ``Atlas`` is first used, so the command line starts fast.
 
 from typing import Any
 
-from .errors import (
-    AtlasNotFoundError,
-    BadInputError,
-    LatentAtlasError,
-    ModelMismatchError,
-    NotFittedError,
-    UsageError,
-)
+from . import errors
+from .errors import *  # noqa: F403 (the exception classes are part of the public API)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Atlas",
-    "LatentAtlasError",
-    "UsageError",
-    "BadInputError",
-    "ModelMismatchError",
-    "NotFittedError",
-    "AtlasNotFoundError",
-    "__version__",
-]
+__all__ = ["Atlas", "__version__", *errors.__all__]
 
 
 def __getattr__(name: str) -> Any:

@@ -106,6 +106,7 @@ class History:
     n_train: int
     n_val: int
     baseline_val_loss: float | None = None
+    initial_val_loss: float | None = None
     best_epoch: int = 0
     best_loss: float = math.inf
     stopped_early: bool = False
@@ -163,11 +164,16 @@ def train(
         history.baseline_val_loss = float(loss_fn(baseline, y_val))
 
     net = model.net.to(memory_format=torch.channels_last)
+    if net.config.linear_path:
+        net.initialise_linear_path(x_train, y_train, seed=config.seed)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     bounds = _batch_bounds(len(train_idx), config.batch_size)
     total = len(bounds) * config.epochs
-    best_state, stale, start, step = None, 0, time.perf_counter(), 0
+    best_state, stale, start, step = copy.deepcopy(net.state_dict()), 0, time.perf_counter(), 0
+    if n_val:
+        history.initial_val_loss = _evaluate(net, x_val, y_val, loss_fn, config.batch_size)
+        history.best_loss = history.initial_val_loss
 
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
@@ -204,7 +210,7 @@ def train(
             break
 
     net.load_state_dict(best_state)
-    model.net = net.to(memory_format=torch.contiguous_format).eval()
+    model.net = net.eval()
     history.seconds = time.perf_counter() - start
     return history
 
@@ -238,5 +244,6 @@ def _evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, batch_s
     total = 0.0
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size].contiguous(memory_format=torch.channels_last)
-        total += float(loss_fn(net(xb), y[start:start + batch_size])) * len(xb)
+        prediction = net(xb).clamp(0.0, 1.0)  # what users get back: decoded values are clipped
+        total += float(loss_fn(prediction, y[start:start + batch_size])) * len(xb)
     return total / len(x)

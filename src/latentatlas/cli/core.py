@@ -40,6 +40,7 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         fit: Annotated[str, typer.Option("--fit", help="resize or crop images to the input size.")] = "resize",
         value_range: Annotated[Optional[str], typer.Option("--value-range", help="LOW,HIGH mapped to 0..1 (default: the dtype's range).")] = None,
         base_channels: Annotated[int, typer.Option("--base-channels", help="Width of the first conv level.")] = 32,
+        linear_path: Annotated[bool, typer.Option("--linear-path/--no-linear-path", help="Add the PCA-initialised linear path (off: the plain conv autoencoder).")] = True,
         epochs: Annotated[int, typer.Option(help="Upper bound on epochs.")] = 30,
         batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
         learning_rate: Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate.")] = 2e-3,
@@ -59,7 +60,7 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         settings: dict[str, Any] = dict(
             code_size=code_size, size=parse_size(size), channels=channels, fit=fit,
             value_range=tuple(parse_numbers(value_range, "--value-range")) if value_range else None,
-            base_channels=base_channels, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            base_channels=base_channels, linear_path=linear_path, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed,
         )
         with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:

@@ -15,7 +15,7 @@ app = typer.Typer(help="End-to-end demonstrations on built-in data.", no_args_is
 @command(app, "photos")
 def photos(
     atlas: AtlasOption = Path("demo.atlas"),
-    time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Seconds of training.")] = 150.0,
+    time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Seconds of training.")] = 90.0,
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     threads: ThreadsOption = None,
     json_output: JsonOption = False,

@@ -31,7 +31,7 @@ def psnr(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
 
 def photos_demo(
     atlas_path: str | Path,
-    time_budget: float | None = 150.0,
+    time_budget: float | None = 90.0,
     seed: int = 0,
     progress: ProgressCallback = silent,
 ) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def photos_demo(
         export_sample("photos", data_dir)
     with Atlas.open(atlas_path) as atlas:
         fitted, _ = atlas.build(
-            data_dir, overwrite=True, progress=progress, code_size=64, epochs=200, patience=15,
+            data_dir, overwrite=True, progress=progress, code_size=64, epochs=200, patience=10,
             time_budget=time_budget, val_fraction=VAL_FRACTION, seed=seed,
         )
         loaded = load_records(read_sources([data_dir]).records)

@@ -2,14 +2,25 @@
 
 ::
 
-    x (C, H, W) ──stem 3x3──> [3x3 /2 ─> 3x3] x depth ──flatten──> linear ──> code (d)
-    code (d) ──linear──> grid ──> [up x2 ─> 3x3] x depth ──3x3──> sigmoid ──> x̂ (C', H, W)
+    x (C, H, W) ──stem 3x3──> [3x3 /2 ─> 3x3] x depth ──flatten──> linear ──┐
+        └──────────────── (x - mean) @ basisᵀ  (linear path) ──────────────(+)──> code (d)
+    code (d) ──linear──> grid ──> [up x2 ─> 3x3] x depth ──3x3 ─────────────┐
+        └──────────────── mean + code @ basis  (linear path) ──────────────(+)──> x̂ (C', H, W)
 
 Depth follows the input size: the encoder halves the grid while both sides
 are even and the result is at least 4 pixels on its shorter side, so a
 64x64 input ends on a 4x4 grid after four levels and an 8x8 input after one.
 Channel widths start at ``base_channels`` and double per level up to
 ``max_channels``.
+
+With ``linear_path`` (the default) the code is the sum of a fixed linear
+projection and the convolutional encoder's output, and the reconstruction
+the sum of a fixed linear map and the convolutional decoder's output. The
+trainer sets the linear path to the principal components of the training
+images and starts the convolutional paths at zero, so training starts from
+the best linear autoencoder (PCA, which a linear autoencoder learns anyway)
+and spends its time on what a linear map cannot do. Without it the model is
+the plain convolutional autoencoder with a sigmoid output.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -47,7 +59,10 @@ class AutoencoderConfig:
     norm : {"batch", "none"}
         Normalisation after each convolution.
     output : {"sigmoid", "identity"}
-        Output activation; ``sigmoid`` matches inputs scaled to [0, 1].
+        Output activation of the plain model; ``sigmoid`` matches inputs
+        scaled to [0, 1]. The linear path needs ``identity``.
+    linear_path : bool, default True
+        Add the fixed linear (PCA) path around the convolutional one.
     """
 
     in_channels: int
@@ -58,7 +73,8 @@ class AutoencoderConfig:
     base_channels: int = 32
     max_channels: int = 256
     norm: str = "batch"
-    output: str = "sigmoid"
+    output: str = "identity"
+    linear_path: bool = True
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "out_channels", "code_size", "base_channels", "max_channels"):
@@ -68,6 +84,8 @@ class AutoencoderConfig:
             raise UsageError(f"norm must be one of {', '.join(_NORMS)}, got {self.norm!r}")
         if self.output not in _OUTPUTS:
             raise UsageError(f"output must be one of {', '.join(_OUTPUTS)}, got {self.output!r}")
+        if self.linear_path and self.output != "identity":
+            raise UsageError("the linear path adds to the output, so output must be 'identity'")
 
     @property
     def depth(self) -> int:
@@ -95,6 +113,15 @@ class AutoencoderConfig:
     def from_dict(cls, data: dict[str, Any]) -> "AutoencoderConfig":
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
+
+
+def _principal_directions(centred: np.ndarray, rank: int, seed: int) -> np.ndarray:
+    """Top ``rank`` right singular vectors: exact for small problems, randomised beyond."""
+    if min(centred.shape) <= 2048:
+        return np.linalg.svd(centred, full_matrices=False)[2][:rank]
+    from sklearn.utils.extmath import randomized_svd
+
+    return randomized_svd(centred, rank, n_iter=10, random_state=seed)[2]
 
 
 def _conv(cin: int, cout: int, stride: int, norm: str) -> list[nn.Module]:
@@ -142,13 +169,54 @@ class ConvAutoencoder(nn.Module):
             layers.append(nn.Sigmoid())
         self.decoder = nn.Sequential(*layers)
 
+        if config.linear_path:
+            n_in = config.in_channels * config.height * config.width
+            n_out = config.out_channels * config.height * config.width
+            self.register_buffer("input_mean", torch.zeros(n_in))
+            self.register_buffer("encoder_basis", torch.zeros(config.code_size, n_in))
+            self.register_buffer("output_mean", torch.zeros(n_out))
+            self.register_buffer("decoder_basis", torch.zeros(config.code_size, n_out))
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, H, W)`` inputs to ``(N, code_size)`` codes."""
-        return self.encoder(x)
+        code = self.encoder(x)
+        if self.config.linear_path:
+            code = code + (x.reshape(len(x), -1) - self.input_mean) @ self.encoder_basis.T
+        return code
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """``(N, code_size)`` codes to ``(N, C', H, W)`` reconstructions."""
-        return self.decoder(code)
+        out = self.decoder(code)
+        if self.config.linear_path:
+            out = out + (self.output_mean + code @ self.decoder_basis).reshape(out.shape)
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
+        return self.decode(self.encode(x))
+
+    @torch.no_grad()
+    def initialise_linear_path(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int = 0) -> None:
+        """Set the linear path to PCA of ``inputs`` and start the convolutional paths at zero.
+
+        The encoder basis is the top ``code_size`` principal directions of the
+        inputs; the decoder basis maps those coefficients to the targets by
+        least squares (equal to the encoder basis when targets are the
+        inputs). With the last layer of each convolutional path at zero the
+        model starts as exactly this linear autoencoder.
+        """
+        x = inputs.reshape(len(inputs), -1).numpy().astype(np.float32)
+        y = targets.reshape(len(targets), -1).numpy().astype(np.float32)
+        x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
+        rank = min(self.config.code_size, *x.shape)
+        components = _principal_directions(x - x_mean, rank, seed)
+        basis = np.zeros((self.config.code_size, x.shape[1]), np.float32)
+        basis[:rank] = components
+        coefficients = (x - x_mean) @ basis.T
+        decoder, *_ = np.linalg.lstsq(coefficients, y - y_mean, rcond=None)
+        self.input_mean.copy_(torch.from_numpy(x_mean))
+        self.encoder_basis.copy_(torch.from_numpy(basis))
+        self.output_mean.copy_(torch.from_numpy(y_mean))
+        self.decoder_basis.copy_(torch.from_numpy(decoder))
+        for last in (self.encoder[-1], [m for m in self.decoder if isinstance(m, nn.Conv2d)][-1]):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)

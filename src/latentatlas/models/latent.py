@@ -29,7 +29,7 @@ class LatentModel:
     """
 
     def __init__(self, net: ConvAutoencoder, preprocess: PreprocessConfig, training: dict[str, Any] | None = None):
-        self.net = net.eval()
+        self.net = net.eval().to(memory_format=torch.channels_last)  # oneDNN's fast layout
         self.preprocess = preprocess
         self.preprocessor = Preprocessor(preprocess)
         self.training = training or {}
@@ -88,7 +88,7 @@ class LatentModel:
 
     @torch.inference_mode()
     def decode(self, codes: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """Codes ``(N, d)`` to model outputs ``(N, C, H, W)`` in [0, 1]."""
+        """Codes ``(N, d)`` to model outputs ``(N, C, H, W)``, clipped to [0, 1]."""
         self.net.eval()
         codes = np.asarray(codes, np.float32).reshape(-1, self.code_size)
         shape = (self.architecture.out_channels, self.architecture.height, self.architecture.width)
@@ -96,7 +96,7 @@ class LatentModel:
         for start in range(0, len(codes), batch_size):
             batch = torch.from_numpy(np.array(codes[start:start + batch_size], np.float32))
             out[start:start + len(batch)] = self.net.decode(batch).contiguous().numpy()
-        return out
+        return np.clip(out, 0.0, 1.0, out=out)
 
     def to_images(self, outputs: np.ndarray, sizes: Sequence[tuple[int, int] | None] | None = None) -> list[np.ndarray]:
         """Model outputs to images in the collection's units, optionally resized."""

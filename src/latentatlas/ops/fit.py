@@ -37,6 +37,7 @@ class ModelOptions:
     base_channels: int = 32
     max_channels: int = 256
     norm: str = "batch"
+    linear_path: bool = True
 
 
 @dataclass
@@ -93,6 +94,7 @@ def fit(
         in_channels=preprocess.channels, out_channels=preprocess.channels,
         height=preprocess.height, width=preprocess.width, code_size=options.code_size,
         base_channels=options.base_channels, max_channels=options.max_channels, norm=options.norm,
+        linear_path=options.linear_path, output="identity" if options.linear_path else "sigmoid",
     )
     model = LatentModel.create(architecture, preprocess, seed=train_config.seed)
     inputs = model.prepare(loaded.images, [r.uri for r in loaded.records])
