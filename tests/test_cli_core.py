@@ -105,6 +105,21 @@ def test_corrupt_files_are_skipped_and_reported(cli, atlas_copy, tmp_path):
     assert _json(cli("sql", "--atlas", atlas_copy, "SELECT count(*) AS n FROM images", "--json"))["rows"] == [{"n": 301}]
 
 
+def test_images_the_model_cannot_take_are_skipped_per_image(cli, atlas_copy, tmp_path, rng):
+    stack = rng.integers(0, 255, (3, 8, 8, 5), dtype=np.uint8)  # five channels: not an image mode we map
+    np.save(tmp_path / "five.npy", stack)
+    floats = rng.random((2, 8, 8)).astype(np.float32)
+    floats[1, 0, 0] = np.nan
+    np.save(tmp_path / "fields.npy", floats)
+    result = cli("embed", tmp_path / "five.npy", tmp_path / "fields.npy", "--atlas", atlas_copy, "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0 and summary["added"] == 1
+    reasons = {f["uri"].rsplit("/", 1)[1]: f["reason"] for f in summary["failed"]}
+    assert reasons["five.npy#0"] == "image has 5 channels; the model takes 1"
+    assert reasons["fields.npy#1"] == "image contains NaN or infinite values"
+    assert len(reasons) == 4
+
+
 def test_an_empty_folder_is_refused(cli, atlas_copy, tmp_path):
     (tmp_path / "empty").mkdir()
     result = cli("embed", tmp_path / "empty", "--atlas", atlas_copy)

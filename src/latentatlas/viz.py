@@ -87,8 +87,11 @@ def captioned_rows(
     return fig
 
 
-def loss_curve(epochs: Sequence[dict], loss: str, baseline: float | None = None):
-    """A figure of training and validation loss per epoch (log scale)."""
+def loss_curve(epochs: Sequence[dict], loss: str, baseline: float | None = None, initial: float | None = None):
+    """A figure of training and validation loss per epoch (log scale).
+
+    ``initial`` is the validation loss before the first epoch (drawn at 0).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,7 +101,9 @@ def loss_curve(epochs: Sequence[dict], loss: str, baseline: float | None = None)
     x = [e["epoch"] for e in epochs]
     ax.plot(x, [e["train_loss"] for e in epochs], label="train")
     if any(e["val_loss"] is not None for e in epochs):
-        ax.plot(x, [e["val_loss"] for e in epochs], label="validation")
+        start = [0] if initial is not None else []
+        first = [initial] if initial is not None else []
+        ax.plot(start + x, first + [e["val_loss"] for e in epochs], label="validation")
     if baseline is not None:
         ax.axhline(baseline, color="grey", linestyle="--", linewidth=1, label="mean image")
     ax.set_xlabel("epoch")

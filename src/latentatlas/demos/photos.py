@@ -61,7 +61,8 @@ def photos_demo(
         _summary(report, atlas, fitted, len(inputs), float(scores.mean()), same_photo, time.perf_counter() - start)
         report.heading("Training")
         report.picture((atlas.store.model_dir / "loss.png").read_bytes(),
-                       "Training and validation loss per epoch; dashed: the loss of predicting the mean image.")
+                       "Training and validation loss per epoch (epoch 0: the linear path alone, i.e. PCA); "
+                       "dashed: the loss of predicting the mean image.")
         report.heading("Originals and reconstructions (held-out tiles)")
         shown = val[np.linspace(0, len(val) - 1, 10).astype(int)]
         originals = [loaded.images[i] for i in shown]

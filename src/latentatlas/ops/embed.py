@@ -10,7 +10,7 @@ from ..errors import ModelMismatchError
 from ..models import LatentModel
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, Record, read_sources
-from ..sources.loading import iter_batches
+from ..sources.loading import iter_batches, transform_each
 from ..store import ImageRow, Store
 
 __all__ = ["EmbedReport", "embed", "check_model_matches"]
@@ -71,13 +71,14 @@ def embed(
     todo = _new_records(store, scan.records, report)
     progress("embed", 0, len(todo))
     done = 0
-    for loaded in iter_batches(todo, batch_size):
+    for batch in iter_batches(todo, batch_size):
+        inputs, loaded = transform_each(batch, model.preprocessor)
         report.failures.extend(loaded.failures)
         if loaded.records:
-            codes = model.encode(loaded.images, [r.uri for r in loaded.records], batch_size)
+            codes = model.encode_inputs(inputs, batch_size)
             store.add([_row(r, im) for r, im in zip(loaded.records, loaded.images)], codes)
             report.added += len(loaded.records)
-        done += len(loaded.records) + len(loaded.failures)
+        done += len(batch.records) + len(batch.failures)
         progress("embed", done, len(todo), added=report.added, failed=len(report.failures))
     report.total_rows = store.count("images")
     return report

@@ -12,7 +12,7 @@ from ..models import AutoencoderConfig, LatentModel, save_model
 from ..preprocess import PreprocessConfig
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, read_sources
-from ..sources.loading import load_records
+from ..sources.loading import load_records, transform_each
 from ..store import Store
 from ..train import History, TrainConfig, train
 
@@ -97,7 +97,8 @@ def fit(
         linear_path=options.linear_path, output="identity" if options.linear_path else "sigmoid",
     )
     model = LatentModel.create(architecture, preprocess, seed=train_config.seed)
-    inputs = model.prepare(loaded.images, [r.uri for r in loaded.records])
+    inputs, loaded = transform_each(loaded, model.preprocessor)
+    failures = scan.failures + loaded.failures
     del loaded
     history = train(model, inputs, train_config, progress=progress)
     model.training = {**train_config.to_dict(), "images": len(inputs), "sources": [str(s) for s in sources]}
@@ -115,7 +116,8 @@ def write_history(history: History, directory: Path) -> None:
 
     data = history.to_dict()
     (directory / HISTORY_FILE).write_text(json.dumps(data, indent=2) + "\n")
-    save_png(loss_curve(data["epochs"], history.loss, history.baseline_val_loss), directory / LOSS_PLOT)
+    figure = loss_curve(data["epochs"], history.loss, history.baseline_val_loss, history.initial_val_loss)
+    save_png(figure, directory / LOSS_PLOT)
 
 
 def read_history(directory: Path) -> History | None:

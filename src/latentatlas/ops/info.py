@@ -51,6 +51,7 @@ def info(store: Store) -> dict[str, Any]:
             "best_loss": history.best_loss,
             "last_train_loss": last.train_loss if last else None,
             "baseline_val_loss": history.baseline_val_loss,
+            "initial_val_loss": history.initial_val_loss,
             "loss": history.loss,
             "stopped_early": history.stopped_early,
             "seconds": round(history.seconds, 2),

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from ..errors import BadInputError
 from .records import Failure, Record
 
-__all__ = ["Loaded", "load_records", "iter_batches"]
+__all__ = ["Loaded", "load_records", "iter_batches", "transform_each"]
 
 
 @dataclass
@@ -23,13 +23,17 @@ class Loaded:
     failures: list[Failure] = field(default_factory=list)
 
 
+def _failure(uri: str, error: BadInputError) -> Failure:
+    reason = str(error)
+    prefix = f"{uri}: "
+    return Failure(uri, reason[len(prefix):] if reason.startswith(prefix) else reason)
+
+
 def _read(record: Record) -> np.ndarray | Failure:
     try:
         return record.load()
     except BadInputError as error:
-        reason = str(error)
-        prefix = f"{record.uri}: "
-        return Failure(record.uri, reason[len(prefix):] if reason.startswith(prefix) else reason)
+        return _failure(record.uri, error)
 
 
 def load_records(records: Sequence[Record], threads: int = 4) -> Loaded:
@@ -49,3 +53,22 @@ def iter_batches(records: Sequence[Record], batch_size: int, threads: int = 4) -
     """:func:`load_records` over consecutive batches, so memory is bounded by a batch."""
     for start in range(0, len(records), batch_size):
         yield load_records(records[start:start + batch_size], threads)
+
+
+def transform_each(loaded: Loaded, transform: Callable[[np.ndarray, str], np.ndarray]) -> tuple[np.ndarray, Loaded]:
+    """Apply ``transform(image, uri)`` to each image; images it refuses become failures.
+
+    Returns the stacked outputs of the images that passed and a :class:`Loaded`
+    holding those images and every failure (earlier ones included).
+    """
+    kept = Loaded(failures=list(loaded.failures))
+    outputs = []
+    for record, image in zip(loaded.records, loaded.images):
+        try:
+            outputs.append(transform(image, record.uri))
+        except BadInputError as error:
+            kept.failures.append(_failure(record.uri, error))
+            continue
+        kept.records.append(record)
+        kept.images.append(image)
+    return (np.stack(outputs) if outputs else np.empty((0,))), kept
