@@ -35,5 +35,5 @@ def test_ties_go_to_the_lower_row_and_k_is_capped():
 
 
 def test_unknown_metric():
-    with pytest.raises(UsageError, match="metric must be one of l2, cosine"):
+    with pytest.raises(UsageError, match="metric must be one of l2, sqeuclidean, cosine, ip"):
         exact_search(np.zeros((2, 2), np.float32), np.zeros(2), 1, "manhattan")
