@@ -91,3 +91,19 @@ def test_merge_keeps_the_nearest_and_sorts_empty_slots_last():
 def test_bad_parameters(call, message):
     with pytest.raises(UsageError, match=message):
         call(np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize("nq", [1, 2, 40])
+def test_parallel_scans_give_the_same_answer(monkeypatch, rng, nq):
+    import latentatlas.index as index
+
+    matrix = rng.normal(size=(3001, 6)).astype(np.float32)
+    queries = rng.normal(size=(nq, 6)).astype(np.float32)
+    mask = rng.random(len(matrix)) < 0.7
+    serial = ExactIndex(matrix).search(queries, 7, "l2", mask)
+    monkeypatch.setattr(index, "_PARALLEL_SCORES", 0)
+    monkeypatch.setattr(index, "_threads", lambda: 3)
+    parallel = ExactIndex(matrix).search(queries, 7, "l2", mask)
+    np.testing.assert_array_equal(parallel[0], serial[0])
+    np.testing.assert_array_equal(parallel[1], serial[1])
+    np.testing.assert_array_equal(serial[0], _expected(_reference(matrix, queries, "l2"), 7, mask)[0])

@@ -2,11 +2,12 @@
 
 The scan streams the matrix once per block of queries: BLAS computes the
 inner products of a chunk of rows with every query, a cheap per-row term
-turns them into a score that ranks like the metric, and FAISS's heaps keep
-the best ``k + margin`` rows per query (a partial sort). The distances of
-those few candidates are then recomputed exactly in float64 (from
-differences for l2), re-ranked, and the best ``k`` returned, so a stored
-vector is its own nearest neighbour at distance exactly 0.0.
+turns them into a score that ranks like the metric (``|x|^2 / 2 - x.q``
+for l2), and a running threshold keeps the best ``k + margin`` rows per
+query (a partial sort, :mod:`latentatlas.topk`). Big scans use every core.
+The distances of those few candidates are then recomputed exactly in
+float64 (from differences for l2), re-ranked, and the best ``k`` returned,
+so a stored vector is its own nearest neighbour at distance exactly 0.0.
 
 Metrics (smaller is nearer):
 
@@ -17,16 +18,26 @@ Metrics (smaller is nearer):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Iterator
+
 import numpy as np
 
 from .errors import UsageError
+from .topk import TopK, merge_topk
 
-__all__ = ["METRICS", "ExactIndex", "check_metric", "exact_distances", "exact_search", "merge_neighbours", "pad_neighbours"]
+__all__ = [
+    "METRICS", "ExactIndex", "check_metric", "exact_distances", "exact_search", "merge_neighbours", "pad_neighbours",
+]
 
 METRICS = ("l2", "sqeuclidean", "cosine", "ip")
-_SCORE_FLOATS = 1 << 18  # scores held per chunk (1 MiB): rows x queries
+_SCORE_FLOATS = 1 << 19  # scores held per chunk and thread (2 MiB): rows x queries
 _MIN_CHUNK_ROWS = 256
-_MAX_CHUNK_ROWS = 4096
+_MAX_CHUNK_ROWS = 16384
+_PARALLEL_SCORES = 1 << 18  # scans computing fewer scores than this stay on one thread
 _GATHER_BELOW = 0.25  # a filter keeping fewer rows than this share gathers them instead of masking
 
 
@@ -195,84 +206,52 @@ class ExactIndex:
         return self.matrix[np.maximum(rows, 0)]
 
     def _candidates(self, queries: np.ndarray, m: int, metric: str, mask: np.ndarray | None) -> np.ndarray:
-        """Rows of the ``m`` best scores per query, -1 where fewer exist."""
+        """Rows of the ``m`` best scores per query, -1 where fewer exist.
+
+        Large scans run on every core: a batch is split by queries, a single
+        query by rows, each part scanning with single-threaded BLAS.
+        """
         nq = len(queries)
         if metric == "cosine":
             norms = np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), np.finfo(np.float32).tiny)
             queries = np.ascontiguousarray(queries / norms, np.float32)
         terms = self._norm_terms(metric)
         penalty = None if mask is None else np.where(mask, np.float32(0), np.float32(np.inf))
-        best = _Best(nq, m)
+
+        def scan(part: tuple[slice, int, int]) -> tuple[np.ndarray, np.ndarray]:
+            chosen, start, stop = part
+            return self._scan(queries[chosen], m, metric, terms, penalty, start, stop)
+
+        threads = _threads() if nq * self.n >= _PARALLEL_SCORES else 1
+        by_queries = nq >= 4 * threads
+        edges = np.linspace(0, nq if by_queries else self.n, threads + 1).astype(int)
+        parts = [(slice(a, b), 0, self.n) if by_queries else (slice(None), a, b) for a, b in zip(edges[:-1], edges[1:])]
+        with _single_threaded_blas():  # BLAS's own threads only wait on each other for such thin products
+            results = [scan(parts[0])] if threads == 1 else list(_pool().map(scan, parts))
+        if by_queries:
+            return np.concatenate([rows for rows, _ in results])
+        return merge_topk(results, m)[0]
+
+    def _scan(self, queries: np.ndarray, m: int, metric: str, terms: np.ndarray | None,
+              penalty: np.ndarray | None, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``m`` best rows and scores per query among rows ``start .. stop``."""
+        nq = len(queries)
+        best = TopK(nq, m)
         chunk = int(np.clip(_SCORE_FLOATS // nq, _MIN_CHUNK_ROWS, _MAX_CHUNK_ROWS))
         buffer = np.empty(nq * chunk, np.float32)
-        for start in range(0, self.n, chunk):
-            stop = min(start + chunk, self.n)
-            scores = buffer[:nq * (stop - start)].reshape(nq, stop - start)
-            block = self._rows(start, stop)
+        for first in range(start, stop, chunk):
+            last = min(first + chunk, stop)
+            scores = buffer[:nq * (last - first)].reshape(nq, last - first)
+            block = self._rows(first, last)
             if nq == 1:
                 np.matmul(block, queries[0], out=scores[0])
             else:
                 np.matmul(queries, block.T, out=scores)
-            _to_scores(scores, metric, None if terms is None else terms[start:stop])
+            _to_scores(scores, metric, None if terms is None else terms[first:last])
             if penalty is not None:
-                scores += penalty[start:stop]
-            best.add(scores, start)
-        return best.rows()
-
-
-class _Best:
-    """The ``m`` smallest scores per query seen so far: a partial sort by running thresholds.
-
-    A score enters only if it beats its query's threshold (the m-th best so
-    far), so after the first chunks almost every score costs one comparison.
-    """
-
-    def __init__(self, nq: int, m: int):
-        self.nq, self.m = nq, m
-        self.threshold = np.full(nq, np.inf, np.float32)
-        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.size = 0
-        self.limit = max(4 * nq * m, 1 << 14)
-
-    def add(self, scores: np.ndarray, start: int) -> None:
-        """Offer a chunk of scores ``(nq, b)`` of rows ``start .. start + b``."""
-        if self.nq == 1:
-            columns = np.flatnonzero(scores[0] < self.threshold[0])
-            queries = np.zeros(len(columns), np.int64)
-        else:
-            candidates = np.flatnonzero(scores.min(axis=1) < self.threshold)
-            if len(candidates) == 0:
-                return
-            local, columns = np.nonzero(scores[candidates] < self.threshold[candidates, None])
-            queries = candidates[local]
-        if len(columns):
-            self.pending.append((queries, columns + start, scores[queries, columns]))
-            self.size += len(columns)
-            if self.size > self.limit or np.isinf(self.threshold).any():
-                self._reduce()
-
-    def _reduce(self) -> None:
-        queries, rows, scores = (np.concatenate(parts) for parts in zip(*self.pending))
-        order = np.lexsort((rows, scores, queries))
-        queries, rows, scores = queries[order], rows[order], scores[order]
-        first = np.searchsorted(queries, np.arange(self.nq))
-        keep = np.arange(len(queries)) - first[queries] < self.m
-        queries, rows, scores = queries[keep], rows[keep], scores[keep]
-        first = np.searchsorted(queries, np.arange(self.nq))
-        full = np.bincount(queries, minlength=self.nq) >= self.m
-        self.threshold[full] = scores[first[full] + self.m - 1]
-        self.pending = [(queries, rows, scores)]
-        self.size = len(queries)
-
-    def rows(self) -> np.ndarray:
-        """``(nq, m)`` rows, best first, -1 in empty slots."""
-        out = np.full((self.nq, self.m), -1, np.int64)
-        if self.pending:
-            self._reduce()
-            queries, rows, _ = self.pending[0]
-            rank = np.arange(len(queries)) - np.searchsorted(queries, np.arange(self.nq))[queries]
-            out[queries, rank] = rows
-        return out
+                scores += penalty[first:last]
+            best.add(scores, first)
+        return best.result()
 
 
 def _to_scores(dots: np.ndarray, metric: str, terms: np.ndarray | None) -> None:
@@ -292,3 +271,27 @@ def exact_search(matrix: np.ndarray, query: np.ndarray, k: int, metric: str = "l
     A convenience over :class:`ExactIndex`; see :meth:`ExactIndex.search`.
     """
     return ExactIndex(matrix).search(query, k, metric)
+
+
+def _threads() -> int:
+    """Cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="latentatlas-scan")
+
+
+@lru_cache(maxsize=1)
+def _blas():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """BLAS on one thread while our own threads split the work (and as before afterwards)."""
+    with _blas().limit(limits=1, user_api="blas"):
+        yield

@@ -1,0 +1,197 @@
+"""Nearest-neighbour search at scale: our exact and approximate engines beside FAISS, scikit-learn and DuckDB.
+
+Generates N x D clustered float32 codes (1,000 clusters; within each the
+spread decays over the dimensions as in the PCA spectrum of real codes),
+stores them in an atlas, and times in one run: single-query latency
+(median of 100 held-out queries) and batch throughput (1,000 queries) of
+our exact engine, FAISS ``IndexFlatL2`` with default settings,
+scikit-learn ``NearestNeighbors(algorithm="brute")``, DuckDB
+``array_distance ... ORDER BY ... LIMIT`` and our approximate index; the
+time of a plain sum over the matrix (the memory-bandwidth limit of one
+scan); recall@10 of the approximate index against the exact answer; and
+the peak resident memory of the process that runs our searches.
+
+Our engines run in a child process that loads the codes from the atlas as
+``latentatlas search`` does, so its peak memory is theirs alone. Prints one
+JSON document; notes go to stderr. Run:
+``.venv/bin/python bench/search.py [--n 1000000] [--d 64] [--kind hnsw]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+K = 10
+CLUSTERS = 1000
+
+
+def timed(fn, repeats: int) -> float:
+    """Median milliseconds of ``repeats`` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def each_median(fn, queries: np.ndarray) -> float:
+    """Median milliseconds of ``fn(query)`` over the queries (one query per call), after a warm-up."""
+    fn(queries[0])
+    times = []
+    for query in queries:
+        start = time.perf_counter()
+        fn(query)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def generate(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` clustered codes and 1,100 held-out ones from the same clusters."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(CLUSTERS, d)).astype(np.float32)
+    spread = (0.5 * 0.85 ** np.arange(d)).astype(np.float32)  # decaying spectrum, as in real codes
+    rotation = np.linalg.qr(rng.normal(size=(d, d)))[0].astype(np.float32)
+
+    def sample(count: int) -> np.ndarray:
+        out = np.empty((count, d), np.float32)
+        for start in range(0, count, 100_000):
+            m = min(100_000, count - start)
+            noise = rng.standard_normal((m, d), dtype=np.float32) * spread
+            out[start:start + m] = centres[rng.integers(0, CLUSTERS, m)] + noise @ rotation
+        return out
+
+    return sample(n), sample(1100)
+
+
+def make_atlas(path: Path, matrix: np.ndarray) -> None:
+    """An atlas holding ``matrix`` as its codes (rows added 100,000 at a time)."""
+    from latentatlas.store import ImageRow, Store
+
+    store = Store(path)
+    store.ensure_embeddings(matrix.shape[1])
+    store.set_setting("model_fingerprint", "bench")
+    for start in range(0, len(matrix), 100_000):
+        block = matrix[start:start + 100_000]
+        rows = [ImageRow(uri=f"/bench/{start + i}", sha256=f"{start + i:x}", width=1, height=1) for i in range(len(block))]
+        store.add(rows, block)
+    store.close()
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def ours(atlas: Path, queries_path: Path) -> dict:
+    """Our engines, in this (child) process: exact single and batch, then the saved approximate index."""
+    from latentatlas.ops.engine import Engine
+    from latentatlas.store import Store
+
+    queries = np.load(queries_path)
+    single, batch = queries[:100], queries[100:]
+    store = Store(atlas, read_only=True)
+    start = time.perf_counter()
+    engine = Engine.open(store, "l2", exact=True)
+    load_seconds = time.perf_counter() - start
+    result = {"exact_single_ms": each_median(lambda q: engine.search(q, K, "l2"), single)}
+    truth, _ = engine.search(single, K, "l2")
+    result["exact_batch_qps"] = len(batch) / (timed(lambda: engine.search(batch, K, "l2"), 3) / 1e3)
+    del engine
+    ann = Engine.open(store, "l2")
+    result["ann_single_ms"] = each_median(lambda q: ann.search(q, K, "l2"), single)
+    found, _ = ann.search(single, K, "l2")
+    result["ann_recall_at_10"] = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)]))
+    result["ann_kind"] = ann.kind
+    result["load_seconds"] = round(load_seconds, 2)
+    result["peak_rss_bytes"] = peak_rss()
+    return result
+
+
+def peers(atlas: Path, matrix: np.ndarray, queries: np.ndarray) -> dict:
+    """FAISS flat with default settings, scikit-learn brute force and DuckDB SQL."""
+    import duckdb
+    import faiss
+    from sklearn.neighbors import NearestNeighbors
+
+    single, batch = queries[:100], queries[100:]
+    result = {}
+    flat = faiss.IndexFlatL2(matrix.shape[1])
+    flat.add(matrix)
+    result["faiss_flat_single_ms"] = each_median(lambda q: flat.search(q[None], K), single)
+    result["faiss_flat_batch_qps"] = len(batch) / (timed(lambda: flat.search(batch, K), 1) / 1e3)
+    del flat
+    knn = NearestNeighbors(n_neighbors=K, algorithm="brute").fit(matrix)
+    result["sklearn_single_ms"] = each_median(lambda q: knn.kneighbors(q[None]), single)
+    result["sklearn_batch_qps"] = len(batch) / (timed(lambda: knn.kneighbors(batch), 1) / 1e3)
+    del knn
+    con = duckdb.connect(str(atlas / "atlas.duckdb"), read_only=True)
+    d = matrix.shape[1]
+    sql = f"SELECT id FROM embeddings ORDER BY array_distance(vector, ?::FLOAT[{d}]) LIMIT {K}"
+    result["duckdb_single_ms"] = each_median(lambda q: con.execute(sql, [q.tolist()]).fetchall(), single)
+    con.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=1_000_000, help="Stored codes.")
+    parser.add_argument("--d", type=int, default=64, help="Numbers per code.")
+    parser.add_argument("--kind", default="hnsw", choices=["hnsw", "ivfpq"], help="Approximate index to build.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--worker", nargs=2, metavar=("ATLAS", "QUERIES"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(ours(Path(args.worker[0]), Path(args.worker[1]))))
+        return
+    from latentatlas import Atlas
+
+    matrix, queries = generate(args.n, args.d, args.seed)
+    with tempfile.TemporaryDirectory() as folder:
+        atlas = Path(folder) / "bench.atlas"
+        make_atlas(atlas, matrix)
+        start = time.perf_counter()
+        with Atlas.open(atlas, read_only=True) as opened:
+            opened.index(args.kind)
+        print(f"built {args.kind} over {args.n} x {args.d} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        np.save(Path(folder) / "queries.npy", queries)
+        worker = subprocess.run([sys.executable, __file__, "--worker", str(atlas), str(Path(folder) / "queries.npy")],
+                                check=True, capture_output=True, text=True)
+        mine = json.loads(worker.stdout)
+        print(f"our search process: codes loaded from the atlas in {mine.pop('load_seconds')} s; "
+              f"approximate engine {mine.pop('ann_kind')}", file=sys.stderr)
+        theirs = peers(atlas, matrix, queries)
+    report = {
+        "n": args.n,
+        "d": args.d,
+        "matrix_bytes": int(matrix.nbytes),
+        "bandwidth_limit_ms": timed(lambda: matrix.sum(), 20),
+        "exact_single_ms": mine["exact_single_ms"],
+        "faiss_flat_single_ms": theirs["faiss_flat_single_ms"],
+        "sklearn_single_ms": theirs["sklearn_single_ms"],
+        "duckdb_single_ms": theirs["duckdb_single_ms"],
+        "ann_single_ms": mine["ann_single_ms"],
+        "exact_batch_qps": mine["exact_batch_qps"],
+        "faiss_flat_batch_qps": theirs["faiss_flat_batch_qps"],
+        "sklearn_batch_qps": theirs["sklearn_batch_qps"],
+        "ann_recall_at_10": mine["ann_recall_at_10"],
+        "peak_rss_bytes": mine["peak_rss_bytes"],
+    }
+    print(json.dumps({key: round(value, 3) if isinstance(value, float) else value for key, value in report.items()}))
+
+
+if __name__ == "__main__":
+    main()
