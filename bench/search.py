@@ -150,7 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1_000_000, help="Stored codes.")
     parser.add_argument("--d", type=int, default=64, help="Numbers per code.")
-    parser.add_argument("--kind", default="hnsw", choices=["hnsw", "ivfpq"], help="Approximate index to build.")
+    parser.add_argument("--kind", default="ivfpq", choices=["hnsw", "ivfpq"], help="Approximate index to build.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", nargs=2, metavar=("ATLAS", "QUERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args()

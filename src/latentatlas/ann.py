@@ -41,6 +41,7 @@ _ADD_ROWS = 20_000
 _TRAIN_ROWS = 100_000
 _EXACT_SHARE = 0.02  # filters keeping fewer rows than this share are answered by an exact scan of them
 _WIDEN_ROUNDS = 6
+_PARALLEL_QUERIES = 16  # fewer queries are searched on one thread
 
 
 def metric_family(metric: str) -> str:
@@ -73,11 +74,11 @@ class AnnSettings:
         Seed of the training sample and of FAISS's k-means.
     """
 
-    kind: str = "hnsw"
+    kind: str = "ivfpq"
     metric: str = "l2"
     hnsw_m: int = 32
     ef_construction: int = 64
-    ef_search: int = 64
+    ef_search: int = 128
     nlist: int | None = None
     pq_m: int | None = None
     nprobe: int = 16
@@ -270,7 +271,13 @@ class AnnIndex:
             nprobe = min(int(s.nprobe * effort * effort), self._nlist)
             base = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
             params = faiss.IndexRefineSearchParameters(k_factor=float(s.refine), base_index_params=base)
-        _, rows = self.index.search(queries, fetch, params=params)
+        threads = faiss.omp_get_max_threads()
+        if len(queries) < _PARALLEL_QUERIES:  # a team of threads only waits on itself for a few queries
+            faiss.omp_set_num_threads(1)
+        try:
+            _, rows = self.index.search(queries, fetch, params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return rows
 
     def _exact_search(self, queries: np.ndarray, k: int, metric: str,

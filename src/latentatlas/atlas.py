@@ -156,7 +156,7 @@ class Atlas:
         return neighbours_op.search_batch(self.store, ids, k, metric, where, exclude_within, exclude_self, exact,
                                           out, self._engines, progress)
 
-    def index(self, kind: str = "hnsw", progress: ProgressCallback = silent, **settings: Any) -> index_op.IndexReport:
+    def index(self, kind: str = "ivfpq", progress: ProgressCallback = silent, **settings: Any) -> index_op.IndexReport:
         """Build the approximate index ``search`` then uses; ``settings`` are fields of :class:`~latentatlas.ann.AnnSettings`."""
         chosen = _settings(index_op.AnnSettings, "index", kind=kind, **settings)
         return index_op.build_index(self.store, chosen, progress)

@@ -102,11 +102,11 @@ def _print_batch(result, json_output: bool) -> None:
 
 def index(
     atlas: AtlasOption,
-    kind: Annotated[str, typer.Option(help="hnsw (graph) or ivfpq (inverted lists, product quantisation, exact re-rank).")] = "hnsw",
+    kind: Annotated[str, typer.Option(help="ivfpq (inverted lists, product codes, exact re-rank; lean) or hnsw (graph; fastest, about twice the memory).")] = "ivfpq",
     metric: Annotated[str, typer.Option(help="Metric served: l2 (also sqeuclidean), cosine or ip.")] = "l2",
     m: Annotated[int, typer.Option("--m", help="HNSW links per node.")] = 32,
     ef_construction: Annotated[int, typer.Option("--ef-construction", help="HNSW candidates while building.")] = 64,
-    ef_search: Annotated[int, typer.Option("--ef-search", help="HNSW candidates while searching.")] = 64,
+    ef_search: Annotated[int, typer.Option("--ef-search", help="HNSW candidates while searching.")] = 128,
     nlist: Annotated[Optional[int], typer.Option(help="IVF lists (default about sqrt(rows)).")] = None,
     pq_m: Annotated[Optional[int], typer.Option("--pq-m", help="PQ sub-vectors (default: code size / 4).")] = None,
     nprobe: Annotated[int, typer.Option(help="IVF lists visited per query.")] = 16,
