@@ -34,26 +34,21 @@ K = 10
 CLUSTERS = 1000
 
 
-def timed(fn, repeats: int) -> float:
-    """Median milliseconds of ``repeats`` calls after one warm-up call."""
-    fn()
+def median_ms(fn, arguments) -> float:
+    """Median milliseconds of ``fn(argument)`` over the arguments, after one warm-up call."""
+    arguments = list(arguments)
+    fn(arguments[0])
     times = []
-    for _ in range(repeats):
+    for argument in arguments:
         start = time.perf_counter()
-        fn()
+        fn(argument)
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
 
 
-def each_median(fn, queries: np.ndarray) -> float:
-    """Median milliseconds of ``fn(query)`` over the queries (one query per call), after a warm-up."""
-    fn(queries[0])
-    times = []
-    for query in queries:
-        start = time.perf_counter()
-        fn(query)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+def qps(fn, batch: np.ndarray, repeats: int) -> float:
+    """Queries per second of ``fn(batch)`` (median of ``repeats`` runs after a warm-up)."""
+    return len(batch) / (median_ms(lambda _: fn(batch), range(repeats)) / 1e3)
 
 
 def generate(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,12 +102,12 @@ def ours(atlas: Path, queries_path: Path) -> dict:
     start = time.perf_counter()
     engine = Engine.open(store, "l2", exact=True)
     load_seconds = time.perf_counter() - start
-    result = {"exact_single_ms": each_median(lambda q: engine.search(q, K, "l2"), single)}
+    result = {"exact_single_ms": median_ms(lambda q: engine.search(q, K, "l2"), single)}
     truth, _ = engine.search(single, K, "l2")
-    result["exact_batch_qps"] = len(batch) / (timed(lambda: engine.search(batch, K, "l2"), 3) / 1e3)
+    result["exact_batch_qps"] = qps(lambda b: engine.search(b, K, "l2"), batch, 3)
     del engine
     ann = Engine.open(store, "l2")
-    result["ann_single_ms"] = each_median(lambda q: ann.search(q, K, "l2"), single)
+    result["ann_single_ms"] = median_ms(lambda q: ann.search(q, K, "l2"), single)
     found, _ = ann.search(single, K, "l2")
     result["ann_recall_at_10"] = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)]))
     result["ann_kind"] = ann.kind
@@ -131,17 +126,17 @@ def peers(atlas: Path, matrix: np.ndarray, queries: np.ndarray) -> dict:
     result = {}
     flat = faiss.IndexFlatL2(matrix.shape[1])
     flat.add(matrix)
-    result["faiss_flat_single_ms"] = each_median(lambda q: flat.search(q[None], K), single)
-    result["faiss_flat_batch_qps"] = len(batch) / (timed(lambda: flat.search(batch, K), 1) / 1e3)
+    result["faiss_flat_single_ms"] = median_ms(lambda q: flat.search(q[None], K), single)
+    result["faiss_flat_batch_qps"] = qps(lambda b: flat.search(b, K), batch, 1)
     del flat
     knn = NearestNeighbors(n_neighbors=K, algorithm="brute").fit(matrix)
-    result["sklearn_single_ms"] = each_median(lambda q: knn.kneighbors(q[None]), single)
-    result["sklearn_batch_qps"] = len(batch) / (timed(lambda: knn.kneighbors(batch), 1) / 1e3)
+    result["sklearn_single_ms"] = median_ms(lambda q: knn.kneighbors(q[None]), single)
+    result["sklearn_batch_qps"] = qps(knn.kneighbors, batch, 1)
     del knn
     con = duckdb.connect(str(atlas / "atlas.duckdb"), read_only=True)
     d = matrix.shape[1]
     sql = f"SELECT id FROM embeddings ORDER BY array_distance(vector, ?::FLOAT[{d}]) LIMIT {K}"
-    result["duckdb_single_ms"] = each_median(lambda q: con.execute(sql, [q.tolist()]).fetchall(), single)
+    result["duckdb_single_ms"] = median_ms(lambda q: con.execute(sql, [q.tolist()]).fetchall(), single)
     con.close()
     return result
 
@@ -178,7 +173,7 @@ def main() -> None:
         "n": args.n,
         "d": args.d,
         "matrix_bytes": int(matrix.nbytes),
-        "bandwidth_limit_ms": timed(lambda: matrix.sum(), 20),
+        "bandwidth_limit_ms": median_ms(lambda _: matrix.sum(), range(20)),
         "exact_single_ms": mine["exact_single_ms"],
         "faiss_flat_single_ms": theirs["faiss_flat_single_ms"],
         "sklearn_single_ms": theirs["sklearn_single_ms"],

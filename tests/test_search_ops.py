@@ -110,3 +110,13 @@ def test_duplicates_finds_planted_copies_and_nothing_else(vector_atlas):
         report = atlas.duplicates(0.05)
         assert [(g.kind, g.ids) for g in report.groups] == [("exact", [10, 1200]), ("near", [20, 1201])]
         assert report.groups[1].distance == pytest.approx(0.01 * np.sqrt(8), rel=1e-3)
+
+
+def test_float16_codes_give_the_same_neighbours_here(vector_atlas):
+    with Atlas.open(vector_atlas, read_only=True) as atlas:
+        half = atlas.search(id=42, k=5, dtype="float16")
+        full = atlas.search(id=42, k=5)
+        assert _ids(half) == _ids(full) and half.hits[0].distance == 0.0
+        np.testing.assert_allclose([h.distance for h in half.hits], [h.distance for h in full.hits], rtol=2e-3)
+        with pytest.raises(UsageError, match="dtype must be float32 or float16"):
+            atlas.search(id=42, dtype="float64")

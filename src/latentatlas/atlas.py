@@ -109,24 +109,25 @@ class Atlas:
     def search(self, query: str | Path | np.ndarray | None = None, *, id: int | None = None,
                vector: Sequence[float] | None = None, k: int = 10, metric: str = "l2",
                where: str | None = None, exclude_within: str | timedelta | None = None,
-               exact: bool = False) -> search_op.SearchResult:
+               exact: bool = False, dtype: str = "float32") -> search_op.SearchResult:
         """The ``k`` nearest stored images to an image (file or pixels), an ``id`` or a ``vector``.
 
         ``metric`` is l2, sqeuclidean, cosine or ip; ``where`` an SQL
         predicate on ``images`` applied before ranking; ``exclude_within``
         (``"1d"``, a timedelta) leaves out rows that close in time to the
         query. The atlas's approximate index answers when it is fresh and
-        serves the metric, unless ``exact``. Loaded codes are kept between
-        calls and reloaded when the atlas changes.
+        serves the metric, unless ``exact``; an exact scan holds the codes
+        as ``dtype`` (float16 halves the memory). Loaded codes are kept
+        between calls and reloaded when the atlas changes.
         """
         if isinstance(query, np.ndarray):
             if query.ndim == 1:
                 query, vector = None, query
             else:
                 resolved = search_op.Query(self.model.encode([query])[0], {"image": "<array>"})
-                return search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines)
+                return search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
         resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector)
-        return search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines)
+        return search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
 
     def decode(self, id: int | None = None, vector: Sequence[float] | None = None) -> np.ndarray:
         """The image decoded from row ``id``'s code or from ``vector``, in the collection's units."""
@@ -147,14 +148,14 @@ class Atlas:
     def search_batch(self, ids: Sequence[int] | np.ndarray | None = None, *, k: int = 10, metric: str = "l2",
                      where: str | None = None, exclude_within: str | timedelta | None = None,
                      exclude_self: bool = False, exact: bool = False, out: str | Path | None = None,
-                     progress: ProgressCallback = silent) -> neighbours_op.Neighbours:
+                     progress: ProgressCallback = silent, dtype: str = "float32") -> neighbours_op.Neighbours:
         """The ``k`` nearest rows of each stored row in ``ids`` (None: all rows), e.g. a kNN graph.
 
         ``out`` writes them as Parquet (``query_id, rank, id, distance``);
         see :func:`latentatlas.ops.neighbours.search_batch`.
         """
         return neighbours_op.search_batch(self.store, ids, k, metric, where, exclude_within, exclude_self, exact,
-                                          out, self._engines, progress)
+                                          out, self._engines, progress, dtype)
 
     def index(self, kind: str = "ivfpq", progress: ProgressCallback = silent, **settings: Any) -> index_op.IndexReport:
         """Build the approximate index ``search`` then uses; ``settings`` are fields of :class:`~latentatlas.ann.AnnSettings`."""

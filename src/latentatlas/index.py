@@ -103,7 +103,7 @@ class ExactIndex:
         The codes; kept as given when already contiguous in ``dtype``.
     dtype : {"float32", "float16"}
         How the matrix is held. float16 halves the memory; distances are
-        then those of the rounded codes.
+        then those of the rounded codes (and queries are rounded alike).
 
     Examples
     --------
@@ -181,7 +181,10 @@ class ExactIndex:
         if k < 1:
             raise UsageError(f"k must be >= 1, got {k}")
         single = np.ndim(queries) == 1
-        queries = np.ascontiguousarray(np.atleast_2d(queries), np.float32)
+        queries = np.atleast_2d(queries)
+        if self.matrix.dtype == np.float16:  # rounded like the codes, so a stored row is at distance 0
+            queries = queries.astype(np.float16)
+        queries = np.ascontiguousarray(queries, np.float32)
         if queries.shape[1] != self.d and self.n:
             raise UsageError(f"queries have {queries.shape[1]} numbers; the matrix rows have {self.d}")
         allowed = self.n if mask is None else int(np.count_nonzero(mask))

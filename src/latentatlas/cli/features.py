@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, progress_bar
+from .search import print_ranked
 
 app = typer.Typer(help="ORB local features: store them, find rotated, scaled or cropped copies.", no_args_is_help=True)
 
@@ -55,15 +56,7 @@ def search(
     with Atlas.open(atlas, read_only=True) as opened:
         result = opened.features_search(query, k=k, candidates=candidates, ratio=ratio, transform=transform,
                                         reprojection=reprojection, out=out)
-    if json_output:
-        emit_json(result.to_dict())
-        return
-    from rich.table import Table
-
-    table = Table("rank", "id", "inliers", "matches", "label", "uri")
-    for rank, hit in enumerate(result.hits, start=1):
-        table.add_row(str(rank), str(hit.id), str(hit.inliers), str(hit.matches), hit.label or "", hit.uri)
-    out_console = console()
-    out_console.print(table)
-    if result.out is not None:
-        out_console.print(f"Wrote {result.out}.")
+    print_ranked(result, json_output, ("id", "inliers", "matches", "label", "uri"), lambda hit: [
+        str(hit.id), str(hit.inliers), str(hit.matches), hit.label or "", hit.uri])
+    if result.out is not None and not json_output:
+        console().print(f"Wrote {result.out}.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -33,6 +33,7 @@ def search(
     exclude_within: Annotated[Optional[str], typer.Option(
         "--exclude-within", help="Leave out rows within this time of the query's time (1d, 6h, 30min).")] = None,
     exact: ExactOption = False,
+    float16: Annotated[bool, typer.Option("--float16", help="Hold the codes of an exact scan as float16 (half the memory).")] = False,
     ids_from: Annotated[Optional[Path], typer.Option(
         "--ids-from", help="Batch: query every id in this file (text, or .csv/.parquet with an id column).")] = None,
     all_rows: Annotated[bool, typer.Option("--all", help="Batch: query every stored row (needs --out).")] = False,
@@ -45,6 +46,7 @@ def search(
     from ..atlas import Atlas
 
     batch = ids_from is not None or all_rows
+    dtype = "float16" if float16 else "float32"
     if batch:
         _check_batch(image, id, vector, ids_from, all_rows, out)
     elif out is not None or exclude_self:
@@ -56,21 +58,27 @@ def search(
             ids = read_ids(ids_from) if ids_from is not None else None
             with progress_bar(quiet or json_output) as progress:
                 result = opened.search_batch(ids, k=k, metric=metric, where=where, exclude_within=exclude_within,
-                                             exclude_self=exclude_self, exact=exact, out=out, progress=progress)
+                                             exclude_self=exclude_self, exact=exact, out=out, progress=progress,
+                                             dtype=dtype)
             _print_batch(result, json_output)
             return
         numbers = parse_numbers(vector, "--vector") if vector is not None else None
         found = opened.search(image, id=id, vector=numbers, k=k, metric=metric, where=where,
-                              exclude_within=exclude_within, exact=exact)
+                              exclude_within=exclude_within, exact=exact, dtype=dtype)
+    print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
+        str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
+
+
+def print_ranked(result: Any, json_output: bool, columns: tuple[str, ...], cells: Callable[[Any], list[str]]) -> None:
+    """``result`` as one JSON document, or its hits as a table with their rank."""
     if json_output:
-        emit_json(found.to_dict())
+        emit_json(result.to_dict())
         return
     from rich.table import Table
 
-    table = Table("rank", "id", "distance", "label", "time", "uri")
-    for rank, hit in enumerate(found.hits, start=1):
-        time = hit.time.isoformat(sep=" ") if hit.time else ""
-        table.add_row(str(rank), str(hit.id), f"{hit.distance:.4f}", hit.label or "", time, hit.uri)
+    table = Table("rank", *columns)
+    for rank, hit in enumerate(result.hits, start=1):
+        table.add_row(str(rank), *cells(hit))
     console().print(table)
 
 

@@ -182,12 +182,14 @@ def search_batch(
     out: str | Path | None = None,
     engines: EngineCache | None = None,
     progress: ProgressCallback = silent,
+    dtype: str = "float32",
 ) -> Neighbours:
     """The ``k`` nearest rows of many stored rows (``ids``; None: every row), e.g. for a kNN graph.
 
     Each row's first neighbour is itself unless ``exclude_self``. With
     ``out`` the neighbours are written as Parquet (``query_id, rank, id,
-    distance``, one row per neighbour) instead of being kept.
+    distance``, one row per neighbour) instead of being kept. ``dtype``
+    float16 holds the codes of an exact scan in half the memory.
 
     Raises
     ------
@@ -196,7 +198,7 @@ def search_batch(
     """
     window = parse_window(exclude_within)
     check_metric(metric)
-    engine = (engines or EngineCache()).get(store, metric, exact)
+    engine = (engines or EngineCache()).get(store, metric, exact, dtype)
     query_ids = engine.ids if ids is None else np.asarray(ids, np.int64).reshape(-1)
     times = None
     if window is not None:

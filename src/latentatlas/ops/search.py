@@ -123,6 +123,7 @@ def search(
     exclude_within: str | timedelta | None = None,
     exact: bool = False,
     engines: EngineCache | None = None,
+    dtype: str = "float32",
 ) -> SearchResult:
     """The ``k`` stored images nearest to ``query``.
 
@@ -140,6 +141,9 @@ def search(
         Scan every code even when the atlas has an approximate index.
     engines : EngineCache, optional
         Reuses loaded codes between calls (the Python face keeps one).
+    dtype : {"float32", "float16"}
+        How an exact scan holds the codes (float16: half the memory,
+        distances of the rounded codes).
 
     Raises
     ------
@@ -153,7 +157,7 @@ def search(
     window = parse_window(exclude_within)
     if window is not None and query.time is None:
         raise UsageError("--exclude-within needs a query with a time (a stored row, or an image from a manifest with times)")
-    engine = (engines or EngineCache()).get(store, metric, exact)
+    engine = (engines or EngineCache()).get(store, metric, exact, dtype)
     d = store.code_size()
     if d is not None and d != len(query.vector):
         raise UsageError(f"query has {len(query.vector)} numbers; the atlas's codes have {d}")
