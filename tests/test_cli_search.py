@@ -127,3 +127,12 @@ def test_orb_search_ranks_a_rotated_scaled_cropped_copy_first(cli, tmp_path):
     assert again["indexed"] == 0 and again["total"] == len(names)
     other = cli("features", "index", "--atlas", tmp_path / "photos.atlas", "--max-features", "200")
     assert other.exit_code == 2 and "pass --rebuild" in other.stderr
+
+
+def test_orb_candidates_chosen_by_embedding(cli, atlas_copy, digits_dir):
+    _json(cli("features", "index", "--atlas", atlas_copy, "--json"))
+    query = sorted((digits_dir / "3").glob("*.png"))[2]
+    found = _json(cli("features", "search", query, "--atlas", atlas_copy, "--candidates", "20", "--json"))
+    assert found["query"]["candidates"] == 20 and found["results"][0]["uri"] == str(query.resolve())
+    bad = cli("features", "search", query, "--atlas", atlas_copy, "--candidates", "0")
+    assert bad.exit_code == 2 and "candidates must be >= 1" in bad.stderr

@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..progress import ProgressCallback, silent
 from ..store import Store
 from .engine import EngineCache
-from .neighbours import nearest
+from .neighbours import Filters, nearest
 
 __all__ = ["DuplicateGroup", "DuplicatesReport", "duplicates"]
 
@@ -79,13 +79,14 @@ def duplicates(store: Store, threshold: float, k: int = 10, metric: str = "l2", 
     if k < 1:
         raise UsageError(f"k must be >= 1, got {k}")
     engine = (engines or EngineCache()).get(store, metric, exact)
-    ids = engine.ids if where is None else np.intersect1d(engine.ids, store.ids_where(where))
+    filters = Filters.of(store, where)
+    ids = engine.ids if where is None else np.intersect1d(engine.ids, filters.allowed)
     exact_groups = _same_sha256(store, where)
     first, second, weights = [], [], []
     progress("duplicates", 0, len(ids))
     for start in range(0, len(ids), _BLOCK):
         block = ids[start:start + _BLOCK]
-        found, distances = nearest(store, engine, engine.vectors(block), k, metric, where, exclude_ids=block)
+        found, distances = nearest(engine, engine.vectors(block), k, metric, filters, exclude_ids=block)
         close = (found >= 0) & (distances <= threshold)
         first.append(np.repeat(block, k)[close.reshape(-1)])
         second.append(found[close])

@@ -195,7 +195,7 @@ def _preselect(store: Store, pixels: np.ndarray, candidates: int | None,
     encoder = model()
     check_model_matches(store, encoder)
     engine = EngineCache().get(store, "l2")
-    ids, _ = nearest(store, engine, encoder.encode([pixels]), candidates, "l2")
+    ids, _ = nearest(engine, encoder.encode([pixels]), candidates, "l2")
     return np.sort(ids[0][ids[0] >= 0])
 
 

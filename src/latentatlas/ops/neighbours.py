@@ -23,7 +23,7 @@ from ..progress import ProgressCallback, silent
 from ..store import Store
 from .engine import Engine, EngineCache
 
-__all__ = ["Neighbours", "nearest", "parse_window", "read_ids", "search_batch"]
+__all__ = ["Filters", "Neighbours", "nearest", "parse_window", "read_ids", "search_batch"]
 
 _BLOCK = 1024  # queries per engine call in a batch
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
@@ -76,73 +76,100 @@ class Neighbours:
         return data
 
 
-def nearest(store: Store, engine: Engine, vectors: np.ndarray, k: int, metric: str, where: str | None = None,
-            exclude_within: timedelta | None = None, times: np.ndarray | None = None,
-            exclude_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class Filters:
+    """Which stored rows a search may return; make with :meth:`of`, once for any number of queries.
+
+    ``allowed`` are the ids a ``where`` predicate keeps (None: all);
+    ``width`` the time window left out around each query's time.
+    """
+
+    allowed: np.ndarray | None = None
+    width: np.timedelta64 | None = None
+    ids: np.ndarray | None = None
+    times: np.ndarray | None = None
+    allowed_times: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, store: Store, where: str | None = None, exclude_within: str | timedelta | None = None) -> "Filters":
+        """Evaluate ``where`` (SQL on ``images``) and read the times a window needs.
+
+        Raises
+        ------
+        UsageError
+            On a bad predicate or window.
+        """
+        filters = cls(allowed=store.ids_where(where) if where else None)
+        window = parse_window(exclude_within)
+        if window is not None:
+            filters.width = np.timedelta64(int(window.total_seconds() * 1e6), "us")
+            filters.ids, filters.times = store.times()
+            known = filters.times if filters.allowed is None else filters.times[np.isin(filters.ids, filters.allowed)]
+            filters.allowed_times = np.sort(known[~np.isnat(known)])
+        return filters
+
+    def times_of(self, ids: np.ndarray) -> np.ndarray:
+        """The stored times of ``ids`` (NaT when unknown)."""
+        position = np.clip(np.searchsorted(self.ids, ids), 0, max(len(self.ids) - 1, 0))
+        found = self.ids[position] == ids if len(self.ids) else np.zeros(np.shape(ids), bool)
+        return np.where(found, self.times[position], np.datetime64("NaT"))
+
+    def near(self, query_time: np.datetime64) -> np.ndarray:
+        """Ids of the rows within the window of one time (none for NaT)."""
+        if np.isnat(query_time):
+            return np.empty(0, np.int64)
+        return self.ids[~np.isnat(self.times) & (np.abs(self.times - query_time) <= self.width)]
+
+    def most_near(self, query_times: np.ndarray) -> int:
+        """The largest number of allowed rows within the window of any of these times."""
+        known = query_times[~np.isnat(query_times)]
+        if len(known) == 0:
+            return 0
+        times = self.allowed_times
+        return int((np.searchsorted(times, known + self.width, "right")
+                    - np.searchsorted(times, known - self.width, "left")).max())
+
+    def inside(self, ids: np.ndarray, query_times: np.ndarray) -> np.ndarray:
+        """Whether each found id ``(nq, m)`` lies within its query's window."""
+        times = self.times_of(ids)
+        return (np.abs(times - query_times[:, None]) <= self.width) & ~np.isnat(times) & (ids >= 0)
+
+
+def nearest(engine: Engine, vectors: np.ndarray, k: int, metric: str, filters: Filters | None = None,
+            query_times: np.ndarray | None = None, exclude_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest stored ids of each query vector ``(nq, d)`` that pass the filters.
 
-    ``times`` (``datetime64``, NaT for none) are the queries' times for
-    ``exclude_within``; ``exclude_ids`` the queries' own ids to leave out.
+    ``query_times`` (``datetime64``, NaT for none) are the queries' times
+    for a time window; ``exclude_ids`` the queries' own ids to leave out.
     Returns ids and distances ``(nq, k)``; id -1 fills slots when fewer pass.
     """
     if k < 1:
         raise UsageError(f"k must be >= 1, got {k}")
     check_metric(metric)
-    allowed = store.ids_where(where) if where else None
+    filters = filters or Filters()
+    allowed = filters.allowed
+    window = filters.width is not None and query_times is not None
     extra = 0 if exclude_ids is None else 1
-    window = None
-    if exclude_within is not None:
-        window = _TimeWindow(store, exclude_within, np.asarray(times, "datetime64[us]"))
+    if window:
+        query_times = np.asarray(query_times, "datetime64[us]")
         if len(vectors) == 1:  # one query: leave its window out of the allowed ids
-            allowed = np.setdiff1d(engine.ids if allowed is None else allowed, window.ids_near(0), assume_unique=True)
-            window = None
+            allowed = np.setdiff1d(engine.ids if allowed is None else allowed, filters.near(query_times[0]),
+                                   assume_unique=True)
+            window = False
         else:
-            extra += window.most_inside(allowed)
+            extra += filters.most_near(query_times)
     ids, distances = engine.search(vectors, k + extra, metric, allowed)
     if extra == 0:
         return ids, distances
     drop = ids < 0
-    if window is not None:
-        drop |= window.inside(ids)
+    if window:
+        drop |= filters.inside(ids, query_times)
     if exclude_ids is not None:
         drop |= ids == np.asarray(exclude_ids)[:, None]
     order = np.argsort(drop, axis=1, kind="stable")[:, :k]
     ids, distances = np.take_along_axis(ids, order, 1), np.take_along_axis(distances, order, 1)
     kept = ~np.take_along_axis(drop, order, 1)
     return np.where(kept, ids, -1), np.where(kept, distances, np.inf).astype(np.float32)
-
-
-class _TimeWindow:
-    """Rows whose time lies within ``width`` of each query's time."""
-
-    def __init__(self, store: Store, width: timedelta, query_times: np.ndarray):
-        self.ids, self.times = store.times()
-        self.width = np.timedelta64(int(width.total_seconds() * 1e6), "us")
-        self.query_times = query_times
-
-    def ids_near(self, query: int) -> np.ndarray:
-        """Ids within the window of one query (none when it has no time)."""
-        t = self.query_times[query]
-        if np.isnat(t):
-            return np.empty(0, np.int64)
-        return self.ids[~np.isnat(self.times) & (np.abs(self.times - t) <= self.width)]
-
-    def most_inside(self, allowed: np.ndarray | None) -> int:
-        """The largest number of allowed rows any query's window holds."""
-        times = self.times if allowed is None else self.times[np.isin(self.ids, allowed)]
-        times = np.sort(times[~np.isnat(times)])
-        known = self.query_times[~np.isnat(self.query_times)]
-        if len(known) == 0:
-            return 0
-        inside = np.searchsorted(times, known + self.width, "right") - np.searchsorted(times, known - self.width, "left")
-        return int(inside.max())
-
-    def inside(self, ids: np.ndarray) -> np.ndarray:
-        """Whether each found id ``(nq, m)`` lies within its query's window."""
-        position = np.clip(np.searchsorted(self.ids, ids), 0, len(self.ids) - 1)
-        times = self.times[position]
-        near = np.abs(times - self.query_times[:, None]) <= self.width
-        return near & ~np.isnat(times) & ~np.isnat(self.query_times)[:, None] & (ids >= 0)
 
 
 def read_ids(path: str | Path) -> np.ndarray:
@@ -196,26 +223,25 @@ def search_batch(
     UsageError
         On an unknown id, ``k < 1``, an unknown metric or a bad filter.
     """
-    window = parse_window(exclude_within)
+    if k < 1:
+        raise UsageError(f"k must be >= 1, got {k}")
     check_metric(metric)
+    filters = Filters.of(store, where, exclude_within)
     engine = (engines or EngineCache()).get(store, metric, exact, dtype)
     query_ids = engine.ids if ids is None else np.asarray(ids, np.int64).reshape(-1)
-    times = None
-    if window is not None:
-        all_ids, all_times = store.times()
-        times = all_times[np.clip(np.searchsorted(all_ids, query_ids), 0, max(len(all_ids) - 1, 0))]
+    times = None if filters.width is None else filters.times_of(query_ids)
     found = np.empty((len(query_ids), k), np.int64)
     distances = np.empty((len(query_ids), k), np.float32)
     progress("search", 0, len(query_ids))
     for start in range(0, len(query_ids), _BLOCK):
         block = slice(start, start + _BLOCK)
         found[block], distances[block] = nearest(
-            store, engine, engine.vectors(query_ids[block]), k, metric, where, window,
+            engine, engine.vectors(query_ids[block]), k, metric, filters,
             None if times is None else times[block], query_ids[block] if exclude_self else None,
         )
         progress("search", min(start + _BLOCK, len(query_ids)), len(query_ids))
     settings = {"ids": "all" if ids is None else len(query_ids), "k": k, "metric": metric, "where": where,
-                "exclude_within": None if window is None else str(exclude_within), "exclude_self": exclude_self,
+                "exclude_within": None if exclude_within is None else str(exclude_within), "exclude_self": exclude_self,
                 "engine": engine.kind}
     result = Neighbours(query_ids, found, distances, settings)
     if out is not None:

@@ -20,7 +20,7 @@ from ..index import check_metric
 from ..sources import read_source
 from ..store import Store
 from .engine import EngineCache, ann_dir
-from .neighbours import nearest, parse_window
+from .neighbours import Filters, nearest, parse_window
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -162,7 +162,7 @@ def search(
     if d is not None and d != len(query.vector):
         raise UsageError(f"query has {len(query.vector)} numbers; the atlas's codes have {d}")
     times = None if query.time is None else np.array([query.time], "datetime64[us]")
-    ids, distances = nearest(store, engine, query.vector[None], k, metric, where, window, times)
+    ids, distances = nearest(engine, query.vector[None], k, metric, Filters.of(store, where, window), times)
     found = [(int(i), float(dist)) for i, dist in zip(ids[0], distances[0]) if i >= 0]
     info = store.images([i for i, _ in found])
     hits = [Hit(i, info[i]["uri"], info[i]["label"], info[i]["time"], dist) for i, dist in found]
