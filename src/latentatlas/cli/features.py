@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, progress_bar
-from .search import print_ranked
+from .common import AtlasOption, JsonOption, QuietOption, command, console, progress_bar
+from .search import print_ranked, print_summary
 
 app = typer.Typer(help="ORB local features: store them, find rotated, scaled or cropped copies.", no_args_is_help=True)
 
@@ -29,11 +29,8 @@ def index(
     with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
         report = opened.features_index(max_features=max_features, min_side=min_side, where=where,
                                        rebuild=rebuild, progress=progress)
-    if json_output:
-        emit_json(report.to_dict())
-    else:
-        console().print(f"Indexed {report.indexed} images ({report.keypoints} keypoints); "
-                        f"{report.total} images have features.")
+    print_summary(report.to_dict(), json_output, f"Indexed {report.indexed} images ({report.keypoints} keypoints); "
+                  f"{report.total} images have features.")
     for failure in report.failures:
         typer.echo(f"  skipped {failure}", err=True)
 

@@ -69,6 +69,14 @@ def search(
         str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
 
 
+def print_summary(data: dict[str, Any], json_output: bool, text: str) -> None:
+    """``data`` as one JSON document, or ``text`` for people."""
+    if json_output:
+        emit_json(data)
+    else:
+        console().print(text)
+
+
 def print_ranked(result: Any, json_output: bool, columns: tuple[str, ...], cells: Callable[[Any], list[str]]) -> None:
     """``result`` as one JSON document, or its hits as a table with their rank."""
     if json_output:
@@ -130,20 +138,14 @@ def index(
     with Atlas.open(atlas, read_only=True) as opened:
         if remove:
             removed = opened.remove_index()
-            if json_output:
-                emit_json({"removed": removed})
-            else:
-                console().print("Removed the index." if removed else "There was no index.")
+            print_summary({"removed": removed}, json_output, "Removed the index." if removed else "There was no index.")
             return
         with progress_bar(quiet or json_output) as progress:
             report = opened.index(kind=kind, metric=metric, hnsw_m=m, ef_construction=ef_construction,
                                   ef_search=ef_search, nlist=nlist, pq_m=pq_m, nprobe=nprobe, refine=refine,
                                   seed=seed, progress=progress)
-    if json_output:
-        emit_json(report.to_dict())
-    else:
-        console().print(f"Built a {report.kind} index ({report.metric}) over {report.rows} rows in "
-                        f"{report.seconds:.1f} s: {report.path} ({report.bytes / 1e6:.1f} MB).")
+    print_summary(report.to_dict(), json_output, f"Built a {report.kind} index ({report.metric}) over {report.rows} "
+                  f"rows in {report.seconds:.1f} s: {report.path} ({report.bytes / 1e6:.1f} MB).")
 
 
 def duplicates(
