@@ -34,19 +34,19 @@ def built(data):
 
     def get(kind: str, metric: str = "l2") -> AnnIndex:
         if (kind, metric) not in cache:
-            cache[kind, metric] = AnnIndex.build(data[0], np.arange(len(data[0])), AnnSettings(kind=kind, metric=metric))
+            ids = np.arange(len(data[0])) * 3 + 7  # positions and ids differ
+            cache[kind, metric] = AnnIndex.build(data[0], ids, AnnSettings(kind=kind, metric=metric))
         return cache[kind, metric]
 
     return get
 
 
 @pytest.mark.parametrize("kind, metric", [("hnsw", "l2"), ("ivfpq", "l2"), ("hnsw", "cosine"), ("ivfpq", "ip")])
-def test_recall_against_exact(data, kind, metric, tmp_path):
+def test_recall_against_exact(data, built, kind, metric, tmp_path):
     matrix, queries = data
-    ids = np.arange(len(matrix)) * 3 + 7
-    built = AnnIndex.build(matrix, ids, AnnSettings(kind=kind, metric=metric))
-    built.save(tmp_path / "ann")
+    built(kind, metric).save(tmp_path / "ann")
     index = AnnIndex.load(tmp_path / "ann")
+    ids = np.arange(len(matrix)) * 3 + 7
     assert index.record.rows == len(matrix) and index.record.max_id == ids[-1] and index.ids.tolist() == ids.tolist()
     rows, distances = index.search(queries, 10, metric)
     truth, truth_distances = ExactIndex(matrix).search(queries, 10, metric)
