@@ -120,3 +120,17 @@ def test_float16_codes_give_the_same_neighbours_here(vector_atlas):
         np.testing.assert_allclose([h.distance for h in half.hits], [h.distance for h in full.hits], rtol=2e-3)
         with pytest.raises(UsageError, match="dtype must be float32 or float16"):
             atlas.search(id=42, dtype="float64")
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_exact_scans_read_the_codes_from_a_fresh_index_or_the_table_alike(vector_atlas, metric):
+    from latentatlas.ops.engine import Engine
+
+    with Atlas.open(vector_atlas) as atlas:
+        from_table = atlas.search_batch([1, 2, 3], k=6, metric="ip", exact=True)
+        atlas.index("hnsw", metric=metric)
+        engine = Engine.open(atlas.store, "ip", exact=True)
+        assert engine.kind == "exact" and (engine.parts[0].owner is not None) == (metric == "l2")
+        from_index = atlas.search_batch([1, 2, 3], k=6, metric="ip", exact=True)
+        np.testing.assert_array_equal(from_index.ids, from_table.ids)
+        np.testing.assert_array_equal(from_index.distances, from_table.distances)

@@ -132,7 +132,7 @@ class AnnIndex:
         flat = faiss.downcast_index(index.storage if record.kind == "hnsw" else index.refine_index)
         view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d)
         self.vectors = np.asarray(view).reshape(flat.ntotal, flat.d)
-        self._exact = ExactIndex(self.vectors)
+        self.exact = ExactIndex(self.vectors)  # the same codes, scanned exactly (keep self alive while used)
         self._nlist = faiss.downcast_index(index.base_index).nlist if record.kind == "ivfpq" else 0
 
     # -- building ---------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class AnnIndex:
 
     def _exact_search(self, queries: np.ndarray, k: int, metric: str,
                       mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        return pad_neighbours(*self._exact.search(queries, k, metric, mask), k)
+        return pad_neighbours(*self.exact.search(queries, k, metric, mask), k)
 
 
 def _prepared(vectors: np.ndarray, family: str) -> np.ndarray:

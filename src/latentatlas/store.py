@@ -266,7 +266,7 @@ class Store:
         if d is None:
             return
         limit = self.scalar("SELECT current_setting('memory_limit')")
-        self.con.execute("SET memory_limit = '32MB'")
+        self.con.execute("SET memory_limit = '4MB'")
         try:
             reader = self.con.sql(f"SELECT id, vector FROM embeddings WHERE id > {int(after)}").to_arrow_reader(batch_rows)
             for batch in reader:

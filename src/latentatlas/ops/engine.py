@@ -5,7 +5,9 @@ among these allowed ids". It uses the approximate index under
 ``atlas/index/ann`` when one exists, was made by the current model, covers
 rows that are all still there and serves the metric; rows added after it
 was built are scanned exactly and merged in, so answers are never stale.
-Otherwise, or with ``exact=True``, it scans every code.
+Otherwise, or with ``exact=True``, it scans every code: those the fresh
+index keeps in float32 (an l2 or ip index holds them unchanged, and its
+file loads faster than the table) or else those read from the table.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ def load_matrix(store: Store, after: int = -1, dtype: str = "float32") -> tuple[
 
 @dataclass
 class _Part:
-    """Rows searched one way: their ids (sorted) and the index over them."""
+    """Rows searched one way: their ids (sorted), the index over them, and what holds its memory."""
 
     ids: np.ndarray
     index: ExactIndex | AnnIndex
+    owner: AnnIndex | None = None
 
 
 class Engine:
@@ -75,16 +78,17 @@ class Engine:
     def open(cls, store: Store, metric: str, exact: bool = False, dtype: str = "float32") -> "Engine":
         """Load what searching ``store`` by ``metric`` needs (see the module's notes)."""
         state = _state(store)
-        record = None if exact else usable_record(store, metric)
-        if record is None:
+        record = fresh_record(store)
+        approximate = record is not None and not exact and record.metric == metric_family(metric)
+        if not approximate and (record is None or record.metric == "cosine" or dtype != "float32"):
             ids, matrix = load_matrix(store, dtype=dtype)
             return cls([_Part(ids, ExactIndex(matrix, dtype))], "exact", state)
         ann = AnnIndex.load(ann_dir(store))
-        parts = [_Part(ann.ids, ann)]
+        parts = [_Part(ann.ids, ann) if approximate else _Part(ann.ids, ann.exact, owner=ann)]
         new_ids, new_rows = load_matrix(store, after=record.max_id, dtype=dtype)
         if len(new_ids):
             parts.append(_Part(new_ids, ExactIndex(new_rows, dtype)))
-        return cls(parts, record.kind, state)
+        return cls(parts, record.kind if approximate else "exact", state)
 
     @property
     def ids(self) -> np.ndarray:
@@ -154,20 +158,19 @@ class EngineCache:
         return engine
 
 
-def usable_record(store: Store, metric: str):
-    """The saved index's record if it can answer ``metric`` searches now, else None."""
+def fresh_record(store: Store):
+    """The saved index's record if its rows are all still stored as the current model made them, else None."""
     record = AnnIndex.read_record(ann_dir(store))
-    if record is None or record.metric != metric_family(metric):
-        return None
-    if record.model != store.setting(FINGERPRINT_KEY) or record.d != store.code_size():
+    if record is None or record.model != store.setting(FINGERPRINT_KEY) or record.d != store.code_size():
         return None
     covered = store.scalar("SELECT count(*) FROM embeddings WHERE id <= ?", [record.max_id])
     return record if covered == record.rows else None
 
 
 def _served_family(store: Store, metric: str) -> str | None:
-    record = usable_record(store, metric)
-    return None if record is None else record.metric
+    """The metric family the saved index would answer ``metric`` searches with, or None."""
+    record = fresh_record(store)
+    return record.metric if record is not None and record.metric == metric_family(metric) else None
 
 
 def _state(store: Store) -> tuple:
