@@ -81,8 +81,8 @@ class AnnSettings:
     ef_search: int = 128
     nlist: int | None = None
     pq_m: int | None = None
-    nprobe: int = 16
-    refine: int = 10
+    nprobe: int = 12
+    refine: int = 20
     seed: int = 0
 
     def check(self) -> "AnnSettings":
