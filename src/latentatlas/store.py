@@ -266,7 +266,8 @@ class Store:
         if d is None:
             return
         limit = self.scalar("SELECT current_setting('memory_limit')")
-        self.con.execute("SET memory_limit = '4MB'")
+        in_use = self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")
+        self.con.execute(f"SET memory_limit = '{in_use // (1 << 20) + 16}MiB'")  # cache little beyond what is held
         try:
             reader = self.con.sql(f"SELECT id, vector FROM embeddings WHERE id > {int(after)}").to_arrow_reader(batch_rows)
             for batch in reader:
