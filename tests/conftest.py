@@ -61,3 +61,30 @@ def cli():
 @pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def make_vector_atlas(path: Path, n: int = 1200, d: int = 8, seed: int = 0) -> Path:
+    """An atlas of ``n`` rows with clustered ``d``-number codes, hourly times and labels (no model)."""
+    from datetime import datetime, timedelta
+
+    from latentatlas.store import ImageRow, Store
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(12, d))
+    cluster = rng.integers(0, len(centres), n)
+    vectors = (centres[cluster] + rng.normal(size=(n, d))).astype(np.float32)
+    start = datetime(2024, 1, 1)
+    rows = [ImageRow(uri=f"/data/{i:05d}.png", sha256=f"{i:064x}", width=8, height=8, label=str(c),
+                     time=start + timedelta(hours=i)) for i, c in enumerate(cluster)]
+    store = Store(path)
+    store.ensure_embeddings(d)
+    store.set_setting("model_fingerprint", "synthetic")
+    store.add(rows, vectors)
+    store.close()
+    return path
+
+
+@pytest.fixture()
+def vector_atlas(tmp_path) -> Path:
+    """A private synthetic atlas (see :func:`make_vector_atlas`) a test may change."""
+    return make_vector_atlas(tmp_path / "vectors.atlas")

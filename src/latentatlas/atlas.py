@@ -6,17 +6,24 @@ page call the same functions.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from .errors import UsageError
 from .models import LatentModel, load_model
 from .ops import decode as decode_op
+from .ops import duplicates as duplicates_op
 from .ops import embed as embed_op
+from .ops import features as features_op
 from .ops import fit as fit_op
+from .ops import index as index_op
 from .ops import info as info_op
+from .ops import neighbours as neighbours_op
 from .ops import search as search_op
+from .ops.engine import EngineCache
 from .progress import ProgressCallback, silent
 from .store import QueryResult, Store
 
@@ -45,6 +52,7 @@ class Atlas:
     def __init__(self, store: Store):
         self.store = store
         self._model: LatentModel | None = None
+        self._engines = EngineCache()
 
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False) -> "Atlas":
@@ -100,19 +108,26 @@ class Atlas:
 
     def search(self, query: str | Path | np.ndarray | None = None, *, id: int | None = None,
                vector: Sequence[float] | None = None, k: int = 10, metric: str = "l2",
-               where: str | None = None) -> search_op.SearchResult:
+               where: str | None = None, exclude_within: str | timedelta | None = None,
+               exact: bool = False, dtype: str = "float32") -> search_op.SearchResult:
         """The ``k`` nearest stored images to an image (file or pixels), an ``id`` or a ``vector``.
 
-        ``where`` is an SQL predicate on ``images`` applied before ranking.
+        ``metric`` is l2, sqeuclidean, cosine or ip; ``where`` an SQL
+        predicate on ``images`` applied before ranking; ``exclude_within``
+        (``"1d"``, a timedelta) leaves out rows that close in time to the
+        query. The atlas's approximate index answers when it is fresh and
+        serves the metric, unless ``exact``; an exact scan holds the codes
+        as ``dtype`` (float16 halves the memory). Loaded codes are kept
+        between calls and reloaded when the atlas changes.
         """
         if isinstance(query, np.ndarray):
             if query.ndim == 1:
                 query, vector = None, query
             else:
                 resolved = search_op.Query(self.model.encode([query])[0], {"image": "<array>"})
-                return search_op.search(self.store, resolved, k, metric, where)
+                return search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
         resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector)
-        return search_op.search(self.store, resolved, k, metric, where)
+        return search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
 
     def decode(self, id: int | None = None, vector: Sequence[float] | None = None) -> np.ndarray:
         """The image decoded from row ``id``'s code or from ``vector``, in the collection's units."""
@@ -129,3 +144,53 @@ class Atlas:
     def info(self) -> dict[str, Any]:
         """Model, code size, rows and training summary."""
         return info_op.info(self.store)
+
+    def search_batch(self, ids: Sequence[int] | np.ndarray | None = None, *, k: int = 10, metric: str = "l2",
+                     where: str | None = None, exclude_within: str | timedelta | None = None,
+                     exclude_self: bool = False, exact: bool = False, out: str | Path | None = None,
+                     progress: ProgressCallback = silent, dtype: str = "float32") -> neighbours_op.Neighbours:
+        """The ``k`` nearest rows of each stored row in ``ids`` (None: all rows), e.g. a kNN graph.
+
+        ``out`` writes them as Parquet (``query_id, rank, id, distance``);
+        see :func:`latentatlas.ops.neighbours.search_batch`.
+        """
+        return neighbours_op.search_batch(self.store, ids, k, metric, where, exclude_within, exclude_self, exact,
+                                          out, self._engines, progress, dtype)
+
+    def index(self, kind: str = "ivfpq", progress: ProgressCallback = silent, **settings: Any) -> index_op.IndexReport:
+        """Build the approximate index ``search`` then uses; ``settings`` are fields of :class:`~latentatlas.ann.AnnSettings`."""
+        chosen = _settings(index_op.AnnSettings, "index", kind=kind, **settings)
+        return index_op.build_index(self.store, chosen, progress)
+
+    def remove_index(self) -> bool:
+        """Delete the approximate index; returns whether there was one."""
+        return index_op.remove_index(self.store)
+
+    def duplicates(self, threshold: float, *, k: int = 10, metric: str = "l2", where: str | None = None,
+                   exact: bool = False, progress: ProgressCallback = silent) -> duplicates_op.DuplicatesReport:
+        """Groups of exact copies (same sha256) and near-copies (codes within ``threshold``)."""
+        return duplicates_op.duplicates(self.store, threshold, k, metric, where, exact, self._engines, progress)
+
+    def features_index(self, *, where: str | None = None, rebuild: bool = False,
+                       progress: ProgressCallback = silent, **settings: Any) -> features_op.FeaturesIndexReport:
+        """Store ORB features of every image without them; ``settings``: ``max_features``, ``min_side``."""
+        chosen = _settings(features_op.OrbSettings, "feature", **settings)
+        return features_op.index_features(self.store, chosen, where, rebuild, progress)
+
+    def features_search(self, image: str | Path | np.ndarray, *, k: int = 5, candidates: int | None = None,
+                        out: str | Path | None = None, **settings: Any) -> features_op.FeaturesResult:
+        """Stored images showing ``image`` (even rotated, scaled, cropped), ranked by RANSAC inliers.
+
+        ``settings``: ``ratio``, ``transform`` ("affine" or "homography"),
+        ``reprojection``; ``candidates`` pre-selects by embedding.
+        """
+        chosen = _settings(features_op.OrbSettings, "feature", **settings)
+        return features_op.features_search(self.store, image, k, chosen, candidates, lambda: self.model, out)
+
+
+def _settings(factory: type, what: str, /, **values: Any):
+    """A settings dataclass from keyword values; an unknown name is a :class:`UsageError`."""
+    try:
+        return factory(**values)
+    except TypeError as error:
+        raise UsageError(f"unknown {what} setting: {error}") from None

@@ -249,6 +249,40 @@ class Store:
         flat = table.column("vector").combine_chunks().flatten().to_numpy()
         return found, np.ascontiguousarray(flat.reshape(len(found), self.code_size()), np.float32)
 
+    def embedding_span(self) -> tuple[int, int]:
+        """How many codes are stored and the largest id among them (-1 when none)."""
+        if self.code_size() is None:
+            return 0, -1
+        count, largest = self.con.execute("SELECT count(*), coalesce(max(id), -1) FROM embeddings").fetchall()[0]
+        return int(count), int(largest)
+
+    def iter_vectors(self, after: int = -1, batch_rows: int = 8192) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Ids and codes of the rows with ``id > after``, batch by batch in stored order.
+
+        The whole table is never held at once, and DuckDB's cache is kept
+        small while scanning, so a caller can fill one preallocated matrix.
+        """
+        d = self.code_size()
+        if d is None:
+            return
+        limit = self.scalar("SELECT current_setting('memory_limit')")
+        in_use = self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")
+        self.con.execute(f"SET memory_limit = '{in_use // (1 << 20) + 16}MiB'")  # cache little beyond what is held
+        try:
+            reader = self.con.sql(f"SELECT id, vector FROM embeddings WHERE id > {int(after)}").to_arrow_reader(batch_rows)
+            for batch in reader:
+                ids = batch.column(0).to_numpy().astype(np.int64, copy=False)
+                flat = batch.column(1).flatten().to_numpy()
+                yield ids, flat.reshape(len(ids), d)
+        finally:
+            self.con.execute(f"SET memory_limit = '{limit}'")
+
+    def times(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids (sorted) of all ``images`` rows and their ``time`` as ``datetime64[us]`` (NaT when unknown)."""
+        table = self.con.sql("SELECT id, time FROM images ORDER BY id").fetchnumpy()
+        times = np.ma.filled(table["time"], np.datetime64("NaT")).astype("datetime64[us]")
+        return table["id"].astype(np.int64), times
+
     def images(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """The ``images`` rows of ``ids`` as dicts keyed by id (missing ids are absent)."""
         if len(ids) == 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import core, datasets, demo
+from . import core, datasets, demo, features, search
 
 __all__ = ["app", "main"]
 
@@ -16,8 +16,10 @@ app = typer.Typer(
     add_completion=False,
 )
 core.register(app)
+search.register(app)
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(demo.app, name="demo")
+app.add_typer(features.app, name="features")
 
 
 def main() -> None:

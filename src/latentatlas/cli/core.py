@@ -1,4 +1,4 @@
-"""Commands of the foundation: fit, embed, build, search, decode, sql, info."""
+"""Commands of the foundation: fit, embed, build, decode, sql, info (search lives in ``cli/search.py``)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ def register(app: typer.Typer) -> None:
     _register_fit(app, "build", embed_after=True,
                   help="Fit on SOURCES, then embed them: an atlas in one go.")
     command(app, "embed")(embed)
-    command(app, "search")(search)
     command(app, "decode")(decode)
     command(app, "sql")(sql)
     command(app, "info")(info)
@@ -151,34 +150,6 @@ def embed(
     else:
         _print_embed(result)
     _report_failures(report.failures)
-
-
-def search(
-    atlas: AtlasOption,
-    image: Annotated[Optional[Path], typer.Argument(help="Query image file.")] = None,
-    id: Annotated[Optional[int], typer.Option("--id", help="Query by a stored row's id.")] = None,
-    vector: Annotated[Optional[str], typer.Option("--vector", help="Query code, comma-separated numbers.")] = None,
-    k: Annotated[int, typer.Option("-k", "--k", help="Number of results.")] = 10,
-    metric: Annotated[str, typer.Option(help="l2 or cosine.")] = "l2",
-    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images, applied before ranking.")] = None,
-    json_output: JsonOption = False,
-) -> None:
-    """The K stored images nearest to a query image, --id or --vector."""
-    from ..atlas import Atlas
-
-    numbers = parse_numbers(vector, "--vector") if vector is not None else None
-    with Atlas.open(atlas, read_only=True) as opened:
-        result = opened.search(image, id=id, vector=numbers, k=k, metric=metric, where=where)
-    if json_output:
-        emit_json(result.to_dict())
-        return
-    from rich.table import Table
-
-    table = Table("rank", "id", "distance", "label", "time", "uri")
-    for rank, hit in enumerate(result.hits, start=1):
-        time = hit.time.isoformat(sep=" ") if hit.time else ""
-        table.add_row(str(rank), str(hit.id), f"{hit.distance:.4f}", hit.label or "", time, hit.uri)
-    console().print(table)
 
 
 def decode(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..errors import ModelMismatchError
-from ..models import LatentModel
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, Record, read_sources
 from ..sources.loading import iter_batches, transform_each
 from ..store import ImageRow, Store
+
+if TYPE_CHECKING:  # the model brings PyTorch, which searching does not need
+    from ..models import LatentModel
 
 __all__ = ["EmbedReport", "embed", "check_model_matches"]
 

@@ -1,20 +1,29 @@
-"""Search: the nearest stored images to a query (an id, an image, or a vector)."""
+"""Search: the nearest stored images to a query (an id, an image, or a vector).
+
+The query is resolved to a code (and, when known, a time) by
+:func:`resolve_query`; :func:`search` ranks the stored codes with the
+atlas's engine (its ANN index when fresh, else an exact scan) under the
+filters of :func:`latentatlas.ops.neighbours.nearest`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from ..errors import BadInputError, UsageError
-from ..index import check_metric, exact_search
-from ..models import LatentModel
+from ..index import check_metric
 from ..sources import read_source
 from ..store import Store
-from .embed import check_model_matches
+from .engine import EngineCache, ann_dir
+from .neighbours import Filters, nearest, parse_window
+
+if TYPE_CHECKING:
+    from ..models import LatentModel
 
 __all__ = ["Hit", "SearchResult", "Query", "resolve_query", "search"]
 
@@ -38,10 +47,11 @@ class Hit:
 
 @dataclass
 class Query:
-    """A query code and what it came from (an id, an image file, or a given vector)."""
+    """A query code, what it came from (an id, an image file, or a given vector) and its time if known."""
 
     vector: np.ndarray
     source: dict[str, Any] = field(default_factory=dict)
+    time: datetime | None = None
 
 
 @dataclass
@@ -84,7 +94,7 @@ def resolve_query(
         ids, vectors = store.vectors(np.array([id]))
         if len(ids) == 0:
             raise UsageError(f"unknown id {id} in {store.path} ({store.count('embeddings')} rows)")
-        return Query(vectors[0], {"id": int(id)})
+        return Query(vectors[0], {"id": int(id)}, store.images([int(id)])[int(id)]["time"])
     if vector is not None:
         values = np.asarray(vector, np.float32).reshape(-1)
         d = store.code_size()
@@ -96,10 +106,12 @@ def resolve_query(
     records = read_source(image).records
     if len(records) != 1:
         raise BadInputError(f"{image}: a query must be one image, this source holds {len(records)}")
+    from .embed import check_model_matches
+
     pixels = records[0].load()
     encoder = model()
     check_model_matches(store, encoder)
-    return Query(encoder.encode([pixels], [records[0].uri])[0], {"image": records[0].uri})
+    return Query(encoder.encode([pixels], [records[0].uri])[0], {"image": records[0].uri}, records[0].time)
 
 
 def search(
@@ -108,30 +120,55 @@ def search(
     k: int = 10,
     metric: str = "l2",
     where: str | None = None,
+    exclude_within: str | timedelta | None = None,
+    exact: bool = False,
+    engines: EngineCache | None = None,
+    dtype: str = "float32",
 ) -> SearchResult:
     """The ``k`` stored images nearest to ``query``.
 
-    ``where`` is an SQL predicate on the ``images`` table, applied before
-    ranking, so ``k`` results come back whenever ``k`` rows match.
+    Parameters
+    ----------
+    k : int
+    metric : {"l2", "sqeuclidean", "cosine", "ip"}
+    where : str, optional
+        SQL predicate on the ``images`` table, applied before ranking, so
+        ``k`` results come back whenever ``k`` rows match.
+    exclude_within : str or timedelta, optional
+        Leave out rows whose time lies within this window (``"1d"``,
+        ``"6h"``) of the query's time, the query's own row included.
+    exact : bool
+        Scan every code even when the atlas has an approximate index.
+    engines : EngineCache, optional
+        Reuses loaded codes between calls (the Python face keeps one).
+    dtype : {"float32", "float16"}
+        How an exact scan holds the codes (float16: half the memory,
+        distances of the rounded codes).
 
     Raises
     ------
     UsageError
-        On ``k < 1``, an unknown metric or a malformed predicate.
+        On ``k < 1``, an unknown metric, a malformed predicate, a query of
+        the wrong length, or ``exclude_within`` for a query without a time.
     """
     if k < 1:
         raise UsageError(f"k must be >= 1, got {k}")
     check_metric(metric)
-    wanted = store.ids_where(where) if where else None
-    ids, matrix = store.vectors(wanted)
-    if matrix.size and matrix.shape[1] != len(query.vector):
-        raise UsageError(f"query has {len(query.vector)} numbers; the atlas's codes have {matrix.shape[1]}")
-    rows, distances = exact_search(matrix, query.vector, k, metric)
-    hit_ids = ids[rows]
-    info = store.images(hit_ids.tolist())
-    hits = [
-        Hit(int(i), info[i]["uri"], info[i]["label"], info[i]["time"], float(d))
-        for i, d in zip(hit_ids.tolist(), distances.tolist())
-    ]
+    window = parse_window(exclude_within)
+    if window is not None and query.time is None:
+        raise UsageError("--exclude-within needs a query with a time (a stored row, or an image from a manifest with times)")
+    engine = (engines or EngineCache()).get(store, metric, exact, dtype)
+    d = store.code_size()
+    if d is not None and d != len(query.vector):
+        raise UsageError(f"query has {len(query.vector)} numbers; the atlas's codes have {d}")
+    times = None if query.time is None else np.array([query.time], "datetime64[us]")
+    ids, distances = nearest(engine, query.vector[None], k, metric, Filters.of(store, where, window), times)
+    found = [(int(i), float(dist)) for i, dist in zip(ids[0], distances[0]) if i >= 0]
+    info = store.images([i for i, _ in found])
+    hits = [Hit(i, info[i]["uri"], info[i]["label"], info[i]["time"], dist) for i, dist in found]
     settings = {**query.source, "k": k, "metric": metric, "where": where}
+    if window is not None:
+        settings["exclude_within"] = str(exclude_within)
+    if engine.kind != "exact" or exact or ann_dir(store).is_dir():
+        settings["engine"] = engine.kind
     return SearchResult(query=settings, hits=hits)

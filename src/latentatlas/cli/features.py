@@ -1,0 +1,59 @@
+"""``latentatlas features index`` and ``features search``: ORB keypoints and verified copy search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import AtlasOption, JsonOption, QuietOption, command, console, progress_bar
+from .search import print_ranked, print_summary
+
+app = typer.Typer(help="ORB local features: store them, find rotated, scaled or cropped copies.", no_args_is_help=True)
+
+
+@command(app, "index")
+def index(
+    atlas: AtlasOption,
+    max_features: Annotated[int, typer.Option("--max-features", help="Keypoints kept per image.")] = 1000,
+    min_side: Annotated[int, typer.Option("--min-side", help="Enlarge smaller images to this shorter side first.")] = 256,
+    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: index only these.")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Replace the stored features.")] = False,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Extract and store ORB keypoints and descriptors of every image not yet indexed."""
+    from ..atlas import Atlas
+
+    with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
+        report = opened.features_index(max_features=max_features, min_side=min_side, where=where,
+                                       rebuild=rebuild, progress=progress)
+    print_summary(report.to_dict(), json_output, f"Indexed {report.indexed} images ({report.keypoints} keypoints); "
+                  f"{report.total} images have features.")
+    for failure in report.failures:
+        typer.echo(f"  skipped {failure}", err=True)
+
+
+@command(app, "search")
+def search(
+    query: Annotated[Path, typer.Argument(help="The query image file.")],
+    atlas: AtlasOption,
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of results.")] = 5,
+    candidates: Annotated[Optional[int], typer.Option(help="Match only this many images nearest by embedding (default: all).")] = None,
+    ratio: Annotated[float, typer.Option(help="Lowe's ratio test: best match below ratio x second best.")] = 0.75,
+    transform: Annotated[str, typer.Option(help="affine or homography, fitted by RANSAC.")] = "affine",
+    reprojection: Annotated[float, typer.Option(help="RANSAC tolerance as a share of the image's longer side.")] = 0.01,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Draw the matches with the best result here.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Stored images showing QUERY (even rotated, scaled or cropped), ranked by RANSAC inliers."""
+    from ..atlas import Atlas
+
+    with Atlas.open(atlas, read_only=True) as opened:
+        result = opened.features_search(query, k=k, candidates=candidates, ratio=ratio, transform=transform,
+                                        reprojection=reprojection, out=out)
+    print_ranked(result, json_output, ("id", "inliers", "matches", "label", "uri"), lambda hit: [
+        str(hit.id), str(hit.inliers), str(hit.matches), hit.label or "", hit.uri])
+    if result.out is not None and not json_output:
+        console().print(f"Wrote {result.out}.")

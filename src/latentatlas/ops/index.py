@@ -1,0 +1,71 @@
+"""Index: build (or remove) the atlas's approximate-search index under ``atlas/index/ann``."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..ann import AnnIndex, AnnSettings
+from ..errors import UsageError
+from ..progress import ProgressCallback, silent
+from ..store import Store
+from .embed import FINGERPRINT_KEY
+from .engine import ann_dir, load_matrix
+
+__all__ = ["AnnSettings", "IndexReport", "build_index", "remove_index"]
+
+
+@dataclass
+class IndexReport:
+    """What :func:`build_index` built: kind, metric, rows covered, time and size on disk."""
+
+    kind: str
+    metric: str
+    rows: int
+    max_id: int
+    seconds: float
+    path: Path
+    bytes: int
+    settings: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {**asdict(self), "path": str(self.path)}
+
+
+def build_index(store: Store, settings: AnnSettings | None = None,
+                progress: ProgressCallback = silent) -> IndexReport:
+    """Build an approximate index over every stored code and save it, replacing any older one.
+
+    ``search`` then uses it automatically for the metric family it serves;
+    rows embedded later are searched exactly beside it until the next build.
+
+    Raises
+    ------
+    UsageError
+        If the atlas holds no codes, or a setting is bad.
+    """
+    settings = (settings or AnnSettings()).check()
+    ids, matrix = load_matrix(store)
+    if len(ids) == 0:
+        raise UsageError(f"{store.path}: no codes to index (run `latentatlas embed` first)")
+    index = AnnIndex.build(matrix, ids, settings, model=store.setting(FINGERPRINT_KEY), progress=progress)
+    del matrix
+    directory = ann_dir(store)
+    index.save(directory)
+    record = index.record
+    return IndexReport(
+        kind=record.kind, metric=record.metric, rows=record.rows, max_id=record.max_id, seconds=record.seconds,
+        path=directory, bytes=sum(p.stat().st_size for p in directory.iterdir()), settings=record.settings,
+    )
+
+
+def remove_index(store: Store) -> bool:
+    """Delete the approximate index; returns whether there was one."""
+    directory = ann_dir(store)
+    if not directory.exists():
+        return False
+    shutil.rmtree(directory)
+    return True

@@ -1,0 +1,138 @@
+"""End to end through the CLI: search options, batches, index, duplicates, ORB features."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from latentatlas.sources import read_image, write_image
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_index_then_search_uses_it_and_exact_forces_the_scan(cli, vector_atlas):
+    built = _json(cli("index", "--atlas", vector_atlas, "--kind", "hnsw", "--json"))
+    assert built["kind"] == "hnsw" and built["rows"] == 1200 and (vector_atlas / "index" / "ann" / "index.faiss").is_file()
+    found = _json(cli("search", "--atlas", vector_atlas, "--id", "17", "-k", "5", "--json"))
+    assert found["query"]["engine"] == "hnsw" and found["results"][0] == {
+        "id": 17, "uri": "/data/00017.png", "label": found["results"][0]["label"], "time": "2024-01-01T17:00:00",
+        "distance": 0.0}
+    exact = _json(cli("search", "--atlas", vector_atlas, "--id", "17", "-k", "5", "--exact", "--json"))
+    assert exact["query"]["engine"] == "exact" and exact["results"] == found["results"]
+    window = _json(cli("search", "--atlas", vector_atlas, "--id", "17", "-k", "5", "--exclude-within", "2d", "--json"))
+    assert len(window["results"]) == 5 and all(r["id"] > 17 + 48 for r in window["results"])
+    removed = _json(cli("index", "--atlas", vector_atlas, "--remove", "--json"))
+    assert removed == {"removed": True} and not (vector_atlas / "index" / "ann").exists()
+
+
+def test_batch_search_from_a_file_and_for_all_rows(cli, vector_atlas, tmp_path):
+    import pyarrow.parquet as pq
+
+    ids = tmp_path / "ids.txt"
+    ids.write_text("3\n5, 8\n")
+    found = _json(cli("search", "--atlas", vector_atlas, "--ids-from", ids, "-k", "2", "--metric", "cosine", "--json"))
+    assert found["queries"] == 3 and [r["query_id"] for r in found["results"]] == [3, 3, 5, 5, 8, 8]
+    assert [r["id"] for r in found["results"]][::2] == [3, 5, 8]
+    out = tmp_path / "neighbours.parquet"
+    summary = _json(cli("search", "--atlas", vector_atlas, "--all", "-k", "3", "--exclude-self", "--out", out, "--json"))
+    assert summary["out"] == str(out) and "results" not in summary
+    table = pq.read_table(out)
+    assert table.num_rows == 1200 * 3 and table.column_names == ["query_id", "rank", "id", "distance"]
+    assert (table.column("query_id").to_numpy() != table.column("id").to_numpy()).all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--all"], "--all needs --out"),
+    (["--all", "--id", "3", "--out", "x.parquet"], "takes no query image, --id or --vector"),
+    (["--id", "3", "--out", "x.parquet"], "go with a batch search"),
+    (["--id", "3", "--exclude-within", "one day"], "--exclude-within must be a duration"),
+    (["--vector", ",".join(["0"] * 8), "--exclude-within", "1d"], "needs a query with a time"),
+    (["--id", "3", "--metric", "manhattan"], "metric must be one of l2, sqeuclidean, cosine, ip"),
+])
+def test_search_usage_errors(cli, vector_atlas, args, message):
+    result = cli("search", "--atlas", vector_atlas, *args)
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.startswith("Error: ")
+
+
+def test_index_errors_are_one_line(cli, vector_atlas, tmp_path):
+    bad = cli("index", "--atlas", vector_atlas, "--kind", "lsh")
+    assert bad.exit_code == 2 and "kind must be one of hnsw, ivfpq" in bad.stderr
+    from latentatlas.store import Store
+
+    Store(tmp_path / "empty.atlas").close()
+    empty = cli("index", "--atlas", tmp_path / "empty.atlas")
+    assert empty.exit_code == 2 and "no codes to index" in empty.stderr
+
+
+def test_duplicates_on_real_digits(cli, atlas_copy, digits_dir, tmp_path):
+    none = _json(cli("duplicates", "--atlas", atlas_copy, "--threshold", "0.01", "--json"))
+    assert none["groups"] == [] and none["rows"] == 300
+    copies = tmp_path / "copies"
+    original = sorted((digits_dir / "4").glob("*.png"))[0]
+    copies.mkdir()
+    (copies / "same.png").write_bytes(original.read_bytes())
+    changed = read_image(original).copy()
+    changed[0, 0] = min(255, int(changed[0, 0]) + 1)
+    write_image(copies / "changed.png", changed)
+    _json(cli("embed", copies, "--atlas", atlas_copy, "--json"))
+    found = _json(cli("duplicates", "--atlas", atlas_copy, "--threshold", "0.01", "--json"))
+    groups = [(g["kind"], sorted(u.rsplit("/", 1)[1] for u in g["uris"])) for g in found["groups"]]
+    assert ("exact", sorted([original.name, "same.png"])) in groups
+    assert ("near", sorted([original.name, "same.png", "changed.png"])) in groups and len(groups) == 2
+    table = cli("duplicates", "--atlas", atlas_copy, "-t", "0.01")
+    assert table.exit_code == 0 and "2 groups among 302 rows" in table.stdout
+
+
+def _transformed(image: np.ndarray, angle: float, scale: float, crop: float) -> np.ndarray:
+    import cv2
+
+    h, w = image.shape[:2]
+    turned = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale), (w, h))
+    margin = int(h * (1 - crop) / 2)
+    return turned[margin:h - margin, margin:w - margin]
+
+
+def test_orb_search_ranks_a_rotated_scaled_cropped_copy_first(cli, tmp_path):
+    import cv2
+    from skimage import data
+
+    from latentatlas.store import ImageRow, Store
+
+    names = ["astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "brick", "gravel", "clock"]
+    store = Store(tmp_path / "photos.atlas")
+    rows = []
+    for name in names:
+        path = write_image(tmp_path / "photos" / f"{name}.png", cv2.resize(getattr(data, name)(), (256, 256)))
+        rows.append(ImageRow(uri=str(path), sha256=name, width=256, height=256, label=name))
+    store.ensure_embeddings(4)
+    store.add(rows, np.zeros((len(rows), 4), np.float32))
+    store.close()
+    indexed = _json(cli("features", "index", "--atlas", tmp_path / "photos.atlas", "--json"))
+    assert indexed["indexed"] == len(names) and indexed["keypoints"] > 1000
+    query = write_image(tmp_path / "query.png", _transformed(read_image(tmp_path / "photos" / "coffee.png"), 30, 0.7, 0.8))
+    drawn = tmp_path / "matches.png"
+    found = _json(cli("features", "search", query, "--atlas", tmp_path / "photos.atlas", "-k", "3", "--out", drawn, "--json"))
+    results = found["results"]
+    assert results[0]["label"] == "coffee" and results[0]["inliers"] >= 20
+    assert all(r["inliers"] < results[0]["inliers"] / 3 for r in results[1:])
+    assert found["out"] == str(drawn) and read_image(drawn).shape[1] > 256
+    homography = _json(cli("features", "search", query, "--atlas", tmp_path / "photos.atlas", "--transform", "homography", "--json"))
+    assert homography["results"][0]["label"] == "coffee"
+    again = _json(cli("features", "index", "--atlas", tmp_path / "photos.atlas", "--json"))
+    assert again["indexed"] == 0 and again["total"] == len(names)
+    other = cli("features", "index", "--atlas", tmp_path / "photos.atlas", "--max-features", "200")
+    assert other.exit_code == 2 and "pass --rebuild" in other.stderr
+
+
+def test_orb_candidates_chosen_by_embedding(cli, atlas_copy, digits_dir):
+    _json(cli("features", "index", "--atlas", atlas_copy, "--json"))
+    query = sorted((digits_dir / "3").glob("*.png"))[2]
+    found = _json(cli("features", "search", query, "--atlas", atlas_copy, "--candidates", "20", "--json"))
+    assert found["query"]["candidates"] == 20 and found["results"][0]["uri"] == str(query.resolve())
+    bad = cli("features", "search", query, "--atlas", atlas_copy, "--candidates", "0")
+    assert bad.exit_code == 2 and "candidates must be >= 1" in bad.stderr
