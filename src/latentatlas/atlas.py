@@ -7,10 +7,11 @@ page call the same functions.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .errors import UsageError
 from .models import LatentModel, load_model
 from .ops import decode as decode_op
 from .ops import embed as embed_op
@@ -19,6 +20,11 @@ from .ops import info as info_op
 from .ops import search as search_op
 from .progress import ProgressCallback, silent
 from .store import QueryResult, Store
+
+if TYPE_CHECKING:
+    from .ops.cluster import ClusterReport
+    from .ops.project import ProjectionResult
+    from .ops.space import SpaceReport
 
 __all__ = ["Atlas"]
 
@@ -129,3 +135,56 @@ class Atlas:
     def info(self) -> dict[str, Any]:
         """Model, code size, rows and training summary."""
         return info_op.info(self.store)
+
+    def cluster(self, k: int | str | None = 5, *, out: str | Path | None = None,
+                progress: ProgressCallback = silent, **settings: Any) -> ClusterReport:
+        """K-means++ on the stored codes, stored as a run; see :func:`latentatlas.ops.cluster.cluster`.
+
+        ``k="auto"`` (or None) picks k by silhouette over ``k_range``;
+        ``settings`` are fields of :class:`~latentatlas.ops.cluster.ClusterSettings`
+        (``name``, ``where``, ``engine``, ``restarts``, ``max_iter``, ``seed``,
+        ``replace``, ...). Read a stored run back with
+        :func:`latentatlas.clusters.load_run`.
+        """
+        from .ops import cluster as cluster_op
+
+        chosen = None if k in (None, "auto") else k
+        return cluster_op.cluster(self.store, self.model, _settings(cluster_op.ClusterSettings, k=chosen, **settings),
+                                  out, progress)
+
+    def project(self, method: str = "pca", out: str | Path = "projection.png", *,
+                coordinates: str | Path | None = None, progress: ProgressCallback = silent,
+                **settings: Any) -> ProjectionResult:
+        """A 2-D or 3-D picture of the codes and its coordinates as Parquet; see :func:`latentatlas.ops.project.project`.
+
+        ``settings`` are fields of :class:`~latentatlas.ops.project.ProjectSettings`
+        (``dims``, ``color_by``, ``thumbnails``, ``where``, ``seed``, ``perplexity``).
+        """
+        from .ops import project as project_op
+
+        return project_op.project(self.store, _settings(project_op.ProjectSettings, method=method, **settings),
+                                  out, coordinates, progress)
+
+    def evaluate_space(self, label_column: str = "label", *, progress: ProgressCallback = silent,
+                       **settings: Any) -> SpaceReport:
+        """Raw pixels, PCA, LDA and our codes scored side by side; see :func:`latentatlas.ops.space.evaluate_space`.
+
+        ``settings`` are fields of :class:`~latentatlas.ops.space.SpaceSettings`
+        (``test_fraction``, ``knn``, ``seed``, ``where``).
+        """
+        from .ops import space as space_op
+
+        return space_op.evaluate_space(self.store, self.model,
+                                       _settings(space_op.SpaceSettings, label_column=label_column, **settings), progress)
+
+
+def _settings(kind: type, **values: Any) -> Any:
+    """A settings dataclass from keywords; :class:`UsageError` names unknown ones."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UsageError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return kind(**values)
+
