@@ -79,5 +79,6 @@ def test_bad_parameters_are_named(rng, params, message):
         KMeans(**params).fit(rng.normal(size=(20, 3)))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 def test_follows_the_scikit_learn_estimator_contract():
     check_estimator(KMeans(n_clusters=3, random_state=0))

@@ -60,5 +60,6 @@ def test_bad_parameters_are_named(labelled, params, message):
         Projection(**params).fit(labelled[0])
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 def test_follows_the_scikit_learn_estimator_contract():
     check_estimator(Projection("pca", random_state=0))

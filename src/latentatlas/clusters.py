@@ -21,7 +21,7 @@ import numpy as np
 from .errors import ModelMismatchError, UsageError
 from .store import Store
 
-__all__ = ["ClusterRun", "save_run", "load_run", "run_names", "run_exists", "free_run_name", "RUN_SETTING"]
+__all__ = ["ClusterRun", "save_run", "load_run", "run_names", "run_exists", "check_name", "free_run_name", "RUN_SETTING"]
 
 RUN_SETTING = "cluster_run:"
 
@@ -50,6 +50,14 @@ def run_exists(store: Store, name: str) -> bool:
     return store.has_table("centroids") and store.scalar("SELECT count(*) FROM centroids WHERE run = ?", [name]) > 0
 
 
+def check_name(store: Store, name: str, replace: bool = False) -> None:
+    """Raise :class:`UsageError` if ``name`` is empty, or taken and ``replace`` is false."""
+    if not name or not name.strip():
+        raise UsageError("a run name must not be empty")
+    if not replace and run_exists(store, name):
+        raise UsageError(f"{store.path}: a cluster run named {name!r} exists; choose another --name or pass --replace")
+
+
 def free_run_name(store: Store, base: str) -> str:
     """``base``, or ``base-2``, ``base-3``, ... whichever is not taken."""
     taken = set(run_names(store))
@@ -72,12 +80,9 @@ def save_run(store: Store, run: ClusterRun, replace: bool = False) -> None:
     """
     import pyarrow as pa
 
-    if not run.name or not run.name.strip():
-        raise UsageError("a run name must not be empty")
+    check_name(store, run.name, replace)
     d = run.centroids.shape[1]
     _ensure_tables(store, d)
-    if run_exists(store, run.name) and not replace:
-        raise UsageError(f"{store.path}: a cluster run named {run.name!r} exists; choose another --name or pass --replace")
     k = len(run.centroids)
     assignments = pa.table({
         "run": pa.array([run.name] * len(run.ids), pa.string()),
@@ -88,7 +93,7 @@ def save_run(store: Store, run: ClusterRun, replace: bool = False) -> None:
     centres = pa.table({
         "run": pa.array([run.name] * k, pa.string()),
         "cluster": np.arange(k, dtype=np.int32),
-        "vector": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(run.centroids, np.float32).reshape(-1)), d),
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(np.asarray(run.centroids, np.float32).reshape(-1)), d),
     })
     store.con.register("_new_clusters", assignments)
     store.con.register("_new_centroids", centres)
@@ -130,8 +135,13 @@ def load_run(store: Store, name: str) -> ClusterRun:
 
 
 def _ensure_tables(store: Store, d: int) -> None:
-    store.con.execute("CREATE TABLE IF NOT EXISTS clusters (run TEXT NOT NULL, id BIGINT NOT NULL, cluster INTEGER NOT NULL, distance FLOAT)")
-    store.con.execute(f"CREATE TABLE IF NOT EXISTS centroids (run TEXT NOT NULL, cluster INTEGER NOT NULL, vector FLOAT[{int(d)}])")
+    store.con.execute(
+        "CREATE TABLE IF NOT EXISTS clusters "
+        "(run TEXT NOT NULL, id BIGINT NOT NULL, cluster INTEGER NOT NULL, distance FLOAT)"
+    )
+    store.con.execute(
+        f"CREATE TABLE IF NOT EXISTS centroids (run TEXT NOT NULL, cluster INTEGER NOT NULL, vector FLOAT[{int(d)}])"
+    )
     data_type = store.scalar(
         "SELECT data_type FROM information_schema.columns WHERE table_name = 'centroids' AND column_name = 'vector'"
     )

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from .errors import UsageError
+from .threads import idle_cores
 
 __all__ = ["KMeans", "ENGINES", "assign"]
 
@@ -161,18 +162,16 @@ def assign(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @contextmanager
 def _faiss_threads(work: int) -> Iterator[None]:
-    """Run FAISS on one thread when ``work`` (rows x features x centres) is small.
+    """Run FAISS on the idle cores (see :func:`~latentatlas.threads.idle_cores`), on one for small ``work``.
 
-    Waking OpenMP threads costs more than such a problem, and far more when
-    the cores are busy with other work.
+    ``work`` is rows x features x centres; waking threads costs more than a
+    small problem.
     """
     import faiss
 
-    if work >= _SMALL_WORK:
-        yield
-        return
     threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
+    wanted = 1 if work < _SMALL_WORK else min(threads, idle_cores())
+    faiss.omp_set_num_threads(wanted)
     try:
         yield
     finally:

@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .errors import UsageError
+from .threads import idle_cores
 
 __all__ = ["Projection", "METHODS"]
 
@@ -29,14 +30,17 @@ class Projection(TransformerMixin, BaseEstimator):
         2 or 3 for a picture; LDA allows at most ``classes - 1``.
     perplexity : float, default=30.0
         t-SNE's perplexity (lowered to ``(n - 1) / 3`` on few rows).
+    n_iter : int, default=500
+        t-SNE's iterations after the 250 of early exaggeration.
     n_neighbors : int, default=15
         UMAP's neighbourhood size (lowered to ``n - 1`` on few rows).
     pca_dims : int, default=50
         Dimensions kept by the PCA that runs before t-SNE and UMAP.
     random_state : int or None, default=None
     n_jobs : int or None, default=None
-        Threads for t-SNE (-1: all cores); None uses all cores from
-        10,000 rows and one below, where threads cost more than they save.
+        Threads for t-SNE (-1: all cores); None uses the idle cores (see
+        :func:`~latentatlas.threads.idle_cores`) from 10,000 rows and one
+        below, where threads cost more than they save.
 
     Attributes
     ----------
@@ -49,11 +53,12 @@ class Projection(TransformerMixin, BaseEstimator):
     n_features_in_ : int
     """
 
-    def __init__(self, method: str = "pca", n_components: int = 2, *, perplexity: float = 30.0,
+    def __init__(self, method: str = "pca", n_components: int = 2, *, perplexity: float = 30.0, n_iter: int = 500,
                  n_neighbors: int = 15, pca_dims: int = 50, random_state: int | None = None, n_jobs: int | None = None):
         self.method = method
         self.n_components = n_components
         self.perplexity = perplexity
+        self.n_iter = n_iter
         self.n_neighbors = n_neighbors
         self.pca_dims = pca_dims
         self.random_state = random_state
@@ -101,7 +106,8 @@ class Projection(TransformerMixin, BaseEstimator):
 
         self.pca_ = None
         if self.n_components > X.shape[1]:
-            raise UsageError(f"PCA to {self.n_components} dimensions needs rows of at least that many numbers, got {X.shape[1]}")
+            raise UsageError(f"PCA to {self.n_components} dimensions needs rows of at least that many numbers, "
+                             f"got {X.shape[1]}")
         self.model_ = PCA(self.n_components, random_state=self.random_state).fit(X)
         return self.model_.transform(X)
 
@@ -128,14 +134,14 @@ class Projection(TransformerMixin, BaseEstimator):
         return self.pca_.transform(X) if self.pca_ is not None else X
 
     def _fit_tsne(self, X, y):
-        from openTSNE import TSNE
-
+        TSNE = _optional("openTSNE", "TSNE", "t-SNE")
         reduced = self._reduce(X)
         tsne = TSNE(
-            n_components=self.n_components, perplexity=min(self.perplexity, max(1.0, (len(X) - 1) / 3)),
+            n_components=self.n_components, n_iter=self.n_iter,
+            perplexity=min(self.perplexity, max(1.0, (len(X) - 1) / 3)),
             negative_gradient_method="auto" if self.n_components <= 2 else "bh",
             random_state=self.random_state, verbose=False,
-            n_jobs=self.n_jobs if self.n_jobs is not None else (-1 if len(X) >= _MANY_ROWS else 1),
+            n_jobs=self.n_jobs if self.n_jobs is not None else (idle_cores() if len(X) >= _MANY_ROWS else 1),
         )
         self.model_ = tsne.fit(reduced)
         return np.asarray(self.model_)
@@ -143,9 +149,18 @@ class Projection(TransformerMixin, BaseEstimator):
     def _fit_umap(self, X, y):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # numba and "n_jobs overridden by random_state"
-            from umap import UMAP
-
+            UMAP = _optional("umap", "UMAP", "UMAP")
             reduced = self._reduce(X)
             self.model_ = UMAP(n_components=self.n_components, n_neighbors=max(2, min(self.n_neighbors, len(X) - 1)),
                                random_state=self.random_state).fit(reduced)
         return self.model_.embedding_
+
+
+def _optional(module: str, name: str, what: str):
+    """``module.name`` from an optional dependency, or a :class:`UsageError` saying how to install it."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError:
+        raise UsageError(f"{what} needs the {module} package: pip install 'latentatlas[projection]'") from None

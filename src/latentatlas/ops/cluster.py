@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..clusters import ClusterRun, free_run_name, run_exists, save_run
+from ..clusters import ClusterRun, check_name, free_run_name, save_run
 from ..errors import UsageError
 from ..kmeans import ENGINES, KMeans
 from ..models import LatentModel
@@ -123,14 +123,14 @@ def cluster(
         matching rows than clusters.
     """
     settings.check()
-    if settings.name is not None and run_exists(store, settings.name) and not settings.replace:
-        raise UsageError(f"{store.path}: a cluster run named {settings.name!r} exists; choose another --name or pass --replace")
+    if settings.name is not None:
+        check_name(store, settings.name, settings.replace)
     check_model_matches(store, model)
     ids, codes = store.vectors(store.ids_where(settings.where) if settings.where else None)
     smallest = settings.k or settings.k_range[0]
     if len(ids) < smallest:
         matching = " match --where" if settings.where else ""
-        raise UsageError(f"{len(ids)} embedded rows{matching}; k-means into {smallest} clusters needs at least {smallest}")
+        raise UsageError(f"{len(ids)} embedded rows{matching}; k-means into {smallest} clusters needs at least that many")
 
     if settings.k is None:
         estimator, curve = _pick_k(codes, settings, progress)
@@ -218,10 +218,11 @@ def _pictures(store: Store, model: LatentModel, report: ClusterReport, ids: np.n
     value_range = model.preprocess.value_range
     decoded = model.decode_images(centers)
     np.save(out / "centroids.npy", np.stack(decoded))
-    columns = min(10, report.k)
-    rows = [decoded[i:i + columns] for i in range(0, report.k, columns)]
-    captions = [[f"{c} · {report.sizes[c]}" for c in range(i, min(i + columns, report.k))] for i in range(0, report.k, columns)]
-    report.pictures = [save_png(captioned_rows(rows, captions, value_range=value_range), out / "centroids.png"), out / "centroids.npy"]
+    starts = range(0, report.k, 10)
+    rows = [decoded[i:i + 10] for i in starts]
+    captions = [[f"{c} · {report.sizes[c]}" for c in range(i, min(i + 10, report.k))] for i in starts]
+    mosaic = captioned_rows(rows, captions, value_range=value_range)
+    report.pictures = [save_png(mosaic, out / "centroids.png"), out / "centroids.npy"]
     nearest = [ids[labels == c][np.argsort(distances[labels == c], kind="stable")[:members]] for c in range(report.k)]
     pixels = read_pixels(store, np.concatenate(nearest))
     report.failures = pixels.failures
@@ -230,6 +231,7 @@ def _pictures(store: Store, model: LatentModel, report: ClusterReport, ids: np.n
     for c, chosen in enumerate(nearest):
         tiles = [to_display(images[i], value_range) for i in chosen.tolist() if i in images]
         if tiles:
-            report.pictures.append(save_png(grid(tiles, columns=min(8, len(tiles))), out / f"cluster_{c:0{width}d}.png"))
+            path = out / f"cluster_{c:0{width}d}.png"
+            report.pictures.append(save_png(grid(tiles, columns=min(8, len(tiles))), path))
     if report.curve:
         report.pictures.append(save_png(silhouette_curve(report.curve, report.k), out / "silhouette.png"))

@@ -55,7 +55,8 @@ class ProjectSettings:
             raise UsageError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.dims not in (2, 3):
             raise UsageError(f"dims must be 2 or 3, got {self.dims}")
-        if self.color_by is not None and self.color_by not in ("label", "time", "none") and not self.color_by.startswith("cluster:"):
+        known = self.color_by in (None, "label", "time", "none") or self.color_by.startswith("cluster:")
+        if not known:
             raise UsageError(f"color-by must be one of {', '.join(COLOR_BY)}, got {self.color_by!r}")
         if self.thumbnails < 0:
             raise UsageError(f"thumbnails must be >= 0, got {self.thumbnails}")
@@ -133,7 +134,8 @@ def project(
 
     title = f"{settings.method.upper() if settings.method != 'tsne' else 't-SNE'} of {len(ids)} codes"
     figure = scatter(coords, values, continuous, title, color_by if color_by != "none" else "", thumbs)
-    return ProjectionResult(settings.method, settings.dims, ids, coords, color_by, save_png(figure, out), coordinates, failures)
+    plot = save_png(figure, out)
+    return ProjectionResult(settings.method, settings.dims, ids, coords, color_by, plot, coordinates, failures)
 
 
 def _colours(store: Store, ids: np.ndarray, color_by: str, labels: np.ndarray) -> tuple[np.ndarray | None, bool]:

@@ -117,9 +117,10 @@ def evaluate_space(
     train, test, classes = _split(labels, settings)
 
     lda = len(classes) - 1
+    pca = min(codes.shape[1], raw.shape[1], len(train) - 1)
     makers: dict[str, tuple[np.ndarray, Callable[[], Projection] | None]] = {
         "raw": (raw, None),
-        "pca": (raw, lambda: Projection("pca", min(codes.shape[1], raw.shape[1], len(train) - 1), random_state=settings.seed)),
+        "pca": (raw, lambda: Projection("pca", pca, random_state=settings.seed)),
         "lda2": (raw, lambda: Projection("lda", min(2, lda))),
         "lda": (raw, lambda: Projection("lda", lda)),
         "codes": (codes, None),
