@@ -1,6 +1,7 @@
 """K-means and t-SNE beside scikit-learn, and the space evaluation on the digits sample set.
 
-Prints one JSON document. Run (the full benchmark, about 10-15 minutes on 2 cores)::
+Prints one JSON document. Run (the full benchmark: 4 minutes on 2 cores, 13 while other jobs
+saturate them)::
 
     .venv/bin/python bench/cluster.py
 
