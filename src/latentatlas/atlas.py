@@ -6,9 +6,10 @@ page call the same functions.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -26,6 +27,11 @@ from .ops import search as search_op
 from .ops.engine import EngineCache
 from .progress import ProgressCallback, silent
 from .store import QueryResult, Store
+
+if TYPE_CHECKING:
+    from .ops.cluster import ClusterReport
+    from .ops.project import ProjectionResult
+    from .ops.space import SpaceReport
 
 __all__ = ["Atlas"]
 
@@ -159,7 +165,7 @@ class Atlas:
 
     def index(self, kind: str = "ivfpq", progress: ProgressCallback = silent, **settings: Any) -> index_op.IndexReport:
         """Build the approximate index ``search`` then uses; ``settings`` are fields of :class:`~latentatlas.ann.AnnSettings`."""
-        chosen = _settings(index_op.AnnSettings, "index", kind=kind, **settings)
+        chosen = _settings(index_op.AnnSettings, kind=kind, **settings)
         return index_op.build_index(self.store, chosen, progress)
 
     def remove_index(self) -> bool:
@@ -174,7 +180,7 @@ class Atlas:
     def features_index(self, *, where: str | None = None, rebuild: bool = False,
                        progress: ProgressCallback = silent, **settings: Any) -> features_op.FeaturesIndexReport:
         """Store ORB features of every image without them; ``settings``: ``max_features``, ``min_side``."""
-        chosen = _settings(features_op.OrbSettings, "feature", **settings)
+        chosen = _settings(features_op.OrbSettings, **settings)
         return features_op.index_features(self.store, chosen, where, rebuild, progress)
 
     def features_search(self, image: str | Path | np.ndarray, *, k: int = 5, candidates: int | None = None,
@@ -184,13 +190,57 @@ class Atlas:
         ``settings``: ``ratio``, ``transform`` ("affine" or "homography"),
         ``reprojection``; ``candidates`` pre-selects by embedding.
         """
-        chosen = _settings(features_op.OrbSettings, "feature", **settings)
+        chosen = _settings(features_op.OrbSettings, **settings)
         return features_op.features_search(self.store, image, k, chosen, candidates, lambda: self.model, out)
 
 
-def _settings(factory: type, what: str, /, **values: Any):
-    """A settings dataclass from keyword values; an unknown name is a :class:`UsageError`."""
-    try:
-        return factory(**values)
-    except TypeError as error:
-        raise UsageError(f"unknown {what} setting: {error}") from None
+    def cluster(self, k: int | str | None = 5, *, out: str | Path | None = None,
+                progress: ProgressCallback = silent, **settings: Any) -> ClusterReport:
+        """K-means++ on the stored codes, stored as a run; see :func:`latentatlas.ops.cluster.cluster`.
+
+        ``k="auto"`` (or None) picks k by silhouette over ``k_range``;
+        ``settings`` are fields of :class:`~latentatlas.ops.cluster.ClusterSettings`
+        (``name``, ``where``, ``engine``, ``restarts``, ``max_iter``, ``seed``,
+        ``replace``, ...). Read a stored run back with
+        :func:`latentatlas.clusters.load_run`.
+        """
+        from .ops import cluster as cluster_op
+
+        chosen = None if k in (None, "auto") else k
+        return cluster_op.cluster(self.store, self.model, _settings(cluster_op.ClusterSettings, k=chosen, **settings),
+                                  out, progress)
+
+    def project(self, method: str = "pca", out: str | Path = "projection.png", *,
+                coordinates: str | Path | None = None, progress: ProgressCallback = silent,
+                **settings: Any) -> ProjectionResult:
+        """A 2-D or 3-D picture of the codes and its coordinates as Parquet; see :func:`latentatlas.ops.project.project`.
+
+        ``settings`` are fields of :class:`~latentatlas.ops.project.ProjectSettings`
+        (``dims``, ``color_by``, ``thumbnails``, ``where``, ``seed``, ``perplexity``).
+        """
+        from .ops import project as project_op
+
+        return project_op.project(self.store, _settings(project_op.ProjectSettings, method=method, **settings),
+                                  out, coordinates, progress)
+
+    def evaluate_space(self, label_column: str = "label", *, progress: ProgressCallback = silent,
+                       **settings: Any) -> SpaceReport:
+        """Raw pixels, PCA, LDA and our codes scored side by side; see :func:`latentatlas.ops.space.evaluate_space`.
+
+        ``settings`` are fields of :class:`~latentatlas.ops.space.SpaceSettings`
+        (``test_fraction``, ``knn``, ``seed``, ``where``).
+        """
+        from .ops import space as space_op
+
+        return space_op.evaluate_space(self.store, self.model,
+                                       _settings(space_op.SpaceSettings, label_column=label_column, **settings), progress)
+
+
+def _settings(factory: type, /, **values: Any) -> Any:
+    """A settings dataclass from keywords; :class:`UsageError` names unknown ones."""
+    known = {f.name for f in fields(factory)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UsageError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return factory(**values)
+

@@ -221,11 +221,15 @@ class Store:
         return ids
 
     def clear(self) -> None:
-        """Delete every image and code (the model stays)."""
+        """Delete every image and code, and the cluster runs made from them (the model stays)."""
         with self.transaction():
             self.con.execute("DELETE FROM images")
             if self.has_table("embeddings"):
                 self.con.execute("DROP TABLE embeddings")
+            for derived in ("clusters", "centroids"):  # cluster runs are made from the codes
+                if self.has_table(derived):
+                    self.con.execute(f"DROP TABLE {derived}")
+            self.con.execute("DELETE FROM settings WHERE key LIKE 'cluster_run:%'")
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import core, datasets, demo, features, search
+from . import cluster, core, datasets, demo, evaluate, features, project, search, space
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,10 @@ search.register(app)
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(demo.app, name="demo")
 app.add_typer(features.app, name="features")
+app.add_typer(evaluate.app, name="evaluate")
+cluster.register(app)
+project.register(app)
+space.register(app)
 
 
 def main() -> None:

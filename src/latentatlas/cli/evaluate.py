@@ -1,0 +1,5 @@
+"""The ``evaluate`` sub-command group; each issue's module adds its own commands to it."""
+
+import typer
+
+app = typer.Typer(help="Measure the latent space against baselines.", no_args_is_help=True)

@@ -1,0 +1,184 @@
+"""Project: a 2-D or 3-D picture of the codes (PCA, t-SNE, UMAP, LDA) and its coordinates as Parquet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..clusters import load_run
+from ..errors import UsageError
+from ..projection import METHODS, Projection
+from ..progress import ProgressCallback, silent
+from ..sources import Failure
+from ..store import Store
+from .rows import column_of, read_pixels
+
+__all__ = ["ProjectSettings", "ProjectionResult", "project", "COLOR_BY"]
+
+COLOR_BY = ("label", "cluster:RUN", "time", "none")
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """How to project.
+
+    Parameters
+    ----------
+    method : {"pca", "tsne", "umap", "lda"}
+    dims : {2, 3}
+    color_by : str or None
+        ``label``, ``cluster:RUN`` (a stored cluster run), ``time`` or
+        ``none``; None colours by label when the rows have labels.
+    thumbnails : int
+        Images drawn at their points (spread over the picture; 2-D only); 0 for none.
+    where : str or None
+        SQL predicate on ``images``: only matching rows are projected.
+    seed : int
+    perplexity : float
+        t-SNE's perplexity.
+    """
+
+    method: str = "pca"
+    dims: int = 2
+    color_by: str | None = None
+    thumbnails: int = 0
+    where: str | None = None
+    seed: int = 0
+    perplexity: float = 30.0
+
+    def check(self) -> None:
+        """Raise :class:`UsageError` on a value that cannot be used."""
+        if self.method not in METHODS:
+            raise UsageError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.dims not in (2, 3):
+            raise UsageError(f"dims must be 2 or 3, got {self.dims}")
+        known = self.color_by in (None, "label", "time", "none") or self.color_by.startswith("cluster:")
+        if not known:
+            raise UsageError(f"color-by must be one of {', '.join(COLOR_BY)}, got {self.color_by!r}")
+        if self.thumbnails < 0:
+            raise UsageError(f"thumbnails must be >= 0, got {self.thumbnails}")
+        if self.thumbnails and self.dims == 3:
+            raise UsageError("thumbnails are drawn on 2-D pictures only; use --dims 2")
+
+
+@dataclass
+class ProjectionResult:
+    """The projected rows, their coordinates, and the files written."""
+
+    method: str
+    dims: int
+    ids: np.ndarray
+    coords: np.ndarray
+    color_by: str
+    plot: Path
+    coordinates: Path
+    failures: list[Failure] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"method", "dims", "rows", "color_by", "plot", "coordinates", "failures"}``."""
+        return {
+            "method": self.method, "dims": self.dims, "rows": len(self.ids), "color_by": self.color_by,
+            "plot": str(self.plot), "coordinates": str(self.coordinates),
+            "failures": [{"uri": f.uri, "reason": f.reason} for f in self.failures],
+        }
+
+
+def project(
+    store: Store,
+    settings: ProjectSettings,
+    out: str | Path,
+    coordinates: str | Path | None = None,
+    progress: ProgressCallback = silent,
+) -> ProjectionResult:
+    """Project the stored codes and write the picture to ``out``.
+
+    The coordinates go to ``coordinates`` (default: ``out`` with the suffix
+    ``.parquet``) with the columns ``id, x, y[, z], label, time`` and the
+    colour column. LDA is fitted on the labelled rows and places the
+    others too.
+
+    Raises
+    ------
+    UsageError
+        On a bad setting, LDA on rows without labels, an unknown cluster
+        run, or too few rows.
+    """
+    settings.check()
+    ids, codes = store.vectors(store.ids_where(settings.where) if settings.where else None)
+    if len(ids) == 0:
+        raise UsageError(f"no embedded rows{' match --where' if settings.where else ''} in {store.path}")
+    labels = column_of(store, ids, "label::TEXT")
+    has_label = np.array([v is not None for v in labels], bool)
+    estimator = Projection(settings.method, settings.dims, perplexity=settings.perplexity, random_state=settings.seed)
+    progress(settings.method, 0, 1)
+    if settings.method == "lda":
+        if not has_label.any():
+            raise UsageError(f"LDA needs labels and the rows of {store.path} have none; use pca, tsne or umap")
+        estimator.fit(codes[has_label], labels[has_label])
+        coords = estimator.transform(codes)
+    else:
+        coords = estimator.fit_transform(codes)
+    progress(settings.method, 1, 1)
+
+    color_by = settings.color_by or ("label" if has_label.any() else "none")
+    values, continuous = _colours(store, ids, color_by, labels)
+    out = Path(out)
+    coordinates = Path(coordinates) if coordinates is not None else out.with_suffix(".parquet")
+    _write_coordinates(coordinates, ids, coords, store, labels, color_by, values)
+    thumbs, failures = _thumbnails(store, ids, coords, settings)
+    from ..plots import scatter
+    from ..viz import save_png
+
+    title = f"{settings.method.upper() if settings.method != 'tsne' else 't-SNE'} of {len(ids)} codes"
+    figure = scatter(coords, values, continuous, title, color_by if color_by != "none" else "", thumbs)
+    plot = save_png(figure, out)
+    return ProjectionResult(settings.method, settings.dims, ids, coords, color_by, plot, coordinates, failures)
+
+
+def _colours(store: Store, ids: np.ndarray, color_by: str, labels: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """The values to colour by, and whether they are continuous."""
+    if color_by == "none":
+        return None, False
+    if color_by == "label":
+        return labels, False
+    if color_by == "time":
+        times = column_of(store, ids, "epoch(time)")
+        if all(t is None for t in times):
+            raise UsageError(f"--color-by time: the rows of {store.path} have no time")
+        return np.array([np.nan if t is None else float(t) for t in times]), True
+    run = load_run(store, color_by.split(":", 1)[1])
+    where = np.searchsorted(run.ids, ids)
+    inside = (where < len(run.ids)) & (run.ids[np.minimum(where, len(run.ids) - 1)] == ids)
+    return np.array([int(run.clusters[w]) if i else None for w, i in zip(where, inside)], dtype=object), False
+
+
+def _write_coordinates(path: Path, ids: np.ndarray, coords: np.ndarray, store: Store, labels: np.ndarray,
+                       color_by: str, values: np.ndarray | None) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, Any] = {"id": ids}
+    for axis, name in enumerate("xyz"[:coords.shape[1]]):
+        columns[name] = coords[:, axis]
+    columns["label"] = pa.array(list(labels), pa.string())
+    columns["time"] = pa.array(list(column_of(store, ids, "time")), pa.timestamp("us"))
+    if color_by.startswith("cluster:"):
+        columns["cluster"] = pa.array(list(values), pa.int32())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), path)
+
+
+def _thumbnails(store: Store, ids: np.ndarray, coords: np.ndarray,
+                settings: ProjectSettings) -> tuple[list[tuple[int, np.ndarray]], list[Failure]]:
+    if not settings.thumbnails:
+        return [], []
+    from ..plots import spread_points
+    from ..viz import to_display
+
+    rows = spread_points(coords, settings.thumbnails, settings.seed)
+    pixels = read_pixels(store, ids[rows])
+    row_of = {int(i): int(r) for i, r in zip(ids[rows], rows)}
+    return [(row_of[int(i)], to_display(image)) for i, image in zip(pixels.ids, pixels.images)], pixels.failures
