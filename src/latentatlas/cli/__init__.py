@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import core, datasets, demo
+from . import codec, core, datasets, demo, evaluate, interpolate
 
 __all__ = ["app", "main"]
 
@@ -18,6 +18,9 @@ app = typer.Typer(
 core.register(app)
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(demo.app, name="demo")
+app.add_typer(evaluate.app, name="evaluate")
+codec.register(app)
+interpolate.register(app)
 
 
 def main() -> None:
