@@ -133,6 +133,7 @@ def compress(
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
     int8 = int8_quantiser(store, model) if dtype == "int8" else None
     named, failures = _named_records(sources)
+    fingerprint = model.fingerprint  # hashes every weight: once per call
     report = CompressReport(out=Path(out), dtype=dtype, code_size=model.code_size, failures=failures)
     progress("compress", 0, len(named))
     for start in range(0, len(named), batch_size):
@@ -142,7 +143,7 @@ def compress(
         if loaded.records:
             codes = quantise(model.encode(loaded.images, [r.uri for r in loaded.records], batch_size), dtype, int8)
             for record, image, values in zip(loaded.records, loaded.images, codes):
-                header = CodeHeader(model.fingerprint, dtype, model.code_size, image.shape[0], image.shape[1],
+                header = CodeHeader(fingerprint, dtype, model.code_size, image.shape[0], image.shape[1],
                                     int8.tag if int8 is not None else None)
                 path = report.out / chunk[record].with_suffix(SUFFIX)
                 data = pack(header, values)
@@ -157,12 +158,13 @@ def compress(
     return report
 
 
-def read_code(path: str | Path, model: LatentModel,
-              int8: Callable[[], Int8Quantiser] | None = None) -> tuple[CodeHeader, np.ndarray]:
+def read_code(path: str | Path, model: LatentModel, int8: Callable[[], Int8Quantiser] | None = None,
+              fingerprint: str | None = None) -> tuple[CodeHeader, np.ndarray]:
     """A code file's header and its code as float32, checked against ``model``.
 
     ``int8`` gives the model's int8 scale table; it is called only for an
-    int8 file.
+    int8 file. ``fingerprint`` is the model's when already known (computing
+    it hashes every weight).
 
     Raises
     ------
@@ -177,8 +179,9 @@ def read_code(path: str | Path, model: LatentModel,
     except OSError as error:
         raise BadInputError(f"{path}: cannot read ({error.strerror or error})") from None
     header, values = unpack(data, str(path))
-    if header.model != model.fingerprint:
-        raise ModelMismatchError(f"{path}: made by model {header.model}, not by this atlas's model {model.fingerprint}")
+    fingerprint = fingerprint or model.fingerprint
+    if header.model != fingerprint:
+        raise ModelMismatchError(f"{path}: made by model {header.model}, not by this atlas's model {fingerprint}")
     if header.code_size != model.code_size:
         raise ModelMismatchError(f"{path}: holds {header.code_size} numbers; the model's codes have {model.code_size}")
     table = None
@@ -215,6 +218,7 @@ def decompress(
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
     named = _named_code_files(files)
     int8 = functools.cache(lambda: int8_quantiser(store, model))
+    fingerprint = model.fingerprint
     report = DecompressReport(out=Path(out))
     errors: list[LatentAtlasError] = []
     progress("decompress", 0, len(named))
@@ -222,7 +226,7 @@ def decompress(
         codes, sizes, targets = [], [], []
         for path, relative in named[start:start + batch_size]:
             try:
-                header, code = read_code(path, model, int8)
+                header, code = read_code(path, model, int8, fingerprint)
             except LatentAtlasError as error:
                 errors.append(error)
                 report.failures.append(Failure(str(path), _reason(error, path)))
