@@ -141,7 +141,7 @@ def rate_distortion_figure(evaluation: dict):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     markers = {"float32": "o", "float16": "s", "int8": "^"}
@@ -158,8 +158,10 @@ def rate_distortion_figure(evaluation: dict):
                     markerfacecolor="none" if matched else colours.get(row["method"]), markersize=7,
                     label=f"{row['method']} {'at ' if matched else ''}{row['dtype']}")
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(ScalarFormatter())
+        low, high = ax.get_xlim()
+        ax.set_xticks([t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if low <= t <= high])
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM"}[metric])
         ax.grid(True, which="both", alpha=0.3)
