@@ -63,7 +63,7 @@ def find_triples(ids: np.ndarray, times: np.ndarray, groups: Sequence[Hashable],
     -------
     triples : ndarray of shape (m, 3), int64
         Ids of the rows at ``t - step``, ``t`` and ``t + step``, ordered by
-        group and time.
+        time, then group.
     duplicates : int
         Rows ignored because an earlier id has the same group and time.
     """
@@ -79,7 +79,7 @@ def find_triples(ids: np.ndarray, times: np.ndarray, groups: Sequence[Hashable],
             at[key] = int(ids[i])
     found = [(group, time, at[(group, time - delta)], row, at[(group, time + delta)])
              for (group, time), row in at.items() if (group, time - delta) in at and (group, time + delta) in at]
-    found.sort(key=lambda f: (repr(f[0]), f[1]))
+    found.sort(key=lambda f: (f[1], repr(f[0])))
     triples = np.array([f[2:] for f in found], np.int64).reshape(-1, 3)
     return triples, duplicates
 
