@@ -88,3 +88,34 @@ def make_vector_atlas(path: Path, n: int = 1200, d: int = 8, seed: int = 0) -> P
 def vector_atlas(tmp_path) -> Path:
     """A private synthetic atlas (see :func:`make_vector_atlas`) a test may change."""
     return make_vector_atlas(tmp_path / "vectors.atlas")
+
+
+MOVING_FRAMES = 40
+MOVING_GAPS = (7, 20, 21)
+
+
+@pytest.fixture(scope="session")
+def moving_stack(tmp_path_factory) -> Path:
+    """A smoothly moving blob, one frame an hour with gaps, stored in shuffled order with its times (.npz)."""
+    rows, cols = np.mgrid[0:16, 0:16]
+    hours = [h for h in range(MOVING_FRAMES) if h not in MOVING_GAPS]
+    frames = []
+    for hour in hours:
+        cy, cx = 8 + 3 * np.sin(hour / 8), 2 + hour * 0.3
+        frames.append(np.exp(-((rows - cy) ** 2 + (cols - cx) ** 2) / 8.0) * 255)
+    order = np.random.default_rng(0).permutation(len(hours))
+    times = np.datetime64("2024-06-01T00:00") + np.array(hours, "timedelta64[h]")
+    path = tmp_path_factory.mktemp("moving") / "moving.npz"
+    np.savez(path, images=np.array(frames, np.uint8)[order], times=times[order])
+    return path
+
+
+@pytest.fixture(scope="session")
+def moving_atlas(tmp_path_factory, moving_stack) -> Path:
+    """An atlas of ``moving_stack`` (8 numbers per code; read-only use)."""
+    from latentatlas import Atlas
+
+    path = tmp_path_factory.mktemp("atlases") / "moving.atlas"
+    with Atlas.open(path) as atlas:
+        atlas.build(moving_stack, code_size=8, epochs=2, batch_size=16, base_channels=8, seed=0)
+    return path

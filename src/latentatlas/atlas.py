@@ -30,6 +30,10 @@ from .store import QueryResult, Store
 
 if TYPE_CHECKING:
     from .ops.cluster import ClusterReport
+    from .ops.codec import CompressReport, DecompressReport
+    from .ops.interpolate import Interpolation
+    from .ops.rate_distortion import CodecEvaluation
+    from .ops.temporal import TemporalReport
     from .ops.project import ProjectionResult
     from .ops.space import SpaceReport
 
@@ -235,6 +239,59 @@ class Atlas:
         return space_op.evaluate_space(self.store, self.model,
                                        _settings(space_op.SpaceSettings, label_column=label_column, **settings), progress)
 
+    def compress(self, sources: Sources, out: str | Path, dtype: str = "float16", batch_size: int = 256,
+                 progress: ProgressCallback = silent) -> CompressReport:
+        """Write one small code file per image of ``sources`` into ``out``.
+
+        ``dtype`` is ``float32``, ``float16`` or ``int8`` (per-dimension scale
+        learned from this atlas's codes). See :func:`latentatlas.ops.codec.compress`.
+        """
+        from .ops import codec
+
+        return codec.compress(self.store, self.model, _as_list(sources), out, dtype, batch_size, progress)
+
+    def decompress(self, files: Sources, out: str | Path, format: str | None = None, batch_size: int = 256,
+                   progress: ProgressCallback = silent) -> DecompressReport:
+        """Decode code files (or folders of them) to images at their original size in ``out``.
+
+        Files made by another model are refused. See :func:`latentatlas.ops.codec.decompress`.
+        """
+        from .ops import codec
+
+        return codec.decompress(self.store, self.model, _as_list(files), out, format, batch_size, progress)
+
+    def interpolate(self, a: int | str | Path | np.ndarray, b: int | str | Path | np.ndarray, steps: int = 8,
+                    spherical: bool = False) -> Interpolation:
+        """Decode ``steps`` codes from ``a``'s to ``b``'s (ids, image files or arrays), ends included."""
+        from .ops import interpolate
+
+        return interpolate.interpolate(self.store, self.model, a, b, steps, spherical)
+
+    def evaluate_codec(self, sources: Sources, pca_train: Sources | None = None,
+                       dtypes: Sequence[str] = ("float32", "float16", "int8"),
+                       formats: Sequence[str] = ("jpeg", "webp"),
+                       progress: ProgressCallback = silent) -> CodecEvaluation:
+        """Rate–distortion of our codes beside PCA, JPEG and WebP on held-out images.
+
+        See :func:`latentatlas.ops.rate_distortion.evaluate_codec`.
+        """
+        from .ops import rate_distortion
+
+        train = _as_list(pca_train) if pca_train is not None else None
+        return rate_distortion.evaluate_codec(self.store, self.model, _as_list(sources), train, dtypes, formats, progress)
+
+    def evaluate_interpolation(self, step: str | Any = "1h", where: str | None = None,
+                               progress: ProgressCallback = silent) -> TemporalReport:
+        """Mean-of-neighbours prediction of each stored (t - step, t, t + step) triple.
+
+        ``step`` is a ``timedelta`` or text like ``"1h"``. See
+        :func:`latentatlas.ops.temporal.evaluate_interpolation`.
+        """
+        from .ops import temporal
+
+        step = temporal.parse_step(step) if isinstance(step, str) else step
+        return temporal.evaluate_interpolation(self.store, self.model, step, where, progress=progress)
+
 
 def _settings(factory: type, /, **values: Any) -> Any:
     """A settings dataclass from keywords; :class:`UsageError` names unknown ones."""
@@ -243,4 +300,3 @@ def _settings(factory: type, /, **values: Any) -> Any:
     if unknown:
         raise UsageError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return factory(**values)
-

@@ -135,3 +135,44 @@ def save_png(picture, path: str | Path) -> Path:
     else:
         path.write_bytes(figure_png(picture))
     return path
+
+
+def rate_distortion_figure(evaluation: dict):
+    """PSNR and SSIM against bits per pixel: JPEG/WebP curves over quality, our codes and PCA as points.
+
+    ``evaluation`` is :meth:`latentatlas.ops.rate_distortion.CodecEvaluation.to_dict`.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    markers = {"float32": "o", "float16": "s", "int8": "^"}
+    colours = {"latent": "tab:red", "pca": "tab:blue", "jpeg": "tab:green", "webp": "tab:purple"}
+    for ax, metric in zip(axes, ("psnr", "ssim")):
+        for name, points in evaluation["curves"].items():
+            ax.plot([p["bpp"] for p in points], [p[metric] for p in points], "-", color=colours.get(name),
+                    alpha=0.6, label=f"{name} (quality sweep)")
+        for row in evaluation["rows"]:
+            if row[metric] is None:
+                continue
+            matched = row["method"] in evaluation["curves"]
+            ax.plot(row["bpp"], row[metric], markers.get(row["dtype"], "o"), color=colours.get(row["method"]),
+                    markerfacecolor="none" if matched else colours.get(row["method"]), markersize=7,
+                    label=f"{row['method']} {'at ' if matched else ''}{row['dtype']}")
+        ax.set_xscale("log")
+        low, high = ax.get_xlim()
+        ax.set_xticks([t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if low <= t <= high])
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM"}[metric])
+        ax.grid(True, which="both", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    fig.legend(unique.values(), unique.keys(), loc="center right", fontsize=7)
+    fig.suptitle(f"{evaluation['images']} images, codes of {evaluation['code_size']} numbers")
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
+    return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import cluster, core, datasets, demo, evaluate, features, project, search, space
+from . import cluster, codec, core, datasets, demo, evaluate, features, interpolate, project, search, space
 
 __all__ = ["app", "main"]
 
@@ -24,6 +24,8 @@ app.add_typer(evaluate.app, name="evaluate")
 cluster.register(app)
 project.register(app)
 space.register(app)
+codec.register(app)
+interpolate.register(app)
 
 
 def main() -> None:

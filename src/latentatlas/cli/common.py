@@ -151,3 +151,12 @@ def set_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def on_atlas(atlas: Path, call: Callable[[Any, Any], Any], threads: int | None = None, quiet: bool = False) -> Any:
+    """Open ``atlas`` read-only with a progress bar and return ``call(opened_atlas, progress)``."""
+    from ..atlas import Atlas
+
+    set_threads(threads)
+    with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet) as progress:
+        return call(opened, progress)

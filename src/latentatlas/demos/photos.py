@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..atlas import Atlas
+from ..metrics import psnr
 from ..progress import ProgressCallback, silent
 from ..report import Report
 from ..sources import read_sources
@@ -20,13 +21,6 @@ from ..viz import captioned_rows, grid
 __all__ = ["photos_demo", "psnr"]
 
 VAL_FRACTION = 0.1
-
-
-def psnr(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
-    """Per-image PSNR in dB of arrays in [0, 1], shape ``(N, ...)``."""
-    axes = tuple(range(1, reference.ndim))
-    mse = np.mean((reference.astype(np.float64) - estimate) ** 2, axis=axes)
-    return 10.0 * np.log10(1.0 / np.maximum(mse, 1e-12))
 
 
 def photos_demo(

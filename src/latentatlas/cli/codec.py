@@ -1,0 +1,111 @@
+"""``compress``, ``decompress`` and ``evaluate codec``: images as small code files, and what that costs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..quantise import DTYPES
+from . import evaluate
+from .common import AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json, on_atlas
+from .core import SourcesArgument, _report_failures
+
+DtypeOption = Annotated[str, typer.Option("--dtype", help="float32, float16 or int8 (per-dimension scale from the atlas's codes).")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``compress`` and ``decompress`` to ``app`` and ``codec`` to ``evaluate``."""
+    command(app, "compress")(compress)
+    command(app, "decompress")(decompress)
+    command(evaluate.app, "codec")(evaluate_codec)
+
+
+def compress(
+    sources: SourcesArgument,
+    atlas: AtlasOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the .lac files (mirrors the sources' layout).")],
+    dtype: DtypeOption = "float16",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images encoded at once.")] = 256,
+    threads: ThreadsOption = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Write one small code file per image: a versioned header and the quantised code."""
+    report = on_atlas(atlas, lambda opened, progress: opened.compress(
+        sources, out, dtype=dtype, batch_size=batch_size, progress=progress), threads, quiet or json_output)
+    _finish(report, json_output, "Compressed {files} images into {out}: {bytes_per_file} bytes each "
+                                 "({dtype}, {code_size} numbers), {bpp:.3f} bits per pixel.")
+
+
+def decompress(
+    files: Annotated[list[Path], typer.Argument(help=".lac files or folders of them.")],
+    atlas: AtlasOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the restored images.")],
+    format: Annotated[Optional[str], typer.Option("--format", help="png, tif, ... or npy (default: png for 8/16-bit collections, npy for float fields).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Codes decoded at once.")] = 256,
+    threads: ThreadsOption = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Restore images from code files at their original size; files of another model are refused."""
+    report = on_atlas(atlas, lambda opened, progress: opened.decompress(
+        files, out, format=format, batch_size=batch_size, progress=progress), threads, quiet or json_output)
+    _finish(report, json_output, "Restored {images} images into {out}.")
+
+
+def _finish(report, json_output: bool, text: str) -> None:
+    """Print the report as JSON or as ``text`` filled from it, then list its failures on stderr."""
+    result = report.to_dict()
+    if json_output:
+        emit_json(result)
+    else:
+        console().print(text.format(**result))
+    _report_failures(report.failures)
+
+
+def evaluate_codec(
+    sources: Annotated[list[Path], typer.Argument(help="Held-out images (not used in training).")],
+    atlas: AtlasOption,
+    pca_train: Annotated[Optional[list[Path]], typer.Option("--pca-train", help="Fit PCA on these images (the model's training images); default: the model's linear path.")] = None,
+    dtypes: Annotated[Optional[list[str]], typer.Option("--dtype", help="Code dtypes to score (repeatable; default all three).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the rate-distortion plot here (.png).")] = None,
+    threads: ThreadsOption = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Bytes, bits per pixel, PSNR and SSIM of our codes beside PCA, JPEG and WebP at the same size."""
+    evaluation = on_atlas(atlas, lambda opened, progress: opened.evaluate_codec(
+        sources, pca_train=pca_train, dtypes=dtypes or DTYPES, progress=progress), threads, quiet or json_output)
+    result = evaluation.to_dict()
+    if out is not None:
+        from ..viz import rate_distortion_figure, save_png
+
+        result["plot"] = str(save_png(rate_distortion_figure(result), out))
+    if json_output:
+        emit_json(result)
+    else:
+        _print_table(result)
+    _report_failures(evaluation.failures)
+
+
+def _print_table(result: dict) -> None:
+    from rich.table import Table
+
+    table = Table("method", "size of", "bytes/image", "bpp", "PSNR dB", "SSIM", "quality (range)", "at smallest")
+    for row in result["rows"]:
+        quality = row["quality"]
+        table.add_row(
+            row["method"], row["dtype"], f"{row['bytes_per_image']:.1f}", f"{row['bpp']:.3f}", f"{row['psnr']:.2f}",
+            "" if row["ssim"] is None else f"{row['ssim']:.3f}",
+            "" if quality is None else f"{quality['median']:g} ({quality['min']}-{quality['max']})",
+            "" if row["smallest_share"] is None else f"{row['smallest_share']:.0%}",
+        )
+    out = console()
+    out.print(table)
+    out.print(f"{result['images']} images, codes of {result['code_size']} numbers; PCA: {result['pca']}.")
+    for note in result["notes"]:
+        out.print(note)
+    if "plot" in result:
+        out.print(f"Plot: {result['plot']}")

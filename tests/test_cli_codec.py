@@ -1,0 +1,61 @@
+"""End to end through the CLI: compress, decompress, evaluate codec, and their errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from latentatlas.sources import read_image
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _one_line_error(result, status: int, message: str) -> None:
+    assert result.exit_code == status, result.output
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_compress_then_decompress(cli, digits_atlas, digits_dir, tmp_path):
+    packed = _json(cli("compress", digits_dir / "9", "--atlas", digits_atlas, "--out", tmp_path / "c", "--json"))
+    assert packed["files"] == 30 and packed["dtype"] == "float16" and packed["bytes_per_file"] == 23 + 16 * 2
+    assert packed["bytes"] == 30 * 55 and packed["failed"] == []
+    restored = _json(cli("decompress", tmp_path / "c", "--atlas", digits_atlas, "--out", tmp_path / "r", "--json"))
+    assert restored["images"] == 30 and restored["failed"] == []
+    first = sorted((digits_dir / "9").glob("*.png"))[0]
+    image = read_image(tmp_path / "r" / first.name)
+    assert image.shape == (8, 8) and image.dtype == np.uint8
+    text = cli("compress", first, "--atlas", digits_atlas, "--out", tmp_path / "t", "--dtype", "float32")
+    assert text.exit_code == 0 and "87 bytes each" in text.stdout and "(float32, 16 numbers)" in text.stdout
+
+
+def test_wrong_model_truncated_and_bad_options_are_one_line_errors(cli, digits_atlas, digits_dir, tmp_path):
+    first = sorted((digits_dir / "9").glob("*.png"))[0]
+    _json(cli("compress", first, "--atlas", digits_atlas, "--out", tmp_path / "c", "--json"))
+    code = tmp_path / "c" / f"{first.stem}.lac"
+    data = code.read_bytes()
+    code.write_bytes(data[:5] + bytes.fromhex("00112233445566ff") + data[13:])
+    _one_line_error(cli("decompress", code, "--atlas", digits_atlas, "--out", tmp_path / "r"), 1,
+                    "made by model 00112233445566ff, not by this atlas's model")
+    code.write_bytes(data[:30])
+    _one_line_error(cli("decompress", code, "--atlas", digits_atlas, "--out", tmp_path / "r"), 1,
+                    "truncated (30 bytes; its header implies 55)")
+    _one_line_error(cli("compress", first, "--atlas", digits_atlas, "--out", tmp_path / "c", "--dtype", "int4"), 2,
+                    "dtype must be one of float32, float16, int8")
+    _one_line_error(cli("decompress", tmp_path / "none.lac", "--atlas", digits_atlas, "--out", tmp_path / "r"), 1,
+                    "none.lac: cannot read")
+
+
+def test_evaluate_codec_json_and_plot(cli, atlas_copy, digits_dir, tmp_path):
+    held_out = [sorted((digits_dir / label).glob("*.png"))[0] for label in "0123"]
+    result = _json(cli("evaluate", "codec", *held_out, "--atlas", atlas_copy, "--out", tmp_path / "rd.png", "--json"))
+    assert result["images"] == 4 and result["plot"] == str(tmp_path / "rd.png")
+    assert read_image(tmp_path / "rd.png").shape[2] >= 3
+    assert {r["method"] for r in result["rows"]} == {"latent", "pca", "jpeg", "webp"}
+    assert set(result["rows"][0]) == {"method", "dtype", "bytes_per_image", "bpp", "psnr", "ssim", "quality", "smallest_share"}
+    table = cli("evaluate", "codec", *held_out, "--atlas", atlas_copy, "--dtype", "float16")
+    assert table.exit_code == 0 and "latent" in table.stdout and "PCA: the model's linear path" in table.stdout
