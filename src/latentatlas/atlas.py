@@ -18,6 +18,7 @@ from .ops import fit as fit_op
 from .ops import info as info_op
 from .ops import search as search_op
 from .progress import ProgressCallback, silent
+from .sources import ReaderOptions
 from .store import QueryResult, Store
 
 __all__ = ["Atlas"]
@@ -74,28 +75,36 @@ class Atlas:
         self.close()
 
     def fit(self, sources: Sources, overwrite: bool = False, progress: ProgressCallback = silent,
-            **settings: Any) -> fit_op.FitReport:
+            reader: ReaderOptions | None = None, **settings: Any) -> fit_op.FitReport:
         """Train the autoencoder on ``sources``; see :func:`latentatlas.ops.fit.fit`.
 
         ``settings`` are fields of :class:`~latentatlas.ops.fit.ModelOptions`
         (``code_size``, ``size``, ``channels``, ``fit``, ``value_range``,
         ``base_channels``, ...) and :class:`~latentatlas.train.TrainConfig`
         (``epochs``, ``batch_size``, ``val_fraction``, ``loss``, ``seed``, ...).
+        ``reader`` says how to read the sources (variable, clip, crop,
+        scale, tiles: :class:`~latentatlas.sources.ReaderOptions`); it is
+        stored and :meth:`embed` reuses it.
         """
         options, train_config = fit_op.split_settings(settings)
-        report = fit_op.fit(self.store, _as_list(sources), options, train_config, overwrite, progress)
+        report = fit_op.fit(self.store, _as_list(sources), options, train_config, overwrite, progress,
+                            reader or ReaderOptions())
         self._model = report.model
         return report
 
-    def embed(self, sources: Sources, batch_size: int = 256,
-              progress: ProgressCallback = silent) -> embed_op.EmbedReport:
-        """Encode and store the images of ``sources`` not yet in the atlas."""
-        return embed_op.embed(self.store, self.model, _as_list(sources), batch_size, progress)
+    def embed(self, sources: Sources, batch_size: int = 256, progress: ProgressCallback = silent,
+              reader: ReaderOptions | dict[str, Any] | None = None) -> embed_op.EmbedReport:
+        """Encode and store the images of ``sources`` not yet in the atlas.
+
+        ``reader``: how to read them; by default as :meth:`fit` did, a dict
+        changes some of those settings (``{"tile": 64}``).
+        """
+        return embed_op.embed(self.store, self.model, _as_list(sources), batch_size, progress, reader)
 
     def build(self, sources: Sources, overwrite: bool = False, progress: ProgressCallback = silent,
-              **settings: Any) -> tuple[fit_op.FitReport, embed_op.EmbedReport]:
+              reader: ReaderOptions | None = None, **settings: Any) -> tuple[fit_op.FitReport, embed_op.EmbedReport]:
         """:meth:`fit` then :meth:`embed` on the same sources."""
-        fitted = self.fit(sources, overwrite=overwrite, progress=progress, **settings)
+        fitted = self.fit(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
         return fitted, self.embed(sources, progress=progress)
 
     def search(self, query: str | Path | np.ndarray | None = None, *, id: int | None = None,
