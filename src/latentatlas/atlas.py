@@ -17,6 +17,7 @@ from .ops import embed as embed_op
 from .ops import fit as fit_op
 from .ops import info as info_op
 from .ops import search as search_op
+from .ops import sql as sql_op
 from .progress import ProgressCallback, silent
 from .sources import ReaderOptions
 from .store import QueryResult, Store
@@ -131,9 +132,13 @@ class Atlas:
         """Codes ``(N, d)`` of images given as arrays."""
         return self.model.encode(images)
 
-    def sql(self, query: str) -> QueryResult:
-        """Run one read-only SQL statement on the atlas's tables."""
-        return self.store.query(query)
+    def sql(self, query: str, dialect: str | None = None) -> QueryResult:
+        """Run one read-only SQL statement on the atlas's tables and the ``items`` view.
+
+        ``dialect`` (``"bigquery"``, ``"postgres"``, ...) translates the
+        statement to DuckDB's SQL first; see :func:`latentatlas.ops.sql.translate`.
+        """
+        return sql_op.sql(self.store, query, dialect)
 
     def info(self) -> dict[str, Any]:
         """Model, code size, rows and training summary."""

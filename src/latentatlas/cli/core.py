@@ -222,16 +222,18 @@ def decode(
 
 
 def sql(
-    query: Annotated[str, typer.Argument(help="One read-only SQL statement (tables: images, embeddings, ...).")],
+    query: Annotated[str, typer.Argument(help="One read-only SQL statement (tables: images, embeddings, items, ...).")],
     atlas: AtlasOption,
     max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown in the table (JSON gets all).")] = 50,
+    dialect: Annotated[Optional[str], typer.Option(
+        "--dialect", help="Translate from this SQL dialect (bigquery, postgres, snowflake, ...) to DuckDB with sqlglot.")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Run a read-only SQL query on the atlas and print a table or JSON."""
     from ..atlas import Atlas
 
     with Atlas.open(atlas, read_only=True) as opened:
-        result = opened.sql(query)
+        result = opened.sql(query, dialect=dialect)
     if json_output:
         emit_json({"columns": result.columns, "rows": [_json_row(r) for r in result.records()]})
         return
