@@ -1,4 +1,4 @@
-"""Shared fixtures: small generated data in temporary folders, and a trained digits atlas."""
+"""Shared fixtures: small generated data in temporary folders, and trained digits and radar atlases."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from latentatlas.sources import write_image
+from latentatlas.sources import ReaderOptions, write_image
 from latentatlas.sources.samples import load_sample
 
 DIGITS_PER_CLASS = 30
@@ -118,4 +118,25 @@ def moving_atlas(tmp_path_factory, moving_stack) -> Path:
     path = tmp_path_factory.mktemp("atlases") / "moving.atlas"
     with Atlas.open(path) as atlas:
         atlas.build(moving_stack, code_size=8, epochs=2, batch_size=16, base_channels=8, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def radar_npy(tmp_path_factory):
+    """Two days of generated radar (from 2019-01-01) on a 32x56 grid as radar.npy + radar.times.npy."""
+    from latentatlas.sources.samples import export_sample
+
+    folder, _ = export_sample("radar", tmp_path_factory.mktemp("radar"), fmt="npy", days=2, grid=(32, 56))
+    return folder / "radar.npy"
+
+
+@pytest.fixture(scope="session")
+def radar_atlas(tmp_path_factory, radar_npy):
+    """An atlas of the 48 hours, dBZ clipped to 0..60, 16 numbers per field (read-only use)."""
+    from latentatlas import Atlas
+
+    path = tmp_path_factory.mktemp("atlases") / "wx.atlas"
+    with Atlas.open(path) as atlas:
+        atlas.build(radar_npy, reader=ReaderOptions(clip=(0, 60)), code_size=16, epochs=3, batch_size=16,
+                    base_channels=8, seed=0)
     return path

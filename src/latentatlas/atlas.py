@@ -24,8 +24,10 @@ from .ops import index as index_op
 from .ops import info as info_op
 from .ops import neighbours as neighbours_op
 from .ops import search as search_op
+from .ops import sql as sql_op
 from .ops.engine import EngineCache
 from .progress import ProgressCallback, silent
+from .sources import ReaderOptions
 from .store import QueryResult, Store
 
 if TYPE_CHECKING:
@@ -92,28 +94,36 @@ class Atlas:
         self.close()
 
     def fit(self, sources: Sources, overwrite: bool = False, progress: ProgressCallback = silent,
-            **settings: Any) -> fit_op.FitReport:
+            reader: ReaderOptions | None = None, **settings: Any) -> fit_op.FitReport:
         """Train the autoencoder on ``sources``; see :func:`latentatlas.ops.fit.fit`.
 
         ``settings`` are fields of :class:`~latentatlas.ops.fit.ModelOptions`
         (``code_size``, ``size``, ``channels``, ``fit``, ``value_range``,
         ``base_channels``, ...) and :class:`~latentatlas.train.TrainConfig`
         (``epochs``, ``batch_size``, ``val_fraction``, ``loss``, ``seed``, ...).
+        ``reader`` says how to read the sources (variable, clip, crop,
+        scale, tiles: :class:`~latentatlas.sources.ReaderOptions`); it is
+        stored and :meth:`embed` reuses it.
         """
         options, train_config = fit_op.split_settings(settings)
-        report = fit_op.fit(self.store, _as_list(sources), options, train_config, overwrite, progress)
+        report = fit_op.fit(self.store, _as_list(sources), options, train_config, overwrite, progress,
+                            reader or ReaderOptions())
         self._model = report.model
         return report
 
-    def embed(self, sources: Sources, batch_size: int = 256,
-              progress: ProgressCallback = silent) -> embed_op.EmbedReport:
-        """Encode and store the images of ``sources`` not yet in the atlas."""
-        return embed_op.embed(self.store, self.model, _as_list(sources), batch_size, progress)
+    def embed(self, sources: Sources, batch_size: int = 256, progress: ProgressCallback = silent,
+              reader: ReaderOptions | dict[str, Any] | None = None) -> embed_op.EmbedReport:
+        """Encode and store the images of ``sources`` not yet in the atlas.
+
+        ``reader``: how to read them; by default as :meth:`fit` did, a dict
+        changes some of those settings (``{"tile": 64}``).
+        """
+        return embed_op.embed(self.store, self.model, _as_list(sources), batch_size, progress, reader)
 
     def build(self, sources: Sources, overwrite: bool = False, progress: ProgressCallback = silent,
-              **settings: Any) -> tuple[fit_op.FitReport, embed_op.EmbedReport]:
+              reader: ReaderOptions | None = None, **settings: Any) -> tuple[fit_op.FitReport, embed_op.EmbedReport]:
         """:meth:`fit` then :meth:`embed` on the same sources."""
-        fitted = self.fit(sources, overwrite=overwrite, progress=progress, **settings)
+        fitted = self.fit(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
         return fitted, self.embed(sources, progress=progress)
 
     def search(self, query: str | Path | np.ndarray | None = None, *, id: int | None = None,
@@ -147,9 +157,13 @@ class Atlas:
         """Codes ``(N, d)`` of images given as arrays."""
         return self.model.encode(images)
 
-    def sql(self, query: str) -> QueryResult:
-        """Run one read-only SQL statement on the atlas's tables."""
-        return self.store.query(query)
+    def sql(self, query: str, dialect: str | None = None) -> QueryResult:
+        """Run one read-only SQL statement on the atlas's tables and the ``items`` view.
+
+        ``dialect`` (``"bigquery"``, ``"postgres"``, ...) translates the
+        statement to DuckDB's SQL first; see :func:`latentatlas.ops.sql.translate`.
+        """
+        return sql_op.sql(self.store, query, dialect)
 
     def info(self) -> dict[str, Any]:
         """Model, code size, rows and training summary."""

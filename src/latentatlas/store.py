@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value JSON);
 """
+# every column of images plus the code, so queries written for one wide table (BigQuery's) need no join
+_ITEMS_VIEW = "CREATE OR REPLACE {temp} VIEW items AS SELECT i.*, e.vector FROM images i JOIN embeddings e USING (id)"
 _READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 
 
@@ -103,6 +105,7 @@ class Store:
             raise BadInputError(f"{db}: cannot open the atlas database ({error})") from None
         if not read_only:
             self.con.execute(_SCHEMA)
+        self._ensure_items_view()
 
     @property
     def model_dir(self) -> Path:
@@ -167,10 +170,20 @@ class Store:
         existing = self.code_size()
         if existing is None:
             self.con.execute(f"CREATE TABLE embeddings (id BIGINT PRIMARY KEY, vector FLOAT[{int(code_size)}])")
+            self._ensure_items_view()
         elif existing != code_size:
             raise ModelMismatchError(
                 f"{self.path}: the atlas holds codes of {existing} numbers but the model makes {code_size}"
             )
+
+    def _ensure_items_view(self) -> None:
+        """Give the atlas the view ``items`` once it has codes (a temporary one when read-only).
+
+        Atlases made before the view existed get it when opened; read-only
+        connections cannot write, so theirs lives as long as the connection.
+        """
+        if self.has_table("embeddings") and not self.has_table("items"):
+            self.con.execute(_ITEMS_VIEW.format(temp="TEMP" if self.read_only else ""))
 
     def count(self, table: str = "images") -> int:
         """Number of rows of a table (0 if it does not exist)."""

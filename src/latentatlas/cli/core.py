@@ -11,9 +11,14 @@ from .common import (
     AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json,
     parse_numbers, parse_size, progress_bar, set_threads,
 )
+from .readers import (
+    ClipOption, CropOption, FillOption, FilterOption, ScaleOption, StrideOption, TileOption, VariableOption,
+    reader_changes,
+)
 
 SourcesArgument = Annotated[
-    list[Path], typer.Argument(help="Folders, image files, manifests (.csv/.parquet) or stacks (.npy/.npz).")
+    list[Path], typer.Argument(help="Folders, image files, manifests (.csv/.parquet), stacks (.npy/.npz) "
+                               "or GRIB2/NetCDF fields (.grib2/.grb2/.grib, .nc).")
 ]
 
 
@@ -49,11 +54,15 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Stop after this many seconds.")] = None,
         seed: Annotated[int, typer.Option(help="Seed for split, weights and batch order.")] = 0,
         overwrite: Annotated[bool, typer.Option(help="Replace a model whose codes are stored (clears them).")] = False,
+        variable: VariableOption = None, filters: FilterOption = None, fill_value: FillOption = None,
+        clip: ClipOption = None, crop: CropOption = None, scale: ScaleOption = None,
+        tile: TileOption = None, stride: StrideOption = None,
         threads: ThreadsOption = None,
         json_output: JsonOption = False,
         quiet: QuietOption = False,
     ) -> None:
         from ..atlas import Atlas
+        from ..sources import ReaderOptions
 
         set_threads(threads)
         settings: dict[str, Any] = dict(
@@ -62,8 +71,9 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
             base_channels=base_channels, linear_path=linear_path, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed,
         )
+        reader = ReaderOptions(**reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride))
         with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
-            fitted = opened.fit(sources, overwrite=overwrite, progress=progress, **settings)
+            fitted = opened.fit(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
             embedded = opened.embed(sources, progress=progress) if embed_after else None
         result = _fit_summary(fitted)
         failures = fitted.failures
@@ -134,16 +144,24 @@ def embed(
     sources: SourcesArgument,
     atlas: AtlasOption,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch and transaction.")] = 256,
+    variable: VariableOption = None, filters: FilterOption = None, fill_value: FillOption = None,
+    clip: ClipOption = None, crop: CropOption = None, scale: ScaleOption = None,
+    tile: TileOption = None, stride: StrideOption = None,
     threads: ThreadsOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Encode the images of SOURCES not yet in the atlas and store them."""
+    """Encode the images of SOURCES not yet in the atlas and store them.
+
+    Sources are read as `fit` read them (variable, clip, crop, scale, tiles);
+    the reading options given here change those settings.
+    """
     from ..atlas import Atlas
 
     set_threads(threads)
+    changes = reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride)
     with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.embed(sources, batch_size=batch_size, progress=progress)
+        report = opened.embed(sources, batch_size=batch_size, progress=progress, reader=changes)
     result = _embed_summary(report)
     if json_output:
         emit_json(result)
@@ -175,16 +193,18 @@ def decode(
 
 
 def sql(
-    query: Annotated[str, typer.Argument(help="One read-only SQL statement (tables: images, embeddings, ...).")],
+    query: Annotated[str, typer.Argument(help="One read-only SQL statement (tables: images, embeddings, items, ...).")],
     atlas: AtlasOption,
     max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown in the table (JSON gets all).")] = 50,
+    dialect: Annotated[Optional[str], typer.Option(
+        "--dialect", help="Translate from this SQL dialect (bigquery, postgres, snowflake, ...) to DuckDB with sqlglot.")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Run a read-only SQL query on the atlas and print a table or JSON."""
     from ..atlas import Atlas
 
     with Atlas.open(atlas, read_only=True) as opened:
-        result = opened.sql(query)
+        result = opened.sql(query, dialect=dialect)
     if json_output:
         emit_json({"columns": result.columns, "rows": [_json_row(r) for r in result.records()]})
         return

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Optional
 
 import typer
 
-from .common import JsonOption, command, console, emit_json
+from ..errors import UsageError
+from .common import JsonOption, QuietOption, command, console, emit_json, progress_bar
 
 app = typer.Typer(help="Built-in sample sets (nothing is downloaded).", no_args_is_help=True)
 
@@ -17,7 +19,8 @@ def list_samples(json_output: JsonOption = False) -> None:
     """The sample sets and what they hold."""
     from ..sources.samples import SAMPLES
 
-    rows = [{"name": s.name, "labelled": s.labelled, "description": s.description} for s in SAMPLES.values()]
+    rows = [{"name": s.name, "labelled": s.labelled, "description": s.description, "formats": list(s.formats)}
+            for s in SAMPLES.values()]
     if json_output:
         emit_json({"datasets": rows})
         return
@@ -34,13 +37,32 @@ def export(
     name: Annotated[str, typer.Argument(help="Sample set name (see `datasets list`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the images and labels.csv into.")],
     seed: Annotated[int, typer.Option(help="Seed for generated sets.")] = 0,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="png for image sets; grib2 (one file per hour), netcdf or npy for radar.")] = None,
+    days: Annotated[Optional[int], typer.Option("--days", help="radar: number of days (default 365).")] = None,
+    grid: Annotated[Optional[str], typer.Option("--grid", help="radar: field size HxW (default 64x112).")] = None,
+    start: Annotated[Optional[datetime], typer.Option("--start", help="radar: first hour, UTC (default 2019-01-01).")] = None,
     json_output: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
-    """Write a sample set as image files (sub-folders by label) plus labels.csv."""
-    from ..sources.samples import export_sample
+    """Write a sample set: image files (sub-folders by label) plus labels.csv, or radar fields."""
+    from ..sources.samples import export_sample, sample_set
 
-    folder, count = export_sample(name, out, seed=seed)
+    options: dict[str, Any] = {k: v for k, v in (("days", days), ("grid", _grid(grid)), ("start", start)) if v is not None}
+    with progress_bar(quiet or json_output) as progress:
+        folder, count = export_sample(name, out, seed=seed, fmt=fmt, progress=progress, **options)
     if json_output:
         emit_json({"name": name, "out": str(folder), "images": count})
+    elif sample_set(name).export is not None:
+        console().print(f"Wrote {count} fields of '{name}' to {folder}.")
     else:
         console().print(f"Wrote {count} images of '{name}' to {folder} (with labels.csv).")
+
+
+def _grid(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise UsageError(f"--grid must be HxW (e.g. 64x112), got {text!r}")
+    return int(parts[0]), int(parts[1])

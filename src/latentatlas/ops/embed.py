@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import ModelMismatchError
 from ..progress import ProgressCallback, silent
-from ..sources import Failure, Record, read_sources
+from ..sources import Failure, ReaderOptions, Record, read_sources
 from ..sources.loading import iter_batches, transform_each
 from ..store import ImageRow, Store
 
 if TYPE_CHECKING:  # the model brings PyTorch, which searching does not need
     from ..models import LatentModel
 
-__all__ = ["EmbedReport", "embed", "check_model_matches"]
+__all__ = ["EmbedReport", "embed", "check_model_matches", "reader_options", "READER_KEY"]
 
 FINGERPRINT_KEY = "model_fingerprint"
+READER_KEY = "reader"
 
 
 @dataclass
@@ -51,24 +52,33 @@ def check_model_matches(store: Store, model: LatentModel) -> None:
         )
 
 
+def reader_options(store: Store, reader: ReaderOptions | dict[str, Any] | None = None) -> ReaderOptions:
+    """How to read sources for this atlas: ``reader``, or the options ``fit`` stored updated by a dict."""
+    if isinstance(reader, ReaderOptions):
+        return reader
+    return ReaderOptions.from_dict(store.setting(READER_KEY)).updated(**(reader or {}))
+
+
 def embed(
     store: Store,
     model: LatentModel,
     sources: Sequence[str | Path],
     batch_size: int = 256,
     progress: ProgressCallback = silent,
+    reader: ReaderOptions | dict[str, Any] | None = None,
 ) -> EmbedReport:
     """Encode every image of ``sources`` not yet in the atlas and add it.
 
     An image counts as present when a row has the same uri and sha256, so
     re-running adds nothing and an interrupted run continues where it
     stopped. Each batch lands in one transaction: the atlas holds whole rows
-    only. Unreadable images are skipped and reported.
+    only. Unreadable images are skipped and reported. Sources are read with
+    ``reader`` (see :func:`reader_options`): by default as ``fit`` read them.
     """
     check_model_matches(store, model)
     store.ensure_embeddings(model.code_size)
     store.set_setting(FINGERPRINT_KEY, model.fingerprint)
-    scan = read_sources(sources)
+    scan = read_sources(sources, reader_options(store, reader))
     report = EmbedReport(failures=list(scan.failures))
     todo = _new_records(store, scan.records, report)
     progress("embed", 0, len(todo))

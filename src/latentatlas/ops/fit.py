@@ -11,10 +11,11 @@ from ..errors import BadInputError, UsageError
 from ..models import AutoencoderConfig, LatentModel, save_model
 from ..preprocess import PreprocessConfig
 from ..progress import ProgressCallback, silent
-from ..sources import Failure, read_sources
+from ..sources import Failure, ReaderOptions, read_sources
 from ..sources.loading import load_records, transform_each
 from ..store import Store
 from ..train import History, TrainConfig, train
+from .embed import READER_KEY
 
 __all__ = ["ModelOptions", "FitReport", "fit", "split_settings", "read_history", "HISTORY_FILE", "LOSS_PLOT"]
 
@@ -57,12 +58,15 @@ def fit(
     train_config: TrainConfig = TrainConfig(),
     overwrite: bool = False,
     progress: ProgressCallback = silent,
+    reader: ReaderOptions = ReaderOptions(),
 ) -> FitReport:
     """Train a new autoencoder on the images of ``sources`` and save it in ``store``.
 
     Unreadable images are skipped and reported. An atlas that already has
     embedded rows keeps them unless ``overwrite`` is given: then the new
     model is saved first and the rows made by the old one are cleared.
+    Sources are read with ``reader``, which is stored so that ``embed``
+    reads new sources the same way; its ``clip`` is the default value range.
 
     Raises
     ------
@@ -77,7 +81,7 @@ def fit(
             f"{store.path}: atlas already holds {rows} embedded images made by its current model; "
             "pass --overwrite to train a new model and clear them"
         )
-    scan = read_sources(sources)
+    scan = read_sources(sources, reader)
     progress("read", 0, len(scan.records))
     loaded = load_records(scan.records)
     progress("read", len(scan.records), len(scan.records))
@@ -88,7 +92,7 @@ def fit(
 
     preprocess = PreprocessConfig.infer(
         loaded.images, size=options.size, channels=options.channels,
-        fit=options.fit, value_range=options.value_range,
+        fit=options.fit, value_range=options.value_range or reader.clip,
     )
     architecture = AutoencoderConfig(
         in_channels=preprocess.channels, out_channels=preprocess.channels,
@@ -107,6 +111,7 @@ def fit(
     write_history(history, store.model_dir)
     if rows:
         store.clear()
+    store.set_setting(READER_KEY, reader.to_dict())
     return FitReport(model=model, history=history, images=len(inputs), failures=failures)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..models import has_model, load_model
 from ..store import Store
+from .embed import READER_KEY
 from .fit import read_history
 
 __all__ = ["info"]
@@ -15,7 +16,8 @@ def info(store: Store) -> dict[str, Any]:
     """A JSON-able summary of the atlas.
 
     Keys: ``atlas``, ``rows``, ``embedded``, ``code_size``, ``model``
-    (None before ``fit``), ``history`` (None before ``fit``), ``disk_bytes``.
+    (None before ``fit``), ``history`` (None before ``fit``), ``disk_bytes``,
+    ``reader`` (how ``fit`` read its sources, None before ``fit``).
     """
     summary: dict[str, Any] = {
         "atlas": str(store.path.resolve()),
@@ -26,6 +28,7 @@ def info(store: Store) -> dict[str, Any]:
         "model": None,
         "history": None,
         "disk_bytes": sum(p.stat().st_size for p in store.path.rglob("*") if p.is_file()),
+        "reader": store.setting(READER_KEY),
     }
     if has_model(store.model_dir):
         model = load_model(store.model_dir)

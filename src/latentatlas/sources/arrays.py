@@ -24,7 +24,8 @@ def array_records(path: Path) -> Scan:
     A 2-D array is one image; a 3-D array is ``(N, H, W)`` grey images; a
     4-D array is ``(N, H, W, C)``. An ``.npz`` holds the stack under
     ``images`` (or ``x``, ``data``, ``arr_0``, or its only array), and
-    optionally ``labels`` and ``times`` (``datetime64``) of length N.
+    optionally ``labels`` and ``times`` (``datetime64``) of length N; an
+    ``.npy`` file's times may sit beside it in ``<stem>.times.npy``.
     Items are named ``path#index``.
     """
     path = path.resolve()
@@ -45,6 +46,7 @@ def array_records(path: Path) -> Scan:
                 hasher=item.sha256,
                 label=None if labels is None else str(labels[index]),
                 time=None if times is None else _to_datetime(times[index]),
+                shape=(int(stack.shape[1]), int(stack.shape[2])),
             )
         )
     return Scan(records=records)
@@ -66,7 +68,8 @@ class _Item:
 def _load(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     try:
         if path.suffix.lower() == ".npy":
-            return np.load(path, mmap_mode="r", allow_pickle=False), None, None
+            stack = np.load(path, mmap_mode="r", allow_pickle=False)
+            return stack, None, _sibling_times(path, stack)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
@@ -83,6 +86,15 @@ def _load(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
     labels = _optional(arrays, _LABEL_KEYS, n, path)
     times = _optional(arrays, _TIME_KEYS, n, path)
     return stack, labels, times
+
+
+def _sibling_times(path: Path, stack: np.ndarray) -> np.ndarray | None:
+    """The ``<stem>.times.npy`` beside an ``.npy`` stack, checked against its length."""
+    times_path = path.with_suffix(".times.npy")
+    if not times_path.is_file():
+        return None
+    n = stack.shape[0] if stack.ndim >= 3 else 1
+    return _optional({"times": np.load(times_path, allow_pickle=False)}, _TIME_KEYS, n, times_path)
 
 
 def _optional(arrays: dict, keys: tuple[str, ...], n: int, path: Path) -> np.ndarray | None:

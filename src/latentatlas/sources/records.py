@@ -29,6 +29,9 @@ class Record:
         Returns the SHA-256 hex digest of the image's content.
     time, label, meta, tile_row, tile_col
         What the source knows about the image; ``meta`` must be JSON-able.
+    shape : (int, int), optional
+        ``(height, width)`` when the source knows it without reading the
+        pixels (array stacks, GRIB and NetCDF fields); tiling uses it.
     """
 
     uri: str
@@ -39,6 +42,7 @@ class Record:
     meta: dict[str, Any] = field(default_factory=dict)
     tile_row: int | None = None
     tile_col: int | None = None
+    shape: tuple[int, int] | None = None
 
     @cached_property
     def sha256(self) -> str:

@@ -1,19 +1,23 @@
 """Built-in sample sets, made from data shipped with scikit-learn and scikit-image or generated.
 
 Nothing here downloads: ``digits`` and the photographs are on disk inside
-those packages, ``shapes`` is drawn from a seed.
+those packages, ``shapes`` and ``radar`` are drawn from a seed.
 """
 
 from __future__ import annotations
 
 import csv
+import inspect
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import UsageError
+from .radar import DEFAULT_GRID, DEFAULT_START, RadarYear
+from .radar_files import RADAR_FORMATS, export_radar
 
 __all__ = ["SampleData", "SampleSet", "SAMPLES", "sample_set", "load_sample", "export_sample"]
 
@@ -39,6 +43,8 @@ class SampleSet:
     description: str
     labelled: bool
     make: Callable[..., SampleData]
+    formats: tuple[str, ...] = ("png",)
+    export: Callable[..., tuple[Path, int]] | None = None
 
 
 def digits(seed: int = 0) -> SampleData:
@@ -121,12 +127,32 @@ def shapes(seed: int = 0, n: int = 600, size: int = 32) -> SampleData:
     return data
 
 
+def radar(seed: int = 0, days: int = 365, grid: tuple[int, int] = DEFAULT_GRID,
+          start: datetime = DEFAULT_START) -> SampleData:
+    """The generated radar period (see :class:`~latentatlas.sources.radar.RadarYear`) in memory.
+
+    dBZ fields (float32, north up, -10 where there is no echo) named by
+    their hour; each meta holds its ``time`` (ISO 8601) and ``regime``.
+    """
+    year = RadarYear(seed, days, grid, start)
+    times = year.times
+    return SampleData(
+        images=list(year.fields()),
+        names=[f"{t:%Y%m%d_%H}" for t in times],
+        labels=[None] * len(year),
+        meta=[{"time": t.isoformat(), "regime": year.regime(h)} for h, t in enumerate(times)],
+    )
+
+
 SAMPLES: dict[str, SampleSet] = {
     s.name: s
     for s in (
         SampleSet("digits", "1,797 handwritten digits, 8x8 grey, labels 0-9 (scikit-learn)", True, digits),
         SampleSet("photos", "64x64 RGB tiles of the photographs in scikit-image and scikit-learn", False, photos),
         SampleSet("shapes", "generated circles and squares in seven colours, 32x32 RGB, labelled", True, shapes),
+        SampleSet("radar", "a generated year of hourly radar reflectivity (dBZ) on a CONUS-like grid, "
+                  "64x112 by default; exported as GRIB2, NetCDF or .npy", False, radar,
+                  formats=RADAR_FORMATS, export=export_radar),
     )
 }
 
@@ -139,20 +165,40 @@ def sample_set(name: str) -> SampleSet:
         raise UsageError(f"unknown sample set {name!r}; choose one of {', '.join(SAMPLES)}") from None
 
 
+def _check_options(sample: SampleSet, options: dict[str, Any]) -> None:
+    accepted = set(inspect.signature(sample.make).parameters) - {"seed"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        takes = ", ".join(sorted(accepted)) or "no options"
+        raise UsageError(f"sample set {sample.name!r} does not take {', '.join(unknown)} (it takes: {takes})")
+
+
 def load_sample(name: str, seed: int = 0, **options: Any) -> SampleData:
     """Make the sample set ``name`` in memory."""
-    return sample_set(name).make(seed=seed, **options)
+    sample = sample_set(name)
+    _check_options(sample, options)
+    return sample.make(seed=seed, **options)
 
 
-def export_sample(name: str, out: str | Path, seed: int = 0, **options: Any) -> tuple[Path, int]:
-    """Write a sample set as PNG files under ``out`` with a ``labels.csv`` manifest.
+def export_sample(name: str, out: str | Path, seed: int = 0, fmt: str | None = None, **options: Any) -> tuple[Path, int]:
+    """Write a sample set under ``out``; returns the folder and the number of images written.
 
-    Labelled sets go to ``out/<label>/<name>.png`` so that the folder reader
+    Image sets are written as PNG files with a ``labels.csv`` manifest:
+    labelled sets go to ``out/<label>/<name>.png`` so that the folder reader
     finds the labels; ``labels.csv`` lists ``path,label`` and any meta
-    columns. Returns the folder and the number of images written.
+    columns. The radar set is written as ``grib2`` (default), ``netcdf`` or
+    ``npy`` files (see :func:`~latentatlas.sources.radar_files.export_radar`).
     """
     from .images import write_image
 
+    sample = sample_set(name)
+    fmt = fmt or sample.formats[0]
+    if fmt not in sample.formats:
+        raise UsageError(f"sample set {name!r} is written as {', '.join(sample.formats)}, not {fmt!r}")
+    _check_options(sample, {k: v for k, v in options.items() if k != "progress"})
+    if sample.export is not None:
+        return sample.export(out, fmt=fmt, seed=seed, **options)
+    options.pop("progress", None)
     data = load_sample(name, seed=seed, **options)
     out = Path(out)
     meta_columns = sorted({key for meta in data.meta for key in meta})

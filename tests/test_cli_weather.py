@@ -1,0 +1,93 @@
+"""End to end on the generated radar: export, build with --clip, nearest hours, decode in dBZ, tiles, GRIB embed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from latentatlas.sources import read_source
+from latentatlas.sources.radar import RadarYear
+
+GRID = (32, 56)
+START = datetime(2019, 1, 1)
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("fmt", ["grib2", "netcdf", "npy"])
+def test_the_exported_radar_reads_back_as_the_generated_fields(cli, tmp_path, fmt):
+    exported = _json(cli("datasets", "export", "radar", "--out", tmp_path / fmt, "--format", fmt,
+                         "--days", "1", "--grid", "16x28", "--start", "2019-09-20", "--json"))
+    assert exported["images"] == 24
+    source = {"grib2": tmp_path / fmt, "netcdf": tmp_path / fmt / "radar.nc", "npy": tmp_path / fmt / "radar.npy"}[fmt]
+    records = read_source(source).records
+    year = RadarYear(days=1, grid=(16, 28), start=datetime(2019, 9, 20))
+    assert [r.time for r in records] == year.times
+    np.testing.assert_allclose(np.stack([r.load() for r in records]), np.stack(list(year.fields())), atol=0.02)
+
+
+def test_the_nearest_neighbours_of_an_hour_are_the_hours_before_and_after(cli, radar_atlas):
+    adjacent = []
+    for hour in range(1, 47):
+        found = _json(cli("search", "--atlas", radar_atlas, "--id", hour, "-k", "3", "--json"))["results"]
+        assert found[0]["id"] == hour and found[0]["time"] == (START + timedelta(hours=hour)).isoformat()
+        adjacent.append({r["id"] for r in found[1:]} == {hour - 1, hour + 1})
+    assert np.mean(adjacent) >= 0.9 and adjacent[28]  # 2019-01-02 05:00 among them
+
+
+def test_clipping_and_scaling_invert_on_decode(cli, radar_atlas, radar_npy, tmp_path):
+    info = _json(cli("info", "--atlas", radar_atlas, "--json"))
+    assert info["model"]["preprocess"]["value_range"] == [0.0, 60.0] and info["reader"]["clip"] == [0.0, 60.0]
+    decoded = _json(cli("decode", "--atlas", radar_atlas, "--id", 29, "--out", tmp_path / "d.npy", "--json"))
+    assert decoded["shape"] == list(GRID) and decoded["dtype"] == "float32"
+    field = np.load(tmp_path / "d.npy")
+    original = np.clip(np.load(radar_npy)[29], 0, 60)
+    assert 0.0 <= field.min() and field.max() <= 60.0 and field.max() > 30.0
+    assert np.abs(field - original).mean() < 3.0  # dBZ
+
+
+def test_tiles_are_rows_with_positions_and_search_can_keep_to_one(cli, tmp_path, radar_npy):
+    atlas = tmp_path / "tiles.atlas"
+    built = _json(cli("build", radar_npy, "--atlas", atlas, "--clip", "0,60", "--crop", "0,8,32,32", "--tile", "16",
+                      "--stride", "8", "--code-size", "8", "--epochs", "1", "--base-channels", "8", "--json", "--quiet"))
+    assert built["embed"]["added"] == 48 * 3 * 3 and built["input_shape"] == [1, 16, 16]
+    counts = _json(cli("sql", "--atlas", atlas, "SELECT tile_row, tile_col, count(*) AS n, min(width) AS w "
+                       "FROM images GROUP BY ALL ORDER BY ALL", "--json"))["rows"]
+    assert len(counts) == 9 and {(c["n"], c["w"]) for c in counts} == {(48, 16)}
+    where = "tile_row = 2 AND tile_col = 1"
+    first = _json(cli("sql", "--atlas", atlas, f"SELECT min(id) AS id FROM images WHERE {where}", "--json"))["rows"][0]["id"]
+    found = _json(cli("search", "--atlas", atlas, "--id", first, "-k", "5", "--where", where, "--json"))["results"]
+    ids = ", ".join(str(r["id"]) for r in found)
+    positions = _json(cli("sql", "--atlas", atlas, "SELECT DISTINCT tile_row, tile_col, meta->>'top' AS top, "
+                          f"meta->>'left' AS left FROM images WHERE id IN ({ids})", "--json"))["rows"]
+    assert len(found) == 5 and positions == [{"tile_row": 2, "tile_col": 1, "top": "16", "left": "8"}]
+
+
+def test_embed_reads_new_grib_files_as_fit_read_its_sources(cli, tmp_path, radar_atlas):
+    atlas = shutil.copytree(radar_atlas, tmp_path / "copy.atlas")
+    _json(cli("datasets", "export", "radar", "--out", tmp_path / "day3", "--days", "1", "--grid", "32x56",
+              "--start", "2019-01-03", "--json"))
+    added = _json(cli("embed", tmp_path / "day3", "--atlas", atlas, "--variable", "refc", "--json"))
+    assert added["added"] == 24 and added["rows"] == 72 and added["failed"] == []
+    again = _json(cli("embed", tmp_path / "day3", "--atlas", atlas, "--variable", "refc", "--json"))
+    assert again["added"] == 0 and again["skipped"] == 24
+    rows = _json(cli("sql", "--atlas", atlas, "SELECT min(time) AS first, max(time) AS last, count(*) AS n "
+                     "FROM images WHERE uri LIKE '%.grib2#%'", "--json"))["rows"]
+    assert rows == [{"first": "2019-01-03T00:00:00", "last": "2019-01-03T23:00:00", "n": 24}]
+    nearest = _json(cli("search", "--atlas", atlas, "--id", 60, "-k", "3", "--json"))["results"]
+    assert {r["id"] for r in nearest[1:]} == {59, 61}  # clipped like the training fields, or it would not be
+
+
+def test_bad_reader_options_are_one_line_usage_errors(cli, tmp_path, radar_npy):
+    for args, message in ((["--clip", "60"], "--clip must be LOW,HIGH"), (["--crop", "0,0,4"], "--crop must be"),
+                          (["--filter", "shortName"], "--filter must be KEY=VALUE"), (["--scale", "2"], "--scale must be")):
+        result = cli("fit", radar_npy, "--atlas", tmp_path / "x.atlas", *args)
+        assert result.exit_code == 2 and result.stderr.startswith("Error: ") and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
