@@ -9,8 +9,9 @@ import typer
 
 from ..quantise import DTYPES
 from . import evaluate
-from .common import AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json, on_atlas
-from .core import SourcesArgument, _report_failures
+from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json, on_atlas,
+                     report_failures)
+from .core import SourcesArgument
 
 DtypeOption = Annotated[str, typer.Option("--dtype", help="float32, float16 or int8 (per-dimension scale from the atlas's codes).")]
 
@@ -62,7 +63,7 @@ def _finish(report, json_output: bool, text: str) -> None:
         emit_json(result)
     else:
         console().print(text.format(**result))
-    _report_failures(report.failures)
+    report_failures(report.failures)
 
 
 def evaluate_codec(
@@ -87,7 +88,7 @@ def evaluate_codec(
         emit_json(result)
     else:
         _print_table(result)
-    _report_failures(evaluation.failures)
+    report_failures(evaluation.failures)
 
 
 def _print_table(result: dict) -> None:

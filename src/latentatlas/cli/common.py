@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Sequence
 
 import typer
 
@@ -15,7 +15,7 @@ from ..errors import LatentAtlasError, UsageError
 
 __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size",
-    "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads",
+    "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads", "on_atlas", "report_failures",
 ]
 
 AtlasOption = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas directory.")]
@@ -160,3 +160,11 @@ def on_atlas(atlas: Path, call: Callable[[Any, Any], Any], threads: int | None =
     set_threads(threads)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet) as progress:
         return call(opened, progress)
+
+
+def report_failures(failures: Sequence[Any]) -> None:
+    """Tell stderr which items were skipped and why, one line each."""
+    if failures:
+        typer.echo(f"Skipped {len(failures)} unreadable item(s):", err=True)
+        for failure in failures:
+            typer.echo(f"  {failure}", err=True)

@@ -9,7 +9,7 @@ import typer
 
 from .common import (
     AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json,
-    parse_numbers, parse_size, progress_bar, set_threads,
+    parse_numbers, parse_size, progress_bar, report_failures, set_threads,
 )
 from .readers import (
     ClipOption, CropOption, FillOption, FilterOption, ScaleOption, StrideOption, TileOption, VariableOption,
@@ -84,7 +84,7 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
             emit_json(result)
         else:
             _print_fit(result)
-        _report_failures(failures)
+        report_failures(failures)
 
     fit_command.__doc__ = help
     command(app, name)(fit_command)
@@ -133,13 +133,6 @@ def _print_embed(result: dict[str, Any]) -> None:
                     f"the atlas holds {result['rows']} rows.")
 
 
-def _report_failures(failures) -> None:
-    if failures:
-        typer.echo(f"Skipped {len(failures)} unreadable item(s):", err=True)
-        for failure in failures:
-            typer.echo(f"  {failure}", err=True)
-
-
 def embed(
     sources: SourcesArgument,
     atlas: AtlasOption,
@@ -167,7 +160,7 @@ def embed(
         emit_json(result)
     else:
         _print_embed(result)
-    _report_failures(report.failures)
+    report_failures(report.failures)
 
 
 def decode(
