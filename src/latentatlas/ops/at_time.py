@@ -33,6 +33,8 @@ def parse_time(value: str | datetime | np.datetime64) -> datetime:
         text = str(value).strip()
         if text.upper().endswith(" UTC"):
             text = text[:-4].rstrip()
+        if text.upper().endswith("Z"):
+            text = text[:-1] + "+00:00"
         try:
             when = datetime.fromisoformat(text)
         except ValueError:
