@@ -200,7 +200,7 @@ def _study(atlas: Atlas, settings: WeatherSettings, fitted: FitReport, fields: i
     """Neighbours, analogues (drawn into ``pictures``), interpolation and regimes of the built atlas."""
     chosen = settings.time
     drawn = {"nearest": pictures / "nearest.png", "analogues": pictures / "analogues.png"}
-    nearest = atlas.search(time=chosen, k=6, out=drawn["nearest"])
+    nearest = atlas.search(time=chosen, k=5, out=drawn["nearest"])
     analogues = atlas.search(time=chosen, k=5, exclude_within="1d", out=drawn["analogues"])
     interpolation = atlas.evaluate_interpolation("1h", progress=progress)
     clusters = atlas.cluster(settings.clusters, name=RUN, replace=True, seed=settings.seed, progress=progress)
