@@ -57,6 +57,8 @@ def test_batch_search_from_a_file_and_for_all_rows(cli, vector_atlas, tmp_path):
     (["--id", "3", "--exclude-self"], "--exclude-self goes with a batch search"),
     (["--id", "3", "--time", "2024-01-01 03:00"], "give exactly one query: an image file, --id, --vector or --time"),
     (["--id", "3", "--tile-row", "0", "--tile-col", "0"], "--tile-row and --tile-col pick the tile of a --time query"),
+    (["--id", "3", "--colormap", "viridis"], "--colormap colours the picture of --out FILE.png"),
+    (["--all", "--out", "g.parquet", "--colormap", "viridis"], "--colormap goes with the picture of one query"),
 ])
 def test_search_usage_errors(cli, vector_atlas, args, message):
     result = cli("search", "--atlas", vector_atlas, *args)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from ..errors import UsageError
+from ..viz import REFLECTIVITY
 from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, parse_numbers, progress_bar
 
 MetricOption = Annotated[str, typer.Option(help="l2, sqeuclidean, cosine or ip (negative inner product).")]
@@ -44,8 +45,8 @@ def search(
     exclude_self: Annotated[bool, typer.Option("--exclude-self", help="Batch: leave each row out of its own neighbours.")] = False,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="One query: draw it and its results (FILE.png). Batch: write the neighbours (FILE.parquet).")] = None,
-    colormap: Annotated[str, typer.Option(
-        "--colormap", help="Colours of fields in --out: reflectivity (NWS dBZ) or a matplotlib name.")] = "reflectivity",
+    colormap: Annotated[Optional[str], typer.Option(
+        "--colormap", help="Colours of fields in --out: reflectivity (NWS dBZ, the default) or a matplotlib name.")] = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -55,9 +56,9 @@ def search(
     batch = ids_from is not None or all_rows
     dtype = "float16" if float16 else "float32"
     if batch:
-        _check_batch(image, id, vector, time, ids_from, all_rows, out)
+        _check_batch(image, id, vector, time, ids_from, all_rows, out, colormap)
     else:
-        _check_single(out, exclude_self)
+        _check_single(out, exclude_self, colormap)
     if (tile_row is None) != (tile_col is None):
         raise UsageError("give both --tile-row and --tile-col")
     tile = None if tile_row is None else (tile_row, tile_col)
@@ -74,7 +75,8 @@ def search(
             return
         numbers = parse_numbers(vector, "--vector") if vector is not None else None
         found = opened.search(image, id=id, vector=numbers, time=time, tile=tile, k=k, metric=metric, where=where,
-                              exclude_within=exclude_within, exact=exact, dtype=dtype, out=out, colormap=colormap)
+                              exclude_within=exclude_within, exact=exact, dtype=dtype, out=out,
+                              colormap=colormap or REFLECTIVITY)
     print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
         str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
     if found.out is not None and not json_output:
@@ -102,7 +104,7 @@ def print_ranked(result: Any, json_output: bool, columns: tuple[str, ...], cells
     console().print(table)
 
 
-def _check_batch(image, id, vector, time, ids_from, all_rows, out) -> None:
+def _check_batch(image, id, vector, time, ids_from, all_rows, out, colormap) -> None:
     if image is not None or id is not None or vector is not None or time is not None:
         raise UsageError("a batch search (--ids-from, --all) takes no query image, --id, --vector or --time")
     if ids_from is not None and all_rows:
@@ -111,9 +113,13 @@ def _check_batch(image, id, vector, time, ids_from, all_rows, out) -> None:
         raise UsageError("--all needs --out FILE.parquet for its neighbours")
     if out is not None and out.suffix.lower() != ".parquet":
         raise UsageError(f"a batch search writes its neighbours as Parquet: --out must end in .parquet, got {out.name}")
+    if colormap is not None:
+        raise UsageError("--colormap goes with the picture of one query (--out FILE.png), not a batch")
 
 
-def _check_single(out: Path | None, exclude_self: bool) -> None:
+def _check_single(out: Path | None, exclude_self: bool, colormap: str | None) -> None:
+    if colormap is not None and out is None:
+        raise UsageError("--colormap colours the picture of --out FILE.png")
     if exclude_self:
         raise UsageError("--exclude-self goes with a batch search (--ids-from or --all)")
     if out is not None and out.suffix.lower() == ".parquet":
