@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of PyTorch is installed first so that nothing pulls a CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo demo-photos test bench clean
 
 venv: $(VENV)/.installed
 
@@ -16,7 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# The weather study on a generated year of radar (about 4 minutes); demo-photos: the photo tiles (about 2).
 demo: venv
+	$(BIN)/latentatlas demo weather --atlas wx.atlas
+
+demo-photos: venv
 	$(BIN)/latentatlas demo photos --atlas demo.atlas
 
 test: venv
@@ -26,4 +30,4 @@ bench: venv
 	$(BIN)/python bench/encode.py
 
 clean:
-	rm -rf $(VENV) demo.atlas .pytest_cache
+	rm -rf $(VENV) wx.atlas demo.atlas .pytest_cache

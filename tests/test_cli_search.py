@@ -48,11 +48,17 @@ def test_batch_search_from_a_file_and_for_all_rows(cli, vector_atlas, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--all"], "--all needs --out"),
-    (["--all", "--id", "3", "--out", "x.parquet"], "takes no query image, --id or --vector"),
-    (["--id", "3", "--out", "x.parquet"], "go with a batch search"),
+    (["--all", "--id", "3", "--out", "x.parquet"], "takes no query image, --id, --vector or --time"),
+    (["--id", "3", "--out", "x.parquet"], "--out FILE.parquet goes with a batch search"),
     (["--id", "3", "--exclude-within", "one day"], "--exclude-within must be a duration"),
     (["--vector", ",".join(["0"] * 8), "--exclude-within", "1d"], "needs a query with a time"),
     (["--id", "3", "--metric", "manhattan"], "metric must be one of l2, sqeuclidean, cosine, ip"),
+    (["--all", "--out", "graph.png"], "writes its neighbours as Parquet: --out must end in .parquet, got graph.png"),
+    (["--id", "3", "--exclude-self"], "--exclude-self goes with a batch search"),
+    (["--id", "3", "--time", "2024-01-01 03:00"], "give exactly one query: an image file, --id, --vector or --time"),
+    (["--id", "3", "--tile-row", "0", "--tile-col", "0"], "--tile-row and --tile-col pick the tile of a --time query"),
+    (["--id", "3", "--colormap", "viridis"], "--colormap colours the picture of --out FILE.png"),
+    (["--all", "--out", "g.parquet", "--colormap", "viridis"], "--colormap goes with the picture of one query"),
 ])
 def test_search_usage_errors(cli, vector_atlas, args, message):
     result = cli("search", "--atlas", vector_atlas, *args)

@@ -1,9 +1,10 @@
-"""The photos demo end to end, with a one-second training budget."""
+"""The demos end to end on small configurations: photos (one-second training budget) and the weather study."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from latentatlas.sources import read_image
 
@@ -21,3 +22,38 @@ def test_photos_demo_writes_a_report_with_pictures(cli, tmp_path):
     info = json.loads(cli("info", "--atlas", atlas, "--json").stdout)
     assert info["embedded"] == summary["images"]
     assert read_image(next((atlas / "samples" / "photos").glob("*.png"))).shape == (64, 64, 3)
+
+
+def test_weather_demo_runs_the_study_end_to_end_and_writes_every_section(cli, tmp_path):
+    atlas = tmp_path / "wx.atlas"
+    result = cli("demo", "weather", "--atlas", atlas, "--days", "3", "--grid", "16x28", "--time-budget", "1", "--json")
+    assert result.exit_code == 0, result.output
+    study = json.loads(result.stdout)
+    assert study["fields"] == 72 and study["settings"]["start"] == "2019-09-19T00:00:00"
+    assert len(list((atlas / "samples" / "radar").glob("refc_*.grib2"))) == 72  # read through the GRIB reader
+    nearest, analogues = study["nearest"], study["analogues"]
+    assert nearest[0] == {**nearest[0], "time": "2019-09-20T05:00:00", "hours": 0.0, "distance": 0.0}
+    assert {hit["hours"] for hit in nearest[1:3]} == {-1.0, 1.0}
+    assert len(analogues) == 5 and all(abs(hit["hours"]) > 24 for hit in analogues)
+    figures = study["interpolation"]
+    assert figures["triples"] == 70 and figures["ratio"] < 0.5 and figures["unreadable"] == 0
+    assert figures["psnr_interp"] > 20 and figures["psnr_pixel_blend"] > 20
+    assert study["clusters"]["k"] == 5 and sum(study["clusters"]["sizes"]) == 72
+    assert all(abs(sum(shares.values()) - 1) < 1e-9 for shares in study["clusters"]["regimes"])
+    html = (atlas / "report.html").read_text()
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 6
+    for heading in ("Training", "Original and decoded fields", "Nearest hours of 2019-09-20 05:00",
+                    "Analogues, leaving out one day either side", "Interpolation", "k-means++ centroids"):
+        assert heading in html
+    assert sorted(Path(p).name for p in study["pictures"].values()) == [
+        "analogues.png", "centroids.png", "interpolation.png", "nearest.png", "reconstructions.png"]
+    assert json.loads((atlas / "samples" / "radar" / "export.json").read_text()) == {
+        "days": 3, "grid": [16, 28], "start": "2019-09-19T00:00:00", "seed": 0}  # a later run with these reuses them
+    assert study["training"]["fields"] == 15  # one hour in five
+
+
+def test_weather_demo_refuses_settings_it_cannot_use(cli, tmp_path):
+    for args, message in ((["--days", "2"], "days must be >= 3"), (["--time", "2019-09-20 05:30"], "on the hour"),
+                          (["--grid", "16by28"], "--grid must be HxW")):
+        result = cli("demo", "weather", "--atlas", tmp_path / "x.atlas", *args)
+        assert result.exit_code == 2 and result.stderr.startswith("Error: ") and message in result.stderr

@@ -7,7 +7,7 @@ page call the same functions.
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -127,27 +127,38 @@ class Atlas:
         return fitted, self.embed(sources, progress=progress)
 
     def search(self, query: str | Path | np.ndarray | None = None, *, id: int | None = None,
-               vector: Sequence[float] | None = None, k: int = 10, metric: str = "l2",
+               vector: Sequence[float] | None = None, time: str | datetime | None = None,
+               tile: tuple[int, int] | None = None, k: int = 10, metric: str = "l2",
                where: str | None = None, exclude_within: str | timedelta | None = None,
-               exact: bool = False, dtype: str = "float32") -> search_op.SearchResult:
-        """The ``k`` nearest stored images to an image (file or pixels), an ``id`` or a ``vector``.
+               exact: bool = False, dtype: str = "float32", out: str | Path | None = None,
+               colormap: str = "reflectivity") -> search_op.SearchResult:
+        """The ``k`` nearest stored images to an image (file or pixels), an ``id``, a ``vector`` or a ``time``.
 
+        ``time`` (``"2019-09-20 05:00"``, a datetime) queries the row valid
+        then; in an atlas of tiles ``tile=(tile_row, tile_col)`` says which.
         ``metric`` is l2, sqeuclidean, cosine or ip; ``where`` an SQL
         predicate on ``images`` applied before ranking; ``exclude_within``
         (``"1d"``, a timedelta) leaves out rows that close in time to the
         query. The atlas's approximate index answers when it is fresh and
         serves the metric, unless ``exact``; an exact scan holds the codes
         as ``dtype`` (float16 halves the memory). Loaded codes are kept
-        between calls and reloaded when the atlas changes.
+        between calls and reloaded when the atlas changes. ``out`` draws
+        the query and its hits into a PNG, fields in ``colormap`` (see
+        :func:`latentatlas.ops.search_picture.draw_search`).
         """
+        if isinstance(query, np.ndarray) and query.ndim == 1:
+            query, vector = None, query
         if isinstance(query, np.ndarray):
-            if query.ndim == 1:
-                query, vector = None, query
-            else:
-                resolved = search_op.Query(self.model.encode([query])[0], {"image": "<array>"})
-                return search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
-        resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector)
-        return search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
+            resolved = search_op.Query(self.model.encode([query])[0], {"image": "<array>"}, pixels=query)
+        else:
+            resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector,
+                                               time=time, tile=tile)
+        result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
+        if out is not None:
+            from .ops.search_picture import draw_search
+
+            result.out = draw_search(self.store, resolved, result, out, colormap, lambda: self.model)
+        return result
 
     def decode(self, id: int | None = None, vector: Sequence[float] | None = None) -> np.ndarray:
         """The image decoded from row ``id``'s code or from ``vector``, in the collection's units."""

@@ -8,7 +8,16 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["to_display", "grid", "captioned_rows", "loss_curve", "figure_png", "save_png"]
+__all__ = ["to_display", "grid", "captioned_rows", "field_colours", "is_field", "loss_curve", "figure_png", "save_png",
+           "REFLECTIVITY"]
+
+REFLECTIVITY = "reflectivity"
+# The National Weather Service's radar colours, one per 5 dBZ from 0 (no echo below 5 dBZ) to 75 dBZ.
+_NWS_DBZ_COLOURS = (
+    "#ffffff", "#04e9e7", "#019ff4", "#0300f4", "#02fd02", "#01c501", "#008e00", "#fdf802",
+    "#e5bc00", "#fd9500", "#fd0000", "#d40000", "#bc0000", "#f800fd", "#9854c6",
+)
+_NWS_RANGE = (0.0, 75.0)
 
 
 def to_display(image: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
@@ -48,17 +57,54 @@ def grid(images: Sequence[np.ndarray], columns: int, pad: int = 2, min_side: int
     return canvas
 
 
+def is_field(image: np.ndarray) -> bool:
+    """Whether an image is a single-channel field of floats (radar, temperature), drawn in a colour map."""
+    array = np.asarray(image)
+    return array.dtype.kind == "f" and (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1))
+
+
+def field_colours(name: str = REFLECTIVITY, value_range: tuple[float, float] | None = None):
+    """A colour map and the values it spans: ``(cmap, (low, high))``.
+
+    ``"reflectivity"`` is the National Weather Service's radar scale: one
+    colour per 5 dBZ from 5 to 75 dBZ, white below 5 dBZ (no echo), fields
+    in dBZ. Any other name is a matplotlib colour map over ``value_range``.
+
+    Raises
+    ------
+    UsageError
+        If matplotlib knows no colour map of that name.
+    """
+    import matplotlib
+
+    from .errors import UsageError
+
+    if name == REFLECTIVITY:
+        from matplotlib.colors import ListedColormap
+
+        cmap = ListedColormap(_NWS_DBZ_COLOURS, name=REFLECTIVITY).with_extremes(under=_NWS_DBZ_COLOURS[0],
+                                                                                  over="#fdfdfd")
+        return cmap, _NWS_RANGE
+    if name not in matplotlib.colormaps:
+        raise UsageError(f"unknown colour map {name!r}; use {REFLECTIVITY} or a matplotlib name such as viridis")
+    return matplotlib.colormaps[name], value_range
+
+
 def captioned_rows(
     rows: Sequence[Sequence[np.ndarray]],
     captions: Sequence[Sequence[str]] | None = None,
     row_titles: Sequence[str] | None = None,
-    cmap: str | None = None,
+    cmap=None,
     value_range: tuple[float, float] | None = None,
+    colorbar: str | None = None,
 ):
     """A matplotlib figure with one row of images per entry and a caption under each.
 
-    With ``cmap`` the images are drawn as single-channel fields in that
-    colour map (e.g. radar reflectivity) over ``value_range``.
+    With ``cmap`` (a name or a matplotlib colour map; see
+    :func:`field_colours`) the images are drawn as single-channel fields in
+    that colour map over ``value_range``, and ``colorbar`` labels a colour
+    bar beside them (e.g. ``"dBZ"``). Cells follow the first image's
+    aspect ratio.
     """
     import matplotlib
 
@@ -66,16 +112,27 @@ def captioned_rows(
     import matplotlib.pyplot as plt
 
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.8 * n_cols, 2.0 * n_rows), squeeze=False)
+    first = np.asarray(rows[0][0])
+    aspect = first.shape[0] / first.shape[1]
+    width = 1.8 if aspect >= 1 else min(2.4, 1.8 / aspect)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols + (0.8 if colorbar else 0),
+                                                      (width * aspect + 0.45) * n_rows), squeeze=False)
+    drawn = None
     for r, images in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r][c]
             ax.axis("off")
             if c >= len(images):
                 continue
-            if cmap:
+            if cmap is not None:  # a map: framed, since no echo is white
                 vmin, vmax = value_range or (None, None)
-                ax.imshow(np.asarray(images[c], np.float32).squeeze(), cmap=cmap, vmin=vmin, vmax=vmax)
+                drawn = ax.imshow(np.asarray(images[c], np.float32).squeeze(), cmap=cmap, vmin=vmin, vmax=vmax,
+                                  interpolation="nearest")
+                ax.axis("on")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_color("#999999")
             else:
                 ax.imshow(to_display(images[c], value_range), interpolation="nearest")
             if captions is not None and c < len(captions[r]):
@@ -83,7 +140,14 @@ def captioned_rows(
         if row_titles is not None:
             axes[r][0].text(-0.1, 0.5, row_titles[r], transform=axes[r][0].transAxes,
                             ha="right", va="center", fontsize=8)
-    fig.tight_layout()
+    if colorbar and drawn is not None:
+        room = 0.8 / (width * n_cols + 0.8)
+        fig.tight_layout(rect=(0, 0, 1 - room, 1))
+        bar = fig.colorbar(drawn, cax=fig.add_axes((1 - room * 0.8, 0.15, room * 0.2, 0.7)), extend="both")
+        bar.set_label(colorbar, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    else:
+        fig.tight_layout()
     return fig
 
 

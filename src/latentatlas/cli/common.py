@@ -14,7 +14,7 @@ import typer
 from ..errors import LatentAtlasError, UsageError
 
 __all__ = [
-    "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size",
+    "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
     "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads", "on_atlas", "report_failures",
 ]
 
@@ -141,6 +141,16 @@ def parse_size(text: str | None) -> int | tuple[int, int] | None:
     if len(parts) == 2:
         return parts[0], parts[1]
     raise UsageError(f"--size must be N or HxW, got {text!r}")
+
+
+def parse_grid(text: str | None) -> tuple[int, int] | None:
+    """``"64x112"`` (height x width) to a grid size."""
+    if text is None:
+        return None
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise UsageError(f"--grid must be HxW (e.g. 64x112), got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def set_threads(threads: int | None) -> None:

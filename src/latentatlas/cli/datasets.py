@@ -8,8 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import UsageError
-from .common import JsonOption, QuietOption, command, console, emit_json, progress_bar
+from .common import JsonOption, QuietOption, command, console, emit_json, parse_grid, progress_bar
 
 app = typer.Typer(help="Built-in sample sets (nothing is downloaded).", no_args_is_help=True)
 
@@ -48,7 +47,7 @@ def export(
     """Write a sample set: image files (sub-folders by label) plus labels.csv, or radar fields."""
     from ..sources.samples import export_sample, sample_set
 
-    options: dict[str, Any] = {k: v for k, v in (("days", days), ("grid", _grid(grid)), ("start", start)) if v is not None}
+    options: dict[str, Any] = {k: v for k, v in (("days", days), ("grid", parse_grid(grid)), ("start", start)) if v is not None}
     with progress_bar(quiet or json_output) as progress:
         folder, count = export_sample(name, out, seed=seed, fmt=fmt, progress=progress, **options)
     if json_output:
@@ -58,11 +57,3 @@ def export(
     else:
         console().print(f"Wrote {count} images of '{name}' to {folder} (with labels.csv).")
 
-
-def _grid(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise UsageError(f"--grid must be HxW (e.g. 64x112), got {text!r}")
-    return int(parts[0]), int(parts[1])

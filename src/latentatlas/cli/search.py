@@ -8,6 +8,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from ..errors import UsageError
+from ..viz import REFLECTIVITY
 from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, parse_numbers, progress_bar
 
 MetricOption = Annotated[str, typer.Option(help="l2, sqeuclidean, cosine or ip (negative inner product).")]
@@ -27,6 +28,10 @@ def search(
     image: Annotated[Optional[Path], typer.Argument(help="Query image file.")] = None,
     id: Annotated[Optional[int], typer.Option("--id", help="Query by a stored row's id.")] = None,
     vector: Annotated[Optional[str], typer.Option("--vector", help="Query code, comma-separated numbers.")] = None,
+    time: Annotated[Optional[str], typer.Option(
+        "--time", help="Query by the stored row valid at this time (UTC), e.g. '2019-09-20 05:00'.")] = None,
+    tile_row: Annotated[Optional[int], typer.Option("--tile-row", help="With --time in an atlas of tiles: the tile's row.")] = None,
+    tile_col: Annotated[Optional[int], typer.Option("--tile-col", help="With --time in an atlas of tiles: the tile's column.")] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="Number of results (per query).")] = 10,
     metric: MetricOption = "l2",
     where: WhereOption = None,
@@ -38,19 +43,25 @@ def search(
         "--ids-from", help="Batch: query every id in this file (text, or .csv/.parquet with an id column).")] = None,
     all_rows: Annotated[bool, typer.Option("--all", help="Batch: query every stored row (needs --out).")] = False,
     exclude_self: Annotated[bool, typer.Option("--exclude-self", help="Batch: leave each row out of its own neighbours.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Batch: write the neighbours to this Parquet file.")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="One query: draw it and its results (FILE.png). Batch: write the neighbours (FILE.parquet).")] = None,
+    colormap: Annotated[Optional[str], typer.Option(
+        "--colormap", help="Colours of fields in --out: reflectivity (NWS dBZ, the default) or a matplotlib name.")] = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """The K stored images nearest to a query image, --id or --vector; or to many rows (--ids-from, --all)."""
+    """The K stored images nearest to a query image, --id, --vector or --time; or to many rows (--ids-from, --all)."""
     from ..atlas import Atlas
 
     batch = ids_from is not None or all_rows
     dtype = "float16" if float16 else "float32"
     if batch:
-        _check_batch(image, id, vector, ids_from, all_rows, out)
-    elif out is not None or exclude_self:
-        raise UsageError("--out and --exclude-self go with a batch search (--ids-from or --all)")
+        _check_batch(image, id, vector, time, ids_from, all_rows, out, colormap)
+    else:
+        _check_single(out, exclude_self, colormap)
+    if (tile_row is None) != (tile_col is None):
+        raise UsageError("give both --tile-row and --tile-col")
+    tile = None if tile_row is None else (tile_row, tile_col)
     with Atlas.open(atlas, read_only=True) as opened:
         if batch:
             from ..ops.neighbours import read_ids
@@ -63,10 +74,13 @@ def search(
             _print_batch(result, json_output)
             return
         numbers = parse_numbers(vector, "--vector") if vector is not None else None
-        found = opened.search(image, id=id, vector=numbers, k=k, metric=metric, where=where,
-                              exclude_within=exclude_within, exact=exact, dtype=dtype)
+        found = opened.search(image, id=id, vector=numbers, time=time, tile=tile, k=k, metric=metric, where=where,
+                              exclude_within=exclude_within, exact=exact, dtype=dtype, out=out,
+                              colormap=colormap or REFLECTIVITY)
     print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
         str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
+    if found.out is not None and not json_output:
+        console().print(f"Drew the query and its {len(found.hits)} results: {found.out}")
 
 
 def print_summary(data: dict[str, Any], json_output: bool, text: str) -> None:
@@ -90,13 +104,27 @@ def print_ranked(result: Any, json_output: bool, columns: tuple[str, ...], cells
     console().print(table)
 
 
-def _check_batch(image, id, vector, ids_from, all_rows, out) -> None:
-    if image is not None or id is not None or vector is not None:
-        raise UsageError("a batch search (--ids-from, --all) takes no query image, --id or --vector")
+def _check_batch(image, id, vector, time, ids_from, all_rows, out, colormap) -> None:
+    if image is not None or id is not None or vector is not None or time is not None:
+        raise UsageError("a batch search (--ids-from, --all) takes no query image, --id, --vector or --time")
     if ids_from is not None and all_rows:
         raise UsageError("give --ids-from or --all, not both")
     if all_rows and out is None:
         raise UsageError("--all needs --out FILE.parquet for its neighbours")
+    if out is not None and out.suffix.lower() != ".parquet":
+        raise UsageError(f"a batch search writes its neighbours as Parquet: --out must end in .parquet, got {out.name}")
+    if colormap is not None:
+        raise UsageError("--colormap goes with the picture of one query (--out FILE.png), not a batch")
+
+
+def _check_single(out: Path | None, exclude_self: bool, colormap: str | None) -> None:
+    if colormap is not None and out is None:
+        raise UsageError("--colormap colours the picture of --out FILE.png")
+    if exclude_self:
+        raise UsageError("--exclude-self goes with a batch search (--ids-from or --all)")
+    if out is not None and out.suffix.lower() == ".parquet":
+        raise UsageError("--out FILE.parquet goes with a batch search (--ids-from or --all); "
+                         "one query draws its results into --out FILE.png")
 
 
 def _print_batch(result, json_output: bool) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -12,8 +12,9 @@ from ..errors import BadInputError
 from ..sources import Failure, Record, read_source
 from ..sources.loading import load_records
 from ..store import Store
+from .embed import reader_options
 
-__all__ = ["Pixels", "read_pixels", "column_of"]
+__all__ = ["Pixels", "RowReader", "read_pixels", "column_of"]
 
 
 @dataclass
@@ -25,36 +26,70 @@ class Pixels:
     failures: list[Failure]
 
 
-def read_pixels(store: Store, ids: Sequence[int]) -> Pixels:
-    """Read the images of ``ids`` from where they were embedded from.
+@dataclass
+class RowReader:
+    """Finds stored rows' records again in their files, read as ``embed`` read them.
 
-    A uri is an image file or ``path#item`` (an item of a stack or a tile);
-    the file behind it is read again with the same reader as at ``embed``.
-    Images that cannot be read any more are reported, the rest returned.
+    A row's uri is an image file or ``path#item`` (an item of a stack, a
+    field's time); the file is read with the atlas's reading options (fill,
+    clip, crop, scale, tiles), the row's record is the one with its uri and
+    tile position, and it must have the row's SHA-256: the same pixels the
+    stored code was made from. Each file is read once.
+    """
+
+    store: Store
+    files: dict[str, dict[tuple, Record] | str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.options = reader_options(self.store)
+
+    def record(self, row: dict[str, Any]) -> Record:
+        """The record of one ``images`` row (a dict with uri, sha256, tile_row, tile_col).
+
+        Raises
+        ------
+        BadInputError
+            If the file cannot be read, no longer holds the row, or holds
+            other pixels than were embedded.
+        """
+        uri = row["uri"]
+        file = uri.partition("#")[0]
+        if file not in self.files:
+            try:
+                self.files[file] = {(r.uri, r.tile_row, r.tile_col): r
+                                    for r in read_source(Path(file), self.options).records}
+            except BadInputError as error:
+                self.files[file] = str(error)
+        records = self.files[file]
+        if isinstance(records, str):
+            raise BadInputError(records)
+        record = records.get((uri, row["tile_row"], row["tile_col"]))
+        if record is None:
+            raise BadInputError(f"{uri}: not found in {file} any more")
+        if record.sha256 != row["sha256"]:
+            raise BadInputError(f"{uri}: changed since it was embedded (SHA-256 differs)")
+        return record
+
+
+def read_pixels(store: Store, ids: Sequence[int]) -> Pixels:
+    """Read the images of ``ids`` again from where they were embedded from (see :class:`RowReader`).
+
+    Images that cannot be read as they were embedded are reported, the
+    rest returned.
     """
     rows = store.images([int(i) for i in ids])
-    wanted = [int(i) for i in ids if int(i) in rows]
-    records: dict[str, Record] = {}
+    reader = RowReader(store)
+    records: dict[int, Record] = {}
     failures = []
-    by_file: dict[str, list[str]] = {}
-    for i in wanted:
-        uri = rows[i]["uri"]
-        by_file.setdefault(uri.split("#", 1)[0], []).append(uri)
-    for path, uris in by_file.items():
-        try:
-            found = {r.uri: r for r in read_source(Path(path)).records}
-        except BadInputError as error:
-            failures.extend(Failure(uri, str(error)) for uri in uris)
-            continue
-        for uri in uris:
-            if uri in found:
-                records[uri] = found[uri]
-            else:
-                failures.append(Failure(uri, f"not found in {path} any more"))
-    order = [i for i in wanted if rows[i]["uri"] in records]
-    loaded = load_records([records[rows[i]["uri"]] for i in order])
-    good = {r.uri for r in loaded.records}
-    kept = np.array([i for i in order if rows[i]["uri"] in good], np.int64)
+    for i in (int(i) for i in ids):
+        if i in rows:
+            try:
+                records[i] = reader.record(rows[i])
+            except (BadInputError, OSError) as error:
+                failures.append(Failure(rows[i]["uri"], str(error).removeprefix(f"{rows[i]['uri']}: ")))
+    loaded = load_records(list(records.values()))
+    good = {id(r) for r in loaded.records}
+    kept = np.array([i for i, r in records.items() if id(r) in good], np.int64)
     return Pixels(kept, loaded.images, failures + loaded.failures)
 
 

@@ -47,23 +47,31 @@ class Hit:
 
 @dataclass
 class Query:
-    """A query code, what it came from (an id, an image file, or a given vector) and its time if known."""
+    """A query code, what it came from (an id, a time, an image file, or a given vector) and its time if known.
+
+    ``pixels`` holds the image of an image query (as read), for pictures.
+    """
 
     vector: np.ndarray
     source: dict[str, Any] = field(default_factory=dict)
     time: datetime | None = None
+    pixels: np.ndarray | None = None
 
 
 @dataclass
 class SearchResult:
-    """The query, the settings, and the hits in order of distance."""
+    """The query, the settings, the hits in order of distance, and the picture of them if one was drawn."""
 
     query: dict[str, Any]
     hits: list[Hit]
+    out: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"query": {...}, "results": [{"id", "uri", "label", "time", "distance"}, ...]}``."""
-        return {"query": self.query, "results": [h.to_dict() for h in self.hits]}
+        """``{"query": {...}, "results": [{"id", "uri", "label", "time", "distance"}, ...]}`` (and ``"out"``)."""
+        data: dict[str, Any] = {"query": self.query, "results": [h.to_dict() for h in self.hits]}
+        if self.out is not None:
+            data["out"] = str(self.out)
+        return data
 
 
 def resolve_query(
@@ -72,24 +80,40 @@ def resolve_query(
     id: int | None = None,
     image: str | Path | None = None,
     vector: Sequence[float] | None = None,
+    time: str | datetime | None = None,
+    tile: tuple[int, int] | None = None,
 ) -> Query:
-    """Turn exactly one of ``id``, ``image`` or ``vector`` into a query code.
+    """Turn exactly one of ``id``, ``image``, ``vector`` or ``time`` into a query code.
 
-    ``model`` is called only when an image has to be encoded.
+    ``time`` is the stored row valid then (see
+    :func:`latentatlas.ops.at_time.row_at`); in an atlas of tiles, ``tile``
+    ``(tile_row, tile_col)`` says which of that time's rows. ``model`` is
+    called only when an image has to be encoded; an image is read with the
+    atlas's reading options (variable, clip, crop, scale).
 
     Raises
     ------
     UsageError
-        If not exactly one is given, the id is unknown, or the vector has the
-        wrong length.
+        If not exactly one is given, the id or time is unknown, ``tile``
+        comes without ``time``, or the vector has the wrong length.
     BadInputError
         If the image cannot be read.
     ModelMismatchError
         If the model's codes are not those stored in the atlas.
     """
-    given = [name for name, value in (("id", id), ("image", image), ("vector", vector)) if value is not None]
+    given = [name for name, value in (("id", id), ("image", image), ("vector", vector), ("time", time))
+             if value is not None]
     if len(given) != 1:
-        raise UsageError("give exactly one query: an image file, --id or --vector" + (f" (got {', '.join(given)})" if given else ""))
+        raise UsageError("give exactly one query: an image file, --id, --vector or --time"
+                         + (f" (got {', '.join(given)})" if given else ""))
+    if tile is not None and time is None:
+        raise UsageError("--tile-row and --tile-col pick the tile of a --time query")
+    if time is not None:
+        from .at_time import parse_time, row_at
+
+        found = resolve_query(store, model, id=row_at(store, time, tile))
+        where = {"tile": [int(tile[0]), int(tile[1])]} if tile is not None else {}
+        return Query(found.vector, {"time": parse_time(time).isoformat(), **where, **found.source}, found.time)
     if id is not None:
         ids, vectors = store.vectors(np.array([id]))
         if len(ids) == 0:
@@ -103,15 +127,15 @@ def resolve_query(
         if not np.isfinite(values).all():
             raise UsageError("--vector contains NaN or infinite values")
         return Query(values, {"vector": values.tolist()})
-    records = read_source(image).records
+    from .embed import check_model_matches, reader_options
+
+    records = read_source(image, reader_options(store).updated(tile=None, stride=None)).records
     if len(records) != 1:
         raise BadInputError(f"{image}: a query must be one image, this source holds {len(records)}")
-    from .embed import check_model_matches
-
     pixels = records[0].load()
     encoder = model()
     check_model_matches(store, encoder)
-    return Query(encoder.encode([pixels], [records[0].uri])[0], {"image": records[0].uri}, records[0].time)
+    return Query(encoder.encode([pixels], [records[0].uri])[0], {"image": records[0].uri}, records[0].time, pixels)
 
 
 def search(

@@ -5,8 +5,9 @@ position, the prediction is compared with the truth in code space (beside
 the distance between consecutive steps) and, decoded, in pixel space
 (beside the pixel average of the neighbours and the model's own
 reconstruction of t, its ceiling). Pixels are compared at the model's input
-size in [0, 1]; the originals are read again from their uris and must be
-unchanged since they were embedded (same SHA-256).
+size in [0, 1]; the originals are read again from their uris as ``embed``
+read them (the atlas's reading options: clip, crop, scale, tiles) and must
+be unchanged since they were embedded (same SHA-256).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from ..errors import BadInputError, UsageError
 from ..metrics import psnr
 from ..models import LatentModel
 from ..progress import ProgressCallback, silent
-from ..sources import Failure, Record, read_source
+from ..sources import Failure
 from ..store import Store
 from .embed import check_model_matches
+from .rows import RowReader
 
 __all__ = ["TemporalReport", "parse_step", "find_triples", "evaluate_interpolation", "JSON_KEYS"]
 
@@ -160,7 +162,7 @@ def evaluate_interpolation(
     predicted = (prev + nxt) / 2
     sq_interp = ((predicted - mid) ** 2).sum(1)
     sq_prev, sq_next = ((mid - prev) ** 2).sum(1), ((nxt - mid) ** 2).sum(1)
-    pixels, failures = _pixel_scores(model, triples, by_id, predicted.astype(np.float32), mid.astype(np.float32),
+    pixels, failures = _pixel_scores(store, model, triples, by_id, predicted.astype(np.float32), mid.astype(np.float32),
                                      batch_size, progress)
 
     mean_step = float(np.mean(np.concatenate([sq_prev, sq_next])))
@@ -183,16 +185,16 @@ def _nanmean(values: np.ndarray) -> float | None:
     return float(np.nanmean(values)) if np.isfinite(values).any() else None
 
 
-def _pixel_scores(model: LatentModel, triples: np.ndarray, rows: dict[int, dict], predicted: np.ndarray,
+def _pixel_scores(store: Store, model: LatentModel, triples: np.ndarray, rows: dict[int, dict], predicted: np.ndarray,
                   truth_codes: np.ndarray, batch_size: int, progress: ProgressCallback) -> tuple[dict[str, np.ndarray], list[Failure]]:
     """PSNR of the decoded prediction, the pixel blend and the reconstruction against each true frame."""
     names = ("psnr_interp", "psnr_pixel_blend", "psnr_reconstruction")
     scores = {name: np.full(len(triples), np.nan) for name in names}
-    reader = _Reader()
+    reader, failures = RowReader(store), []
     progress("pixels", 0, len(triples))
     for start in range(0, len(triples), batch_size):
         batch = triples[start:start + batch_size]
-        inputs = {i: reader.input(model, rows[i]) for i in np.unique(batch).tolist()}
+        inputs = {i: _input(reader, model, rows[i], failures) for i in np.unique(batch).tolist()}
         usable = np.array([all(inputs[i] is not None for i in triple) for triple in batch.tolist()], bool)
         if usable.any():
             chosen = batch[usable]
@@ -203,38 +205,13 @@ def _pixel_scores(model: LatentModel, triples: np.ndarray, rows: dict[int, dict]
             scores["psnr_pixel_blend"][where] = psnr(truth, blend)
             scores["psnr_reconstruction"][where] = psnr(truth, model.decode(truth_codes[where]))
         progress("pixels", start + len(batch), len(triples))
-    return scores, reader.failures
+    return scores, failures
 
 
-class _Reader:
-    """Reads stored rows' images again by uri, one source file at a time, checking their SHA-256."""
-
-    def __init__(self) -> None:
-        self.sources: dict[str, dict[str, Record] | str] = {}
-        self.failures: list[Failure] = []
-
-    def input(self, model: LatentModel, row: dict) -> np.ndarray | None:
-        """The row's image as a model input, or None (and a failure) when it cannot be read as embedded."""
-        uri = row["uri"]
-        try:
-            record = self._record(uri)
-            if record.sha256 != row["sha256"]:
-                raise BadInputError(f"{uri}: changed since it was embedded (SHA-256 differs)")
-            return model.prepare([record.load()], [uri])[0]
-        except (BadInputError, OSError) as error:
-            self.failures.append(Failure(uri, str(error).removeprefix(f"{uri}: ")))
-            return None
-
-    def _record(self, uri: str) -> Record:
-        file = uri.partition("#")[0]
-        if file not in self.sources:
-            try:
-                self.sources[file] = {r.uri: r for r in read_source(file).records}
-            except BadInputError as error:
-                self.sources[file] = str(error)
-        records = self.sources[file]
-        if isinstance(records, str):
-            raise BadInputError(records)
-        if uri not in records:
-            raise BadInputError(f"{uri}: no longer in {file}")
-        return records[uri]
+def _input(reader: RowReader, model: LatentModel, row: dict, failures: list[Failure]) -> np.ndarray | None:
+    """The row's image as a model input, or None (and a failure) when it cannot be read as embedded."""
+    try:
+        return model.prepare([reader.record(row).load()], [row["uri"]])[0]
+    except (BadInputError, OSError) as error:
+        failures.append(Failure(row["uri"], str(error).removeprefix(f"{row['uri']}: ")))
+        return None

@@ -1,0 +1,236 @@
+"""The weather study: the radar article's questions asked of the generated year, end to end.
+
+The generated radar period is exported as the files a meteorologist has
+(GRIB2, one file per hour on HRRR's Lambert grid) and built into an atlas
+through the real GRIB reader: composite reflectivity clipped to 0..60 dBZ,
+50 numbers per field. Then, with the ops every user has: the nearest hours
+of a chosen time, its analogues more than a day away, the mean of the codes
+of t - 1 h and t + 1 h as a prediction of t (against blending the pixels),
+and five k-means++ regimes with their decoded centroids.
+:mod:`latentatlas.demos.weather_report` writes the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atlas import Atlas
+from ..clusters import load_run
+from ..errors import UsageError
+from ..ops.fit import FitReport
+from ..ops.search import Hit
+from ..progress import ProgressCallback, silent
+from ..sources import ReaderOptions
+from ..sources.radar import DEFAULT_GRID, REGIMES, RadarYear
+from ..sources.radar_files import export_radar
+from .weather_report import write_report
+
+__all__ = ["WeatherSettings", "WeatherStudy", "weather_demo", "DEFAULT_TIME", "READER"]
+
+DEFAULT_TIME = datetime(2019, 9, 20, 5)
+READER = ReaderOptions(variables=("refc",), clip=(0.0, 60.0))
+RUN = "regimes"
+SAMPLES = Path("samples", "radar")
+TRAINING = Path("samples", "radar-training")
+EXPORT_RECORD = "export.json"
+PICTURES = "weather"
+
+
+@dataclass(frozen=True)
+class WeatherSettings:
+    """What the study runs on.
+
+    Parameters
+    ----------
+    days : int
+        Length of the generated period, centred on the day of ``time``
+        (365: a year).
+    grid : (int, int)
+        Points per field, north-south by west-east, on HRRR's domain.
+    time : datetime
+        The chosen hour whose neighbours and analogues are shown.
+    time_budget : float, optional
+        Seconds of training (None: until early stopping, at most 200 epochs).
+    train_every : int
+        The model trains on every ``train_every``-th hour (all hours are
+        embedded and studied): neighbouring hours add little, as the study
+        shows, and shorter epochs keep the time budget. 5, prime to 24,
+        samples every hour of the day.
+    code_size : int
+        Numbers per field (the article's 50).
+    base_channels : int
+        Width of the first convolution level.
+    clusters : int
+        Weather regimes, k of k-means++ (the article's 5).
+    seed : int
+        Seed of the generated weather, the training and k-means.
+    """
+
+    days: int = 365
+    grid: tuple[int, int] = DEFAULT_GRID
+    time: datetime = DEFAULT_TIME
+    time_budget: float | None = 150.0
+    train_every: int = 5
+    code_size: int = 50
+    base_channels: int = 16
+    clusters: int = 5
+    seed: int = 0
+
+    def check(self) -> None:
+        """Raise :class:`UsageError` on settings the study cannot use."""
+        if self.days < 3:
+            raise UsageError(f"days must be >= 3 (analogues lie more than a day from the chosen hour), got {self.days}")
+        if self.time.minute or self.time.second or self.time.microsecond:
+            raise UsageError(f"the chosen time must be on the hour (the fields are hourly), got {self.time}")
+        if not 1 <= self.train_every <= 12 * self.days:
+            raise UsageError(f"train-every must be in 1..{12 * self.days} (at least two training hours), "
+                             f"got {self.train_every}")
+        if self.clusters < 2:
+            raise UsageError(f"clusters must be >= 2, got {self.clusters}")
+
+    @property
+    def start(self) -> datetime:
+        """The first hour of the period: midnight, ``days // 2`` days before the chosen day."""
+        return datetime.combine(self.time.date() - timedelta(days=self.days // 2), datetime.min.time())
+
+
+@dataclass
+class WeatherStudy:
+    """The study's figures, as :func:`weather_demo` returns them (``to_dict`` is the JSON)."""
+
+    settings: WeatherSettings
+    fields: int
+    input_shape: list[int]
+    training: dict[str, Any]
+    nearest: list[dict[str, Any]]
+    analogues: list[dict[str, Any]]
+    interpolation: dict[str, Any]
+    clusters: dict[str, Any]
+    pictures: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    report: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form: settings, figures, timings, and the paths of the report and its pictures."""
+        data = asdict(self)
+        data["settings"] = {**asdict(self.settings), "time": self.settings.time.isoformat(),
+                            "start": self.settings.start.isoformat(), "grid": list(self.settings.grid)}
+        data["pictures"] = {name: str(path) for name, path in self.pictures.items()}
+        data["report"] = str(self.report) if self.report else None
+        return data
+
+
+def weather_demo(atlas_path: str | Path, settings: WeatherSettings = WeatherSettings(),
+                 progress: ProgressCallback = silent) -> WeatherStudy:
+    """Export the generated period as GRIB2, build the atlas from it, run the study, write ``report.html``.
+
+    The GRIB2 files go to ``<atlas>/samples/radar`` (kept, and reused when
+    a later run asks for the same period, grid and seed) and links to the
+    training hours to ``<atlas>/samples/radar-training``; the report to
+    ``<atlas>/report.html`` and its pictures, as PNG files, to
+    ``<atlas>/weather/``; the regimes are the cluster run ``regimes``.
+
+    Raises
+    ------
+    UsageError
+        On bad settings.
+    """
+    settings.check()
+    atlas_path = Path(atlas_path)
+    clock = time.perf_counter()
+    data = _export(atlas_path / SAMPLES, settings, progress)
+    training = _training_hours(data, atlas_path / TRAINING, settings.train_every)
+    seconds = {"export": time.perf_counter() - clock}
+    with Atlas.open(atlas_path) as atlas:
+        started = time.perf_counter()
+        fitted = atlas.fit(training, overwrite=True, progress=progress, reader=READER, code_size=settings.code_size,
+                           base_channels=settings.base_channels, epochs=200, patience=10,
+                           time_budget=settings.time_budget, seed=settings.seed)
+        seconds["fit"] = time.perf_counter() - started
+        started = time.perf_counter()
+        embedded = atlas.embed(data, progress=progress)
+        seconds["embed"] = time.perf_counter() - started
+        started = time.perf_counter()
+        study = _study(atlas, settings, fitted, embedded.total_rows, atlas_path / PICTURES, progress)
+        seconds["study"] = time.perf_counter() - started
+        study.seconds = {name: round(value, 1) for name, value in seconds.items()}
+        study.report = write_report(atlas, study, atlas_path / "report.html", atlas_path / PICTURES)
+    study.seconds["total"] = round(time.perf_counter() - clock, 1)
+    return study
+
+
+def _export(folder: Path, settings: WeatherSettings, progress: ProgressCallback) -> Path:
+    """The period as GRIB2 files in ``folder``, written unless a previous run left the same ones."""
+    wanted = {"days": settings.days, "grid": list(settings.grid), "start": settings.start.isoformat(),
+              "seed": settings.seed}
+    record = folder / EXPORT_RECORD
+    if record.is_file() and json.loads(record.read_text()) == wanted:
+        return folder
+    for stale in folder.glob("*.grib2"):
+        stale.unlink()
+    record.unlink(missing_ok=True)
+    export_radar(folder, "grib2", settings.seed, settings.days, settings.grid, settings.start, progress)
+    record.write_text(json.dumps(wanted) + "\n")
+    return folder
+
+
+def _training_hours(data: Path, folder: Path, every: int) -> Path:
+    """A folder of links to every ``every``-th hour's file of ``data`` (copies where links cannot be made)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for file in sorted(data.glob("*.grib2"))[::every]:
+        try:
+            os.link(file, folder / file.name)
+        except OSError:
+            shutil.copyfile(file, folder / file.name)
+    return folder
+
+
+def _study(atlas: Atlas, settings: WeatherSettings, fitted: FitReport, fields: int, pictures: Path,
+           progress: ProgressCallback) -> WeatherStudy:
+    """Neighbours, analogues (drawn into ``pictures``), interpolation and regimes of the built atlas."""
+    chosen = settings.time
+    drawn = {"nearest": pictures / "nearest.png", "analogues": pictures / "analogues.png"}
+    nearest = atlas.search(time=chosen, k=5, out=drawn["nearest"])
+    analogues = atlas.search(time=chosen, k=5, exclude_within="1d", out=drawn["analogues"])
+    interpolation = atlas.evaluate_interpolation("1h", progress=progress)
+    clusters = atlas.cluster(settings.clusters, name=RUN, replace=True, seed=settings.seed, progress=progress)
+    history = fitted.history
+    return WeatherStudy(
+        settings=settings, fields=fields, input_shape=list(atlas.model.preprocessor.input_shape),
+        training={"fields": fitted.images, "epochs": len(history.epochs), "seconds": round(history.seconds, 1),
+                  "best_val_loss": history.best_loss, "baseline_val_loss": history.baseline_val_loss},
+        nearest=[_hit(hit, chosen) for hit in nearest.hits],
+        analogues=[_hit(hit, chosen) for hit in analogues.hits],
+        interpolation={**interpolation.to_dict(), "unreadable": len(interpolation.failures)},
+        clusters={"run": clusters.run, "k": clusters.k, "sizes": clusters.sizes, "inertia": clusters.inertia,
+                  "silhouette": clusters.silhouette, "regimes": _regime_shares(atlas, settings)},
+        pictures=drawn,
+    )
+
+
+def _hit(hit: Hit, chosen: datetime) -> dict[str, Any]:
+    """One result as the study reports it: time, hours from the chosen time, distance, id."""
+    return {"id": hit.id, "time": hit.time.isoformat() if hit.time else None,
+            "hours": (hit.time - chosen) / timedelta(hours=1) if hit.time else None, "distance": hit.distance}
+
+
+def _regime_shares(atlas: Atlas, settings: WeatherSettings) -> list[dict[str, float]]:
+    """Per cluster, the share of its hours in each of the generator's regimes (the truth it was drawn from)."""
+    run = load_run(atlas.store, RUN)
+    ids, times = atlas.store.times()
+    year = RadarYear(settings.seed, settings.days, settings.grid, settings.start)
+    hours = ((times[np.searchsorted(ids, run.ids)] - np.datetime64(settings.start, "us"))
+             // np.timedelta64(1, "h")).astype(int)
+    regime = np.array([year.regime(h) for h in hours])
+    return [{name: float(np.mean(regime[run.clusters == c] == name)) for name in REGIMES}
+            for c in range(len(run.centroids))]

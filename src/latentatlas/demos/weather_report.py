@@ -1,0 +1,156 @@
+"""The weather study's HTML report: the article's sections, fields drawn as radar maps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from ..atlas import Atlas
+from ..clusters import load_run
+from ..ops.at_time import format_time, row_at
+from ..ops.rows import read_pixels
+from ..ops.temporal import JSON_KEYS
+from ..report import Report
+from ..sources.radar import REGIMES
+from ..viz import REFLECTIVITY, captioned_rows, field_colours, save_png
+
+if TYPE_CHECKING:
+    from .weather import WeatherStudy
+
+__all__ = ["write_report"]
+
+_INTERPOLATION_ROWS = {
+    "triples": "triples (t - 1 h, t, t + 1 h)",
+    "code_sqdist_interp": "squared code distance, mean of t - 1 h and t + 1 h to t",
+    "code_sqdist_step": "squared code distance between consecutive hours",
+    "ratio": "ratio (interpolation / one hour)",
+    "psnr_interp": "PSNR of the decoded mean code (dB)",
+    "psnr_pixel_blend": "PSNR of the pixel average of t - 1 h and t + 1 h (dB)",
+    "psnr_reconstruction": "PSNR of the reconstruction of t itself (dB)",
+}
+
+
+def write_report(atlas: Atlas, study: WeatherStudy, path: Path, pictures: Path) -> Path:
+    """Write the report of ``study`` to ``path``; its pictures go to ``pictures`` (and into ``study.pictures``).
+
+    The search pictures are already there; this draws the fields beside
+    their decoded codes, the interpolation of the chosen hour and the
+    decoded centroids.
+    """
+    settings = study.settings
+    chosen = format_time(settings.time)
+    report = Report(f"latentatlas demo: the weather study ({study.fields} hours of generated radar)")
+    _summary(report, atlas, study)
+    report.heading("Training")
+    report.picture((atlas.store.model_dir / "loss.png").read_bytes(),
+                   "Training and validation loss per epoch (epoch 0: the linear path alone, i.e. PCA); "
+                   "dashed: the loss of predicting the mean field.")
+
+    run = load_run(atlas.store, study.clusters["run"])
+    typical = [int(run.ids[run.clusters == c][np.argmin(run.distances[run.clusters == c])])
+               for c in range(len(run.centroids))]
+    shown = [row_at(atlas.store, settings.time)] + typical
+    originals = _originals(atlas, shown)
+    size = originals[0].shape
+    decoded = atlas.model.decode_images(_codes(atlas, shown), [size] * len(shown))
+    times = atlas.store.images(shown)
+    labels = [f"{format_time(times[i]['time'])}" + ("" if n == 0 else f"\ncluster {n - 1}") for n, i in enumerate(shown)]
+    study.pictures["reconstructions"] = _maps(pictures / "reconstructions.png", [originals, decoded],
+                                              [[f"original\n{t}" for t in labels], [f"decoded\n{t}" for t in labels]])
+    report.heading("Original and decoded fields")
+    report.picture(study.pictures["reconstructions"].read_bytes(),
+                   f"Top: the field as read from GRIB2 (clipped to 0..60 dBZ). Bottom: decoded from its "
+                   f"{atlas.model.code_size} numbers. First {chosen}, then the hour nearest each k-means cluster's centre "
+                   "(below).")
+
+    report.heading(f"Nearest hours of {chosen}")
+    _hits(report, study.pictures["nearest"], study.nearest,
+          "The chosen hour (itself first, at distance 0), then its nearest stored hours by code distance.")
+    report.heading("Analogues, leaving out one day either side")
+    _hits(report, study.pictures["analogues"], study.analogues,
+          f"search --time '{chosen}' --exclude-within 1d: hours whose weather looked most like it, "
+          "more than a day away.")
+
+    report.heading("Interpolation: the mean of t - 1 h and t + 1 h as a prediction of t")
+    report.table(["figure", "value"], [[_INTERPOLATION_ROWS[key], study.interpolation[key]] for key in JSON_KEYS])
+    study.pictures["interpolation"] = _interpolation_picture(atlas, settings.time, pictures / "interpolation.png")
+    report.picture(study.pictures["interpolation"].read_bytes(),
+                   f"Top: the fields at {chosen} - 1 h, {chosen} and + 1 h. Bottom: the mean of the two neighbours' "
+                   "codes, decoded; the pixel average of the two neighbours; the reconstruction of the hour itself.")
+
+    report.heading(f"Weather regimes: the {run.centroids.shape[0]} k-means++ centroids, decoded")
+    centroids = atlas.model.decode_images(run.centroids, [size] * len(run.centroids))
+    sizes = study.clusters["sizes"]
+    study.pictures["centroids"] = _maps(pictures / "centroids.png", [centroids],
+                                        [[f"cluster {c}\n{sizes[c]} hours" for c in range(len(centroids))]])
+    report.picture(study.pictures["centroids"].read_bytes(),
+                   "Each cluster's centre in code space, decoded: the typical field of its hours.")
+    report.table(["cluster", "hours", *REGIMES],
+                 [[c, sizes[c], *(f"{shares[name]:.0%}" for name in REGIMES)]
+                  for c, shares in enumerate(study.clusters["regimes"])])
+    report.paragraph("Of each cluster's hours, the share in each of the generator's regimes: the kind of weather "
+                     "covering most ground at that hour (quiet, north-west coastal rain, convective cells, squall "
+                     "lines, stratiform rain shields), which the clustering never saw.")
+    return report.write(path)
+
+
+def _summary(report: Report, atlas: Atlas, study: WeatherStudy) -> None:
+    settings = study.settings
+    c, h, w = study.input_shape
+    first = settings.start
+    last = first + timedelta(hours=study.fields - 1)
+    report.paragraph(
+        f"{study.fields} hourly fields of generated composite reflectivity from {format_time(first)} to "
+        f"{format_time(last)} on a {settings.grid[0]}x{settings.grid[1]} grid over HRRR's domain, written as GRIB2 "
+        f"and read back through the GRIB reader (refc, clipped to 0..60 dBZ), resized to {h}x{w} and encoded to "
+        f"{atlas.model.code_size} numbers each.")
+    training = study.training
+    report.table(["figure", "value"], [
+        ["fields", study.fields],
+        [f"training fields (one hour in {settings.train_every})", training["fields"]],
+        ["epochs", training["epochs"]],
+        ["training seconds", training["seconds"]],
+        ["best validation MSE", training["best_val_loss"]],
+        ["MSE of predicting the mean field", training["baseline_val_loss"]],
+        ["interpolation ratio", study.interpolation["ratio"]],
+        *([f"seconds: {name}", study.seconds[name]] for name in ("export", "fit", "embed", "study")),
+        ["model", atlas.model.fingerprint],
+    ])
+
+
+def _originals(atlas: Atlas, ids: Sequence[int]) -> list[np.ndarray]:
+    pixels = read_pixels(atlas.store, ids)
+    found = dict(zip(pixels.ids.tolist(), pixels.images))
+    return [found[i] for i in ids]
+
+
+def _codes(atlas: Atlas, ids: Sequence[int]) -> np.ndarray:
+    found, codes = atlas.store.vectors(np.array(ids))
+    code = dict(zip(found.tolist(), codes))
+    return np.stack([code[i] for i in ids])
+
+
+def _maps(path: Path, rows: list[list[np.ndarray]], captions: list[list[str]]) -> Path:
+    cmap, span = field_colours(REFLECTIVITY)
+    return save_png(captioned_rows(rows, captions, cmap=cmap, value_range=span, colorbar="dBZ"), path)
+
+
+def _hits(report: Report, picture: Path, hits: list[dict], caption: str) -> None:
+    report.picture(picture.read_bytes(), caption)
+    report.table(["rank", "time", "hours from the chosen time", "distance"],
+                 [[rank, format_time(np.datetime64(hit["time"])), f"{hit['hours']:+g}", hit["distance"]]
+                  for rank, hit in enumerate(hits, start=1)])
+
+
+def _interpolation_picture(atlas: Atlas, chosen, path: Path) -> Path:
+    ids = [row_at(atlas.store, chosen + timedelta(hours=step)) for step in (-1, 0, 1)]
+    before, now, after = _originals(atlas, ids)
+    codes = _codes(atlas, ids)
+    mean, itself = atlas.model.decode_images(np.stack([(codes[0] + codes[2]) / 2, codes[1]]), [now.shape] * 2)
+    when = [format_time(chosen + timedelta(hours=step)) for step in (-1, 0, 1)]
+    return _maps(path, [[before, now, after], [mean, (before + after) / 2, itself]],
+                 [[f"t - 1 h\n{when[0]}", f"t\n{when[1]}", f"t + 1 h\n{when[2]}"],
+                  ["mean of the codes\ndecoded", "mean of the pixels", "t\nreconstructed"]])
