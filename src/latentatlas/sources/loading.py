@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import BadInputError
 from .records import Failure, Record
 
-__all__ = ["Loaded", "load_records", "iter_batches", "transform_each"]
+__all__ = ["Loaded", "load_records", "iter_batches", "transform_each", "as_failure"]
 
 
 @dataclass
@@ -23,7 +23,8 @@ class Loaded:
     failures: list[Failure] = field(default_factory=list)
 
 
-def _failure(uri: str, error: BadInputError) -> Failure:
+def as_failure(uri: str, error: BadInputError) -> Failure:
+    """The failure of ``uri`` that ``error`` describes (its message without the uri in front)."""
     reason = str(error)
     prefix = f"{uri}: "
     return Failure(uri, reason[len(prefix):] if reason.startswith(prefix) else reason)
@@ -33,7 +34,7 @@ def _read(record: Record) -> np.ndarray | Failure:
     try:
         return record.load()
     except BadInputError as error:
-        return _failure(record.uri, error)
+        return as_failure(record.uri, error)
 
 
 def load_records(records: Sequence[Record], threads: int = 4) -> Loaded:
@@ -67,7 +68,7 @@ def transform_each(loaded: Loaded, transform: Callable[[np.ndarray, str], np.nda
         try:
             outputs.append(transform(image, record.uri))
         except BadInputError as error:
-            kept.failures.append(_failure(record.uri, error))
+            kept.failures.append(as_failure(record.uri, error))
             continue
         kept.records.append(record)
         kept.images.append(image)
