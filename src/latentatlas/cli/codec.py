@@ -9,8 +9,8 @@ import typer
 
 from ..quantise import DTYPES
 from . import evaluate
-from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json,
-                     finish_report, on_atlas, report_failures)
+from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
+                     show_result)
 from .core import SourcesArgument
 
 DtypeOption = Annotated[str, typer.Option("--dtype", help="float32, float16 or int8 (per-dimension scale from the atlas's codes).")]
@@ -74,11 +74,7 @@ def evaluate_codec(
         from ..viz import rate_distortion_figure, save_png
 
         result["plot"] = str(save_png(rate_distortion_figure(result), out))
-    if json_output:
-        emit_json(result)
-    else:
-        _print_table(result)
-    report_failures(evaluation.failures)
+    show_result(result, json_output, _print_table, evaluation.failures)
 
 
 def _print_table(result: dict) -> None:

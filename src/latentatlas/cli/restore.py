@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from . import evaluate
-from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json,
-                     finish_report, on_atlas, report_failures)
+from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
+                     show_result)
 
 ImagesArgument = Annotated[list[Path], typer.Argument(
     help="Image files, folders, manifests (.csv/.parquet) or stacks (.npy/.npz).")]
@@ -67,12 +67,7 @@ def evaluate_restore(
     evaluation = on_atlas(atlas, lambda opened, progress: opened.evaluate_restore(
         images, out=out, corrupt=corrupt or None, validation=validation, examples=examples, seed=seed,
         stride=stride, progress=progress), threads, quiet or json_output)
-    result = evaluation.to_dict()
-    if json_output:
-        emit_json(result)
-    else:
-        _print_table(result)
-    report_failures(evaluation.failures)
+    show_result(evaluation.to_dict(), json_output, _print_table, evaluation.failures)
 
 
 def _print_table(result: dict) -> None:

@@ -21,7 +21,7 @@ corruption.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar, Sequence
 
 import numpy as np
@@ -40,7 +40,7 @@ def _bad(spec: str, reason: str) -> UsageError:
 
 
 def _number(spec: str, arg: str | None, name: str, low: float, high: float, integer: bool = False) -> float:
-    """``arg`` as a number in [low, high]; :class:`UsageError` naming the spec otherwise."""
+    """``arg`` as a number (an int if ``integer``) in [low, high]; :class:`UsageError` naming the spec otherwise."""
     if arg is None:
         raise _bad(spec, f"needs {name}")
     try:
@@ -53,20 +53,29 @@ def _number(spec: str, arg: str | None, name: str, low: float, high: float, inte
     return value
 
 
-@dataclass(frozen=True)
-class Noise:
-    """Additive Gaussian noise of standard deviation ``sigma`` (model units), clipped to [0, 1]."""
+class _Numeric:
+    """A corruption of one number, written ``kind:VALUE``; subclasses are dataclasses of that one field."""
 
-    sigma: float
-    kind: ClassVar[str] = "noise"
+    kind: ClassVar[str]
+    argument: ClassVar[str]
+    bounds: ClassVar[tuple[float, float]]
+    integer: ClassVar[bool] = False
 
     @classmethod
-    def parse(cls, spec: str, arg: str | None) -> "Noise":
-        return cls(_number(spec, arg, "SIGMA", 1e-6, 1.0))
+    def parse(cls, spec: str, arg: str | None):
+        return cls(_number(spec, arg, cls.argument, *cls.bounds, integer=cls.integer))
 
     @property
     def spec(self) -> str:
-        return f"noise:{self.sigma:g}"
+        return f"{self.kind}:{getattr(self, fields(self)[0].name):g}"
+
+
+@dataclass(frozen=True)
+class Noise(_Numeric):
+    """Additive Gaussian noise of standard deviation ``sigma`` (model units), clipped to [0, 1]."""
+
+    sigma: float
+    kind, argument, bounds = "noise", "SIGMA", (1e-6, 1.0)
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, None]:
         noisy = x + rng.standard_normal(x.shape, dtype=np.float32) * np.float32(self.sigma)
@@ -74,19 +83,11 @@ class Noise:
 
 
 @dataclass(frozen=True)
-class SaltPepper:
+class SaltPepper(_Numeric):
     """A share ``amount`` of pixels set to 0 or 1 (half each), in every channel alike."""
 
     amount: float
-    kind: ClassVar[str] = "saltpepper"
-
-    @classmethod
-    def parse(cls, spec: str, arg: str | None) -> "SaltPepper":
-        return cls(_number(spec, arg, "AMOUNT", 1e-6, 1.0))
-
-    @property
-    def spec(self) -> str:
-        return f"saltpepper:{self.amount:g}"
+    kind, argument, bounds = "saltpepper", "AMOUNT", (1e-6, 1.0)
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, None]:
         n, _, h, w = x.shape
@@ -168,19 +169,11 @@ class Gray:
 
 
 @dataclass(frozen=True)
-class Downsample:
+class Downsample(_Numeric):
     """Area-average to ``1 / factor`` of the size, then enlarge back by nearest neighbour."""
 
     factor: int
-    kind: ClassVar[str] = "downsample"
-
-    @classmethod
-    def parse(cls, spec: str, arg: str | None) -> "Downsample":
-        return cls(int(_number(spec, arg, "FACTOR", 2, 64, integer=True)))
-
-    @property
-    def spec(self) -> str:
-        return f"downsample:{self.factor}"
+    kind, argument, bounds, integer = "downsample", "FACTOR", (2, 64), True
 
     def small_size(self, h: int, w: int) -> tuple[int, int]:
         """Height and width of the reduced image."""
@@ -196,19 +189,11 @@ class Downsample:
 
 
 @dataclass(frozen=True)
-class Jpeg:
+class Jpeg(_Numeric):
     """JPEG compression at ``quality`` (1-100) and decoding again (1 or 3 channels)."""
 
     quality: int
-    kind: ClassVar[str] = "jpeg"
-
-    @classmethod
-    def parse(cls, spec: str, arg: str | None) -> "Jpeg":
-        return cls(int(_number(spec, arg, "QUALITY", 1, 100, integer=True)))
-
-    @property
-    def spec(self) -> str:
-        return f"jpeg:{self.quality}"
+    kind, argument, bounds, integer = "jpeg", "QUALITY", (1, 100), True
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, None]:
         import cv2

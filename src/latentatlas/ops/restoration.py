@@ -24,7 +24,7 @@ from ..models import Corruption, LatentModel
 from ..models.tiled import apply_tiled
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, read_sources
-from ..sources.loading import as_failure, load_records
+from ..sources.loading import load_records, transformed
 from ..train import split
 
 __all__ = ["RestoreEvalSettings", "RestoreRow", "Example", "RestoreEvaluation", "evaluate_restore"]
@@ -207,12 +207,7 @@ def _read(model: LatentModel, sources: Sequence[str | Path], corruption: Corrupt
     loaded = load_records(scan.records)
     data = _Set(failures=scan.failures + loaded.failures)
     rng = np.random.default_rng(seed)
-    for record, image in zip(loaded.records, loaded.images):
-        try:
-            clean = model.preprocessor.native(image, record.uri)
-        except BadInputError as error:
-            data.failures.append(as_failure(record.uri, error))
-            continue
+    for record, _, clean in transformed(loaded, model.preprocessor.native, data.failures):
         corrupted = corruption.corrupt(clean[None], rng)
         damaged = None if corrupted.damaged is None else corrupted.damaged[0]
         data.uris.append(record.uri)

@@ -24,7 +24,7 @@ from ..models.tiled import apply_tiled
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, Record
 from ..sources.images import IMAGE_SUFFIXES
-from ..sources.loading import as_failure, load_records
+from ..sources.loading import load_records, transformed
 from .codec import named_records
 from .decode import save_decoded
 
@@ -117,12 +117,7 @@ def restore(
     for start in range(0, len(named), _IMAGES_PER_READ):
         loaded = load_records([record for record, _ in named[start:start + _IMAGES_PER_READ]])
         report.failures.extend(loaded.failures)
-        for record, image in zip(loaded.records, loaded.images):
-            try:
-                x = model.input_preprocessor.native(image, record.uri)
-            except BadInputError as error:
-                report.failures.append(as_failure(record.uri, error))
-                continue
+        for record, _, x in transformed(loaded, model.input_preprocessor.native, report.failures):
             if report.scale > 1:
                 x = np.repeat(np.repeat(x, report.scale, axis=1), report.scale, axis=2)
             restored = model.preprocessor.inverse(apply_tiled(model, x, settings.stride, settings.batch_size))
