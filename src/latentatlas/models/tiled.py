@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UsageError
+from ..progress import ProgressCallback, silent
 from ..sources.tiles import tile_starts
 from .latent import LatentModel
 
@@ -44,7 +45,8 @@ def tile_grid(height: int, width: int, tile: tuple[int, int], stride: int | None
     return [(top, left) for top in tile_starts(height, th, sh) for left in tile_starts(width, tw, sw)]
 
 
-def apply_tiled(model: LatentModel, x: np.ndarray, stride: int | None = None, batch_size: int = 64) -> np.ndarray:
+def apply_tiled(model: LatentModel, x: np.ndarray, stride: int | None = None, batch_size: int = 64,
+                progress: ProgressCallback = silent) -> np.ndarray:
     """Run ``model`` over ``x`` ``(C, H, W)`` in [0, 1] of any size; returns ``(C', H, W)`` in [0, 1].
 
     Parameters
@@ -56,6 +58,8 @@ def apply_tiled(model: LatentModel, x: np.ndarray, stride: int | None = None, ba
         Step between tiles in pixels; default half the model's input size.
     batch_size : int
         Tiles run through the network at once.
+    progress : callable
+        Receives ``("tiles", done, total)`` after each batch of tiles.
     """
     architecture = model.architecture
     tile = (architecture.height, architecture.width)
@@ -71,5 +75,6 @@ def apply_tiled(model: LatentModel, x: np.ndarray, stride: int | None = None, ba
         for (top, left), restored in zip(chunk, model.reconstruct(tiles, batch_size)):
             out[:, top:top + tile[0], left:left + tile[1]] += restored * window
             weight[top:top + tile[0], left:left + tile[1]] += window
+        progress("tiles", start + len(chunk), len(corners))
     out /= weight
     return np.clip(out[:, :height, :width], 0.0, 1.0)

@@ -120,7 +120,7 @@ def restore(
         for record, _, x in transformed(loaded, model.input_preprocessor.native, report.failures):
             if report.scale > 1:
                 x = np.repeat(np.repeat(x, report.scale, axis=1), report.scale, axis=2)
-            restored = model.preprocessor.inverse(apply_tiled(model, x, settings.stride, settings.batch_size))
+            restored = model.preprocessor.inverse(apply_tiled(model, x, settings.stride, settings.batch_size, progress))
             report.files.append(save_decoded(targets[record], restored, model.preprocess.value_range))
         progress("restore", min(start + _IMAGES_PER_READ, len(named)), len(named), failed=len(report.failures))
     if not report.files:
