@@ -101,7 +101,8 @@ class Atlas:
 
         ``settings`` are fields of :class:`~latentatlas.ops.fit.ModelOptions`
         (``code_size``, ``size``, ``channels``, ``fit``, ``value_range``,
-        ``base_channels``, ...) and :class:`~latentatlas.train.TrainConfig`
+        ``base_channels``, ``corrupt`` (e.g. ``["noise:0.1"]``: learn to undo
+        it), ``bottleneck`` (``"conv"`` for restoration), ...) and :class:`~latentatlas.train.TrainConfig`
         (``epochs``, ``batch_size``, ``val_fraction``, ``loss``, ``seed``, ...).
         ``reader`` says how to read the sources (variable, clip, crop,
         scale, tiles: :class:`~latentatlas.sources.ReaderOptions`); it is

@@ -14,7 +14,9 @@ order and is written in a small spec language, one spec per step::
     jpeg:20            JPEG at quality 20 and decoded again (1 or 3 channels)
 
 ``Corruption.parse(["mask:crosshair", "noise:0.05"])`` draws a crosshair and
-then adds noise. The chain is stored in the model's ``config.json`` as the
+then adds noise. Each step has ``spec`` (its text) and ``apply(x, rng)``,
+which returns the corrupted batch and the ``(N, H, W)`` pixels it masked
+(None for steps that mask nothing). The chain is stored in the model's ``config.json`` as the
 list of its specs, so restoring and evaluating use the model's own
 corruption.
 """
