@@ -20,28 +20,7 @@ import time
 from pathlib import Path
 
 from latentatlas import Atlas
-from latentatlas.sources import write_image
-from latentatlas.sources.samples import load_sample
-
-HELD_OUT = ("astronaut", "coffee", "camera", "grass")
-
-
-def export_tiles(held_out: set[str], stride: int, root: Path) -> tuple[Path, Path, int, int]:
-    """Training tiles (``stride`` apart, other photos) and held-out tiles (64 apart, ``held_out`` photos) as PNG."""
-    train, test = root / "train", root / "heldout"
-    n_train = n_test = 0
-    training = load_sample("photos", stride=stride)
-    for image, name, meta in zip(training.images, training.names, training.meta):
-        if meta["photo"] not in held_out:
-            write_image(train / f"{name}.png", image)
-            n_train += 1
-    tiles = load_sample("photos")
-    for image, name, meta in zip(tiles.images, tiles.names, tiles.meta):
-        if meta["photo"] in held_out:
-            write_image(test / f"{name}.png", image)
-            n_test += 1
-    return train, test, n_train, n_test
-
+from shared import HELD_OUT, export_tiles, training_summary
 
 def timed_rate(run, images: int) -> float:
     """Images per second of the faster of two runs (the first warms up)."""
@@ -67,7 +46,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         root = args.work or Path(scratch)
-        train, test, n_train, n_test = export_tiles(held_out, args.train_stride, root)
+        train, test, n_train, n_test = export_tiles(held_out, root, stride=args.train_stride)
         print(f"{n_train} training tiles, {n_test} held-out tiles", file=sys.stderr)
         with Atlas.open(root / "bench.atlas") as atlas:
             fitted, embedded = atlas.build(train, overwrite=True, code_size=args.code_size, epochs=1000, patience=20,
@@ -99,12 +78,7 @@ def main() -> None:
         "held_out_photos": sorted(held_out),
         "train_tiles": n_train,
         "held_out_tiles": n_test,
-        "time_budget_s": args.time_budget,
-        "training_seconds": round(history.seconds, 1),
-        "epochs": len(history.epochs),
-        "best_epoch": history.best_epoch,
-        "val_mse_start": history.initial_val_loss,
-        "val_mse_best": history.best_loss,
+        **training_summary(history, args.time_budget),
         "code_size": args.code_size,
         "seed": args.seed,
     }))

@@ -140,3 +140,26 @@ def radar_atlas(tmp_path_factory, radar_npy):
         atlas.build(radar_npy, reader=ReaderOptions(clip=(0, 60)), code_size=16, epochs=3, batch_size=16,
                     base_channels=8, seed=0)
     return path
+
+
+@pytest.fixture(scope="session")
+def shapes_dir(tmp_path_factory) -> Path:
+    """Generated shapes (32x32 RGB): 240 to train on in ``train/``, 24 others (another seed) in ``test/``."""
+    from latentatlas.sources.samples import export_sample
+
+    root = tmp_path_factory.mktemp("shapes")
+    export_sample("shapes", root / "train", n=240)
+    export_sample("shapes", root / "test", seed=1, n=24)
+    return root
+
+
+@pytest.fixture(scope="session")
+def denoise_atlas(tmp_path_factory, shapes_dir) -> Path:
+    """An atlas whose model (conv bottleneck) learned to remove noise of sigma 0.1 from the shapes (read-only use)."""
+    from latentatlas import Atlas
+
+    path = tmp_path_factory.mktemp("atlases") / "denoise.atlas"
+    with Atlas.open(path) as atlas:
+        atlas.fit(shapes_dir / "train", corrupt=["noise:0.1"], bottleneck="conv", base_channels=16, blocks=3,
+                  epochs=6, batch_size=16, seed=0)
+    return path

@@ -77,3 +77,40 @@ def test_plain_model_needs_no_linear_path_and_linear_path_needs_identity_output(
     assert ConvAutoencoder(AutoencoderConfig(1, 1, 8, 8, linear_path=False, output="sigmoid")).decoder[-1].__class__.__name__ == "Sigmoid"
     with pytest.raises(UsageError, match="output must be 'identity'"):
         AutoencoderConfig(1, 1, 8, 8, output="sigmoid")
+
+
+@pytest.mark.parametrize("levels, blocks, grid", [(0, 2, (16, 16)), (2, 1, (4, 4))])
+def test_the_conv_bottleneck_keeps_a_feature_map_and_starts_as_the_identity(levels, blocks, grid):
+    config = AutoencoderConfig(1, 3, 16, 16, bottleneck="conv", levels=levels, blocks=blocks, residual=True,
+                               linear_path=False, base_channels=8)
+    assert config.grid == grid
+    net = ConvAutoencoder(config).eval()
+    x = torch.rand(2, 1, 16, 16)
+    assert net.encode(x).shape == (2, config.widths[-1], *grid)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), x.expand(-1, 3, -1, -1))  # the grey input in every channel
+    assert len([m for m in net.encoder if isinstance(m, torch.nn.Conv2d)]) == 1 + 2 * levels + blocks
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(bottleneck="conv"), "use --no-linear-path"),
+    (dict(bottleneck="dense", linear_path=False), "bottleneck must be one of linear, conv"),
+    (dict(residual=True, linear_path=False, output="identity"), "residual prediction needs the conv bottleneck"),
+    (dict(bottleneck="conv", linear_path=False, levels=4), "levels must be >= 0 and halve 8x8 evenly"),
+    (dict(bottleneck="conv", linear_path=False, blocks=-1), "blocks must be >= 0"),
+])
+def test_bad_bottlenecks_are_named(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        AutoencoderConfig(1, 1, 8, 8, **kwargs)
+
+
+def test_configs_written_before_the_conv_bottleneck_stay_the_same():
+    """Older model files lack the later fields; a default model writes none of them, so its fingerprint holds."""
+    old_keys = {"in_channels", "out_channels", "height", "width", "code_size", "base_channels", "max_channels",
+                "norm", "output", "linear_path"}
+    config = AutoencoderConfig(3, 3, 32, 32)
+    assert set(config.to_dict()) == old_keys
+    assert AutoencoderConfig.from_dict({k: v for k, v in config.to_dict().items() if k in old_keys}) == config
+    conv = AutoencoderConfig(3, 3, 32, 32, bottleneck="conv", levels=0, linear_path=False, residual=True)
+    assert {"bottleneck", "levels", "residual"} <= set(conv.to_dict()) and "blocks" not in conv.to_dict()
+    assert AutoencoderConfig.from_dict(conv.to_dict()) == conv

@@ -56,3 +56,25 @@ def test_decode_images_come_back_in_the_collection_units():
     images = model.decode_images(np.zeros((2, 8), np.float32), sizes=[None, (16, 12)])
     assert images[0].shape == (8, 8) and images[0].dtype == np.uint8
     assert images[1].shape == (16, 12)
+
+
+def test_corruption_and_conv_bottleneck_are_stored_and_read_back(tmp_path):
+    from latentatlas.models import Corruption
+
+    architecture = AutoencoderConfig(1, 3, 8, 8, bottleneck="conv", levels=1, linear_path=False, residual=True,
+                                     base_channels=8)
+    model = LatentModel.create(architecture, PreprocessConfig(height=8, width=8, channels=3), seed=0,
+                               corruption=Corruption.parse(["gray", "noise:0.1"]))
+    save_model(model, tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["corruption"] == ["gray", "noise:0.1"] and config["autoencoder"]["bottleneck"] == "conv"
+    loaded = load_model(tmp_path / "m")
+    assert loaded.corruption == model.corruption and loaded.fingerprint == model.fingerprint
+    assert loaded.input_preprocessor.input_shape == (1, 8, 8) and loaded.preprocessor.input_shape == (3, 8, 8)
+    assert not loaded.has_code and "corruption" not in json.loads(json.dumps(_model().config_dict()))
+    with pytest.raises(ModelMismatchError, match="makes no vector code"):
+        loaded.encode([np.zeros((8, 8), np.uint8)])
+    config["corruption"] = ["blur:2"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BadInputError, match="config.json: corruption 'blur:2': unknown kind"):
+        load_model(tmp_path / "m")

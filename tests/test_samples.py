@@ -9,7 +9,8 @@ import pytest
 
 from latentatlas.errors import UsageError
 from latentatlas.sources import read_source
-from latentatlas.sources.samples import export_sample, load_sample
+from latentatlas.preprocess import LUMA
+from latentatlas.sources.samples import TASK_COLOURS, export_sample, load_sample
 
 
 def test_digits_are_the_1797_labelled_8x8_digits():
@@ -51,3 +52,13 @@ def test_export_writes_label_folders_and_a_manifest(tmp_path):
 def test_unknown_sample_set_names_the_choices():
     with pytest.raises(UsageError, match="unknown sample set 'mnist'; choose one of digits, photos, shapes"):
         load_sample("mnist")
+
+
+def test_colour_shapes_are_the_shapes_with_red_circles_and_blue_squares():
+    plain, task = load_sample("shapes", seed=3, n=12), load_sample("colour-shapes", seed=3, n=12)
+    assert task.labels == plain.labels
+    for a, b, label, meta in zip(plain.images, task.images, task.labels, task.meta):
+        assert np.array_equal(a.any(axis=2), b.any(axis=2))
+        assert (meta["colour"], tuple(b[b.any(axis=2)][0])) == TASK_COLOURS[label]
+    grey = [np.rint(np.array(rgb) @ LUMA) for _, rgb in TASK_COLOURS.values()]
+    assert grey[0] == grey[1]  # only the shape tells the colour

@@ -84,3 +84,16 @@ def test_bad_training_settings_are_named(kwargs, message):
 def test_one_image_is_not_enough(digit_inputs):
     with pytest.raises(BadInputError, match="need at least 2 images"):
         train(_model(), digit_inputs[:1], TrainConfig())
+
+
+def test_corrupted_inputs_are_drawn_from_the_seed(digit_inputs):
+    from latentatlas.models import Corruption
+
+    noise = Corruption.parse(["noise:0.2"])
+    config = TrainConfig(epochs=2, batch_size=64, seed=1)
+    a, b = _model(seed=1), _model(seed=1)
+    history = train(a, digit_inputs, config, corrupt=noise)
+    train(b, digit_inputs, config, corrupt=noise)
+    assert a.fingerprint == b.fingerprint
+    plain = _model(seed=1)
+    assert train(plain, digit_inputs, config).initial_val_loss < history.initial_val_loss  # noisy inputs start worse

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from .ops.codec import CompressReport, DecompressReport
     from .ops.interpolate import Interpolation
     from .ops.rate_distortion import CodecEvaluation
+    from .ops.restoration import RestoreEvaluation
+    from .ops.restore import RestoreReport
     from .ops.temporal import TemporalReport
     from .ops.project import ProjectionResult
     from .ops.space import SpaceReport
@@ -99,7 +101,8 @@ class Atlas:
 
         ``settings`` are fields of :class:`~latentatlas.ops.fit.ModelOptions`
         (``code_size``, ``size``, ``channels``, ``fit``, ``value_range``,
-        ``base_channels``, ...) and :class:`~latentatlas.train.TrainConfig`
+        ``base_channels``, ``corrupt`` (e.g. ``["noise:0.1"]``: learn to undo
+        it), ``bottleneck`` (``"conv"`` for restoration), ...) and :class:`~latentatlas.train.TrainConfig`
         (``epochs``, ``batch_size``, ``val_fraction``, ``loss``, ``seed``, ...).
         ``reader`` says how to read the sources (variable, clip, crop,
         scale, tiles: :class:`~latentatlas.sources.ReaderOptions`); it is
@@ -122,7 +125,14 @@ class Atlas:
 
     def build(self, sources: Sources, overwrite: bool = False, progress: ProgressCallback = silent,
               reader: ReaderOptions | None = None, **settings: Any) -> tuple[fit_op.FitReport, embed_op.EmbedReport]:
-        """:meth:`fit` then :meth:`embed` on the same sources."""
+        """:meth:`fit` then :meth:`embed` on the same sources.
+
+        A conv bottleneck (``bottleneck="conv"``) makes no code to embed, so
+        it is refused before training: use :meth:`fit` for it.
+        """
+        if settings.get("bottleneck") == "conv":
+            raise UsageError("build embeds the images, but a conv-bottleneck model makes no vector code; "
+                             "train it with `latentatlas fit --bottleneck conv` instead")
         fitted = self.fit(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
         return fitted, self.embed(sources, progress=progress)
 
@@ -316,6 +326,33 @@ class Atlas:
 
         step = temporal.parse_step(step) if isinstance(step, str) else step
         return temporal.evaluate_interpolation(self.store, self.model, step, where, progress=progress)
+
+    def restore(self, images: Sources, out: str | Path, *, progress: ProgressCallback = silent,
+                **settings: Any) -> RestoreReport:
+        """Restore ``images`` (files, folders, stacks) with the atlas's model and write them under ``out``.
+
+        ``settings`` are fields of :class:`~latentatlas.ops.restore.RestoreSettings`
+        (``stride``, ``batch_size``, ``format``, ``upscale``). See
+        :func:`latentatlas.ops.restore.restore`.
+        """
+        from .ops import restore as restore_op
+
+        return restore_op.restore(self.model, _as_list(images), out, _settings(restore_op.RestoreSettings, **settings),
+                                  progress)
+
+    def evaluate_restore(self, images: Sources, *, out: str | Path | None = None,
+                         progress: ProgressCallback = silent, **settings: Any) -> RestoreEvaluation:
+        """Corrupt clean held-out ``images`` with the model's corruption; score ours beside classic filters.
+
+        ``out`` writes the grid picture. ``settings`` are fields of
+        :class:`~latentatlas.ops.restoration.RestoreEvalSettings` (``corrupt``,
+        ``validation``, ``seed``, ``stride``, ``examples``, ``baselines``). See
+        :func:`latentatlas.ops.restoration.evaluate_restore`.
+        """
+        from .ops import restoration
+
+        chosen = _settings(restoration.RestoreEvalSettings, **settings)
+        return restoration.evaluate_restore(self.model, _as_list(images), chosen, out, progress)
 
 
 def _settings(factory: type, /, **values: Any) -> Any:

@@ -15,9 +15,10 @@ import numpy as np
 
 from .errors import BadInputError, UsageError
 
-__all__ = ["PreprocessConfig", "Preprocessor", "DEFAULT_MAX_SIDE"]
+__all__ = ["PreprocessConfig", "Preprocessor", "DEFAULT_MAX_SIDE", "LUMA"]
 
 DEFAULT_MAX_SIDE = 64
+LUMA = (0.299, 0.587, 0.114)  # weights of R, G, B in grey (ITU-R BT.601)
 _FITS = ("resize", "crop")
 _INTEGER_RANGES = {"uint8": (0.0, 255.0), "uint16": (0.0, 65535.0), "bool": (0.0, 1.0)}
 
@@ -121,9 +122,12 @@ class Preprocessor:
 
     def __call__(self, image: np.ndarray, uri: str = "image") -> np.ndarray:
         """One image, ``(H, W)`` or ``(H, W, C)``, to a ``(C, H, W)`` float32 array in [0, 1]."""
-        array = self._channels(np.asarray(image), uri)
-        array = self._scale(array, uri)
-        array = self._geometry(array)
+        array = self._geometry(self._scale(self._channels(np.asarray(image), uri), uri))
+        return np.ascontiguousarray(array.transpose(2, 0, 1))
+
+    def native(self, image: np.ndarray, uri: str = "image") -> np.ndarray:
+        """One image to ``(C, h, w)`` float32 in [0, 1] at its own size: channels and value scale only."""
+        array = self._scale(self._channels(np.asarray(image), uri), uri)
         return np.ascontiguousarray(array.transpose(2, 0, 1))
 
     def batch(self, images: Sequence[np.ndarray], uris: Sequence[str] | None = None) -> np.ndarray:
@@ -174,7 +178,7 @@ class Preprocessor:
         if want == 3 and have in (1, 4):
             return array[..., :3] if have == 4 else np.repeat(array, 3, axis=2)
         if want == 1 and have in (3, 4):
-            weights = np.array([0.299, 0.587, 0.114], np.float32)
+            weights = np.array(LUMA, np.float32)
             return (array[..., :3].astype(np.float32) @ weights)[..., None].astype(array.dtype)
         raise BadInputError(f"{uri}: image has {have} channels; the model takes {want}")
 

@@ -6,7 +6,7 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -16,7 +16,9 @@ from .errors import BadInputError, UsageError
 from .models.latent import LatentModel
 from .progress import ProgressCallback, silent
 
-__all__ = ["TrainConfig", "EpochStats", "History", "train", "split", "LOSSES"]
+__all__ = ["TrainConfig", "EpochStats", "History", "train", "split", "LOSSES", "Corrupt"]
+
+Corrupt = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 def _log_cosh(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -130,8 +132,9 @@ def train(
     config: TrainConfig,
     targets: np.ndarray | None = None,
     progress: ProgressCallback = silent,
+    corrupt: Corrupt | None = None,
 ) -> History:
-    """Train ``model`` in place to map ``inputs`` to ``targets`` (default: themselves).
+    """Train ``model`` in place to map ``inputs`` (or corrupted ``inputs``) to ``targets`` (default: ``inputs``).
 
     Parameters
     ----------
@@ -143,6 +146,14 @@ def train(
     targets : ndarray of shape (N, C', H, W), optional
     progress : callable
         Receives ``("train", batches_done, batches_total, epoch=..., ...)``.
+    corrupt : callable, optional
+        ``corrupt(x, rng)`` maps a batch ``(n, C, H, W)`` to the corrupted
+        inputs the network sees, e.g. a
+        :class:`~latentatlas.models.corruptions.Corruption`. Each training
+        batch gets a fresh draw and the validation images one fixed draw,
+        all from ``config.seed``. The linear path, if any, starts as PCA of
+        one corrupted draw of the training images, mapped to the clean
+        targets by least squares (a linear denoiser).
 
     Returns
     -------
@@ -156,6 +167,9 @@ def train(
     n_val = len(val_idx)
     x_train, y_train = torch.from_numpy(inputs[train_idx]), torch.from_numpy(targets[train_idx])
     x_val, y_val = torch.from_numpy(inputs[val_idx]), torch.from_numpy(targets[val_idx])
+    val_rng, batch_rng = np.random.default_rng(config.seed).spawn(2)
+    if corrupt is not None:
+        x_val = torch.from_numpy(corrupt(x_val.numpy(), val_rng))
 
     loss_fn = LOSSES[config.loss]
     history = History(loss=config.loss, n_train=len(train_idx), n_val=n_val)
@@ -165,7 +179,9 @@ def train(
 
     net = model.net.to(memory_format=torch.channels_last)
     if net.config.linear_path:
-        net.initialise_linear_path(x_train, y_train, seed=config.seed)
+        x_init = x_train if corrupt is None else torch.from_numpy(corrupt(x_train.numpy(), batch_rng))
+        net.initialise_linear_path(x_init, y_train, seed=config.seed)
+        del x_init
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     bounds = _batch_bounds(len(train_idx), config.batch_size)
@@ -185,7 +201,10 @@ def train(
             lr = _learning_rate(config, step / total, time.perf_counter() - start)
             for group in optimiser.param_groups:
                 group["lr"] = lr
-            x = x_train[index].contiguous(memory_format=torch.channels_last)
+            x = x_train[index]
+            if corrupt is not None:
+                x = torch.from_numpy(corrupt(x.numpy(), batch_rng))
+            x = x.contiguous(memory_format=torch.channels_last)
             loss = loss_fn(net(x), y_train[index])
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

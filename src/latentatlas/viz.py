@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["to_display", "grid", "captioned_rows", "field_colours", "is_field", "loss_curve", "figure_png", "save_png",
-           "REFLECTIVITY"]
+           "restoration_grid", "REFLECTIVITY"]
 
 REFLECTIVITY = "reflectivity"
 # The National Weather Service's radar colours, one per 5 dBZ from 0 (no echo below 5 dBZ) to 75 dBZ.
@@ -240,3 +240,13 @@ def rate_distortion_figure(evaluation: dict):
     fig.suptitle(f"{evaluation['images']} images, codes of {evaluation['code_size']} numbers")
     fig.tight_layout(rect=(0, 0, 0.8, 1))
     return fig
+
+
+def restoration_grid(examples: Sequence):
+    """One row per example of a restoration evaluation: clean, corrupted, ours, best baseline.
+
+    ``examples`` are :class:`latentatlas.ops.restoration.Example`: images
+    ``(C, H, W)`` in [0, 1] with their captions.
+    """
+    rows = [[np.asarray(image).transpose(1, 2, 0) for image in example.images] for example in examples]
+    return captioned_rows(rows, [example.captions for example in examples], value_range=(0.0, 1.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import cluster, codec, core, datasets, demo, evaluate, features, interpolate, project, search, space
+from . import cluster, codec, core, datasets, demo, evaluate, features, interpolate, project, restore, search, space
 
 __all__ = ["app", "main"]
 
@@ -26,6 +26,7 @@ project.register(app)
 space.register(app)
 codec.register(app)
 interpolate.register(app)
+restore.register(app)
 
 
 def main() -> None:

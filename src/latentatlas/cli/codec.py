@@ -9,8 +9,8 @@ import typer
 
 from ..quantise import DTYPES
 from . import evaluate
-from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json, on_atlas,
-                     report_failures)
+from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
+                     show_result)
 from .core import SourcesArgument
 
 DtypeOption = Annotated[str, typer.Option("--dtype", help="float32, float16 or int8 (per-dimension scale from the atlas's codes).")]
@@ -36,7 +36,7 @@ def compress(
     """Write one small code file per image: a versioned header and the quantised code."""
     report = on_atlas(atlas, lambda opened, progress: opened.compress(
         sources, out, dtype=dtype, batch_size=batch_size, progress=progress), threads, quiet or json_output)
-    _finish(report, json_output, "Compressed {files} images into {out}: {bytes_per_file} bytes each "
+    finish_report(report, json_output, "Compressed {files} images into {out}: {bytes_per_file} bytes each "
                                  "({dtype}, {code_size} numbers), {bpp:.3f} bits per pixel.")
 
 
@@ -53,17 +53,7 @@ def decompress(
     """Restore images from code files at their original size; files of another model are refused."""
     report = on_atlas(atlas, lambda opened, progress: opened.decompress(
         files, out, format=format, batch_size=batch_size, progress=progress), threads, quiet or json_output)
-    _finish(report, json_output, "Restored {images} images into {out}.")
-
-
-def _finish(report, json_output: bool, text: str) -> None:
-    """Print the report as JSON or as ``text`` filled from it, then list its failures on stderr."""
-    result = report.to_dict()
-    if json_output:
-        emit_json(result)
-    else:
-        console().print(text.format(**result))
-    report_failures(report.failures)
+    finish_report(report, json_output, "Restored {images} images into {out}.")
 
 
 def evaluate_codec(
@@ -84,11 +74,7 @@ def evaluate_codec(
         from ..viz import rate_distortion_figure, save_png
 
         result["plot"] = str(save_png(rate_distortion_figure(result), out))
-    if json_output:
-        emit_json(result)
-    else:
-        _print_table(result)
-    report_failures(evaluation.failures)
+    show_result(result, json_output, _print_table, evaluation.failures)
 
 
 def _print_table(result: dict) -> None:

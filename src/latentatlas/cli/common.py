@@ -16,6 +16,7 @@ from ..errors import LatentAtlasError, UsageError
 __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
     "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads", "on_atlas", "report_failures",
+    "finish_report", "show_result",
 ]
 
 AtlasOption = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas directory.")]
@@ -178,3 +179,18 @@ def report_failures(failures: Sequence[Any]) -> None:
         typer.echo(f"Skipped {len(failures)} unreadable item(s):", err=True)
         for failure in failures:
             typer.echo(f"  {failure}", err=True)
+
+
+def show_result(result: dict[str, Any], json_output: bool, show: Callable[[dict[str, Any]], None],
+                failures: Sequence[Any] = ()) -> None:
+    """Print ``result`` as JSON or with ``show``, then list ``failures`` on stderr."""
+    if json_output:
+        emit_json(result)
+    else:
+        show(result)
+    report_failures(failures)
+
+
+def finish_report(report: Any, json_output: bool, text: str) -> None:
+    """Print ``report.to_dict()`` as JSON or as ``text`` filled from it, then list its failures on stderr."""
+    show_result(report.to_dict(), json_output, lambda result: console().print(text.format(**result)), report.failures)

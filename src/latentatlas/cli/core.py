@@ -16,6 +16,7 @@ from .readers import (
     reader_changes,
 )
 
+_RESTORATION = "Restoration"
 SourcesArgument = Annotated[
     list[Path], typer.Argument(help="Folders, image files, manifests (.csv/.parquet), stacks (.npy/.npz) "
                                "or GRIB2/NetCDF fields (.grib2/.grb2/.grib, .nc).")
@@ -44,7 +45,7 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         fit: Annotated[str, typer.Option("--fit", help="resize or crop images to the input size.")] = "resize",
         value_range: Annotated[Optional[str], typer.Option("--value-range", help="LOW,HIGH mapped to 0..1 (default: the dtype's range).")] = None,
         base_channels: Annotated[int, typer.Option("--base-channels", help="Width of the first conv level.")] = 32,
-        linear_path: Annotated[bool, typer.Option("--linear-path/--no-linear-path", help="Add the PCA-initialised linear path (off: the plain conv autoencoder).")] = True,
+        linear_path: Annotated[Optional[bool], typer.Option("--linear-path/--no-linear-path", help="Add the PCA-initialised linear path (off: the plain conv autoencoder). Default: on for the linear bottleneck.")] = None,
         epochs: Annotated[int, typer.Option(help="Upper bound on epochs.")] = 30,
         batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
         learning_rate: Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate.")] = 2e-3,
@@ -57,6 +58,22 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         variable: VariableOption = None, filters: FilterOption = None, fill_value: FillOption = None,
         clip: ClipOption = None, crop: CropOption = None, scale: ScaleOption = None,
         tile: TileOption = None, stride: StrideOption = None,
+        corrupt: Annotated[Optional[list[str]], typer.Option(
+            "--corrupt", help="Learn to undo this corruption (repeatable, applied in order): noise:SIGMA, "
+            "saltpepper:AMOUNT, mask:box|lines|crosshair, gray, downsample:FACTOR, jpeg:QUALITY.",
+            rich_help_panel=_RESTORATION)] = None,
+        bottleneck: Annotated[str, typer.Option(
+            "--bottleneck", help="linear (a vector code: searchable) or conv (a feature map: restoration only).",
+            rich_help_panel=_RESTORATION)] = "linear",
+        levels: Annotated[Optional[int], typer.Option(
+            "--levels", help="Halvings down to the bottleneck (default: linear as the size allows, conv 0).",
+            rich_help_panel=_RESTORATION)] = None,
+        blocks: Annotated[Optional[int], typer.Option(
+            "--blocks", help="3x3 convolutions on the bottleneck grid (default: linear 0, conv 6).",
+            rich_help_panel=_RESTORATION)] = None,
+        residual: Annotated[Optional[bool], typer.Option(
+            "--residual/--no-residual", help="Predict a correction added to the input (default: on for conv).",
+            rich_help_panel=_RESTORATION)] = None,
         threads: ThreadsOption = None,
         json_output: JsonOption = False,
         quiet: QuietOption = False,
@@ -70,11 +87,14 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
             value_range=tuple(parse_numbers(value_range, "--value-range")) if value_range else None,
             base_channels=base_channels, linear_path=linear_path, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed,
+            corrupt=tuple(corrupt or ()), bottleneck=bottleneck, levels=levels, blocks=blocks, residual=residual,
         )
         reader = ReaderOptions(**reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride))
         with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
-            fitted = opened.fit(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
-            embedded = opened.embed(sources, progress=progress) if embed_after else None
+            if embed_after:
+                fitted, embedded = opened.build(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
+            else:
+                fitted, embedded = opened.fit(sources, overwrite=overwrite, progress=progress, reader=reader, **settings), None
         result = _fit_summary(fitted)
         failures = fitted.failures
         if embedded is not None:
@@ -97,8 +117,11 @@ def _fit_summary(report) -> dict[str, Any]:
         "model": model.fingerprint,
         "images": report.images,
         "failed": [{"uri": f.uri, "reason": f.reason} for f in report.failures],
-        "input_shape": list(model.preprocessor.input_shape),
-        "code_size": model.code_size,
+        "input_shape": list(model.input_preprocessor.input_shape),
+        "output_channels": model.architecture.out_channels,
+        "code_size": model.code_size if model.has_code else None,
+        "bottleneck": model.architecture.bottleneck,
+        "corruption": model.corruption.specs,
         "epochs": len(history.epochs),
         "best_epoch": history.best_epoch,
         "best_val_loss": history.best_loss if history.n_val else None,
@@ -119,7 +142,9 @@ def _embed_summary(report) -> dict[str, Any]:
 def _print_fit(result: dict[str, Any]) -> None:
     out = console()
     c, h, w = result["input_shape"]
-    out.print(f"Trained on {result['images']} images ({c}x{h}x{w} -> {result['code_size']} numbers) "
+    code = f"{result['code_size']} numbers" if result["code_size"] else "a conv feature map"
+    task = f", undoing {' then '.join(result['corruption'])}" if result["corruption"] else ""
+    out.print(f"Trained on {result['images']} images ({c}x{h}x{w} -> {code}{task}) "
               f"for {result['epochs']} epochs in {result['seconds']:.1f} s.")
     if result["best_val_loss"] is not None:
         out.print(f"Best validation loss {result['best_val_loss']:.4g} at epoch {result['best_epoch']} "
@@ -242,8 +267,11 @@ def info(atlas: AtlasOption, json_output: JsonOption = False) -> None:
         out.print("No model yet: run `latentatlas fit`.")
         return
     c, h, w = model["input_shape"]
-    out.print(f"Model {model['fingerprint']}: {c}x{h}x{w} -> {model['code_size']} numbers, depth {model['depth']}, "
+    code = f"{model['code_size']} numbers" if model["code_size"] else "a conv feature map (restoration only)"
+    out.print(f"Model {model['fingerprint']}: {c}x{h}x{w} -> {code}, depth {model['depth']}, "
               f"widths {model['widths']}, {model['parameters']:,} parameters.")
+    if model["corruption"]:
+        out.print(f"Trained to undo: {' then '.join(model['corruption'])}.")
     history = summary["history"]
     if history:
         out.print(f"Trained {history['epochs']} epochs in {history['seconds']} s; best {history['loss']} "

@@ -21,6 +21,18 @@ images and starts the convolutional paths at zero, so training starts from
 the best linear autoencoder (PCA, which a linear autoencoder learns anyway)
 and spends its time on what a linear map cannot do. Without it the model is
 the plain convolutional autoencoder with a sigmoid output.
+
+With ``bottleneck="conv"`` (for restoration, where the code is not
+searched) there is no flatten and no linear layer: the code is the
+feature map on the bottleneck grid, ``blocks`` more 3x3 convolutions work
+on it, and the decoder mirrors the encoder back up. ``levels`` sets the
+number of halvings (0 keeps the full resolution: a plain stack of
+convolutions). With ``residual`` the output is the input plus the
+network's correction (a grey input is repeated to each output channel),
+and the last convolution starts at zero, so training starts from the
+corrupted input itself::
+
+    x ──stem──> [3x3 /2 ─> 3x3] x levels ──> [3x3] x blocks ──> [up x2 ─> 3x3] x levels ──3x3──(+ x)──> x̂
 """
 
 from __future__ import annotations
@@ -38,6 +50,10 @@ __all__ = ["AutoencoderConfig", "ConvAutoencoder"]
 
 _NORMS = ("batch", "none")
 _OUTPUTS = ("sigmoid", "identity")
+_BOTTLENECKS = ("linear", "conv")
+# Fields added after the first release, written only when they differ from these defaults, so that
+# the configurations (and fingerprints) of models saved before them stay the same.
+_LATER_DEFAULTS = {"bottleneck": "linear", "levels": None, "blocks": 0, "residual": False}
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,17 @@ class AutoencoderConfig:
         scaled to [0, 1]. The linear path needs ``identity``.
     linear_path : bool, default True
         Add the fixed linear (PCA) path around the convolutional one.
+    bottleneck : {"linear", "conv"}
+        ``linear``: a vector code of ``code_size`` numbers (searchable);
+        ``conv``: the feature map on the bottleneck grid (restoration only;
+        ``code_size`` is unused).
+    levels : int, optional
+        Halvings from the input to the bottleneck grid; default as many as
+        the size allows (see :attr:`depth`).
+    blocks : int, default 0
+        Further 3x3 convolutions on the bottleneck grid.
+    residual : bool, default False
+        Predict a correction added to the input (``conv`` bottleneck only).
     """
 
     in_channels: int
@@ -75,6 +102,10 @@ class AutoencoderConfig:
     norm: str = "batch"
     output: str = "identity"
     linear_path: bool = True
+    bottleneck: str = "linear"
+    levels: int | None = None
+    blocks: int = 0
+    residual: bool = False
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "out_channels", "code_size", "base_channels", "max_channels"):
@@ -84,12 +115,29 @@ class AutoencoderConfig:
             raise UsageError(f"norm must be one of {', '.join(_NORMS)}, got {self.norm!r}")
         if self.output not in _OUTPUTS:
             raise UsageError(f"output must be one of {', '.join(_OUTPUTS)}, got {self.output!r}")
+        if self.bottleneck not in _BOTTLENECKS:
+            raise UsageError(f"bottleneck must be one of {', '.join(_BOTTLENECKS)}, got {self.bottleneck!r}")
         if self.linear_path and self.output != "identity":
             raise UsageError("the linear path adds to the output, so output must be 'identity'")
+        if self.linear_path and self.bottleneck != "linear":
+            raise UsageError("the linear (PCA) path adds to a vector code, which the conv bottleneck has not; "
+                             "use --no-linear-path")
+        if self.residual and (self.bottleneck != "conv" or self.output != "identity"):
+            raise UsageError("residual prediction needs the conv bottleneck and the identity output")
+        if self.residual and self.in_channels not in (1, self.out_channels):
+            raise UsageError(f"residual prediction adds the input to the output: {self.in_channels} channels "
+                             f"cannot be added to {self.out_channels}")
+        if self.blocks < 0:
+            raise UsageError(f"blocks must be >= 0, got {self.blocks}")
+        if self.levels is not None and (self.levels < 0 or self.height % (1 << self.levels)
+                                        or self.width % (1 << self.levels)):
+            raise UsageError(f"levels must be >= 0 and halve {self.height}x{self.width} evenly, got {self.levels}")
 
     @property
     def depth(self) -> int:
-        """Number of halvings from the input to the bottleneck grid."""
+        """Number of halvings from the input to the bottleneck grid (``levels`` when set)."""
+        if self.levels is not None:
+            return self.levels
         depth, h, w = 0, self.height, self.width
         while h % 2 == 0 and w % 2 == 0 and min(h, w) // 2 >= 4:
             depth, h, w = depth + 1, h // 2, w // 2
@@ -106,8 +154,8 @@ class AutoencoderConfig:
         return [min(self.base_channels << i, self.max_channels) for i in range(self.depth + 1)]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return asdict(self)
+        """JSON-able form (fields added later only when they differ from their defaults)."""
+        return {k: v for k, v in asdict(self).items() if k not in _LATER_DEFAULTS or v != _LATER_DEFAULTS[k]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AutoencoderConfig":
@@ -159,15 +207,24 @@ class ConvAutoencoder(nn.Module):
         layers = _conv(config.in_channels, widths[0], 1, norm)
         for cin, cout in zip(widths, widths[1:]):
             layers += _conv(cin, cout, 2, norm) + _conv(cout, cout, 1, norm)
-        self.encoder = nn.Sequential(*layers, nn.Flatten(), nn.Linear(flat, config.code_size))
+        for _ in range(config.blocks):
+            layers += _conv(widths[-1], widths[-1], 1, norm)
+        if config.bottleneck == "linear":
+            layers += [nn.Flatten(), nn.Linear(flat, config.code_size)]
+        self.encoder = nn.Sequential(*layers)
 
-        layers = [nn.Linear(config.code_size, flat), nn.ReLU(inplace=True), nn.Unflatten(1, (widths[-1], gh, gw))]
+        layers = []
+        if config.bottleneck == "linear":
+            layers = [nn.Linear(config.code_size, flat), nn.ReLU(inplace=True), nn.Unflatten(1, (widths[-1], gh, gw))]
         for cin, cout in zip(widths[:0:-1], widths[-2::-1]):
             layers += _up(cin, cout, norm) + _conv(cout, cout, 1, norm)
         layers.append(nn.Conv2d(widths[0], config.out_channels, 3, 1, 1))
         if config.output == "sigmoid":
             layers.append(nn.Sigmoid())
         self.decoder = nn.Sequential(*layers)
+        if config.residual:  # start as the identity: the correction's last layer at zero
+            nn.init.zeros_(layers[-1].weight)
+            nn.init.zeros_(layers[-1].bias)
 
         if config.linear_path:
             n_in = config.in_channels * config.height * config.width
@@ -178,7 +235,7 @@ class ConvAutoencoder(nn.Module):
             self.register_buffer("decoder_basis", torch.zeros(config.code_size, n_out))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W)`` inputs to ``(N, code_size)`` codes."""
+        """``(N, C, H, W)`` inputs to ``(N, code_size)`` codes (the bottleneck's feature map for ``conv``)."""
         code = self.encoder(x)
         if self.config.linear_path:
             code = code + (x.reshape(len(x), -1) - self.input_mean) @ self.encoder_basis.T
@@ -192,7 +249,10 @@ class ConvAutoencoder(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+        out = self.decode(self.encode(x))
+        if self.config.residual:
+            out = out + (x.expand(-1, out.shape[1], -1, -1) if x.shape[1] == 1 else x)
+        return out
 
     @torch.no_grad()
     def initialise_linear_path(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int = 0) -> None:

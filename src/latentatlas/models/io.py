@@ -6,9 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import BadInputError, ModelMismatchError, NotFittedError
+from ..errors import BadInputError, ModelMismatchError, NotFittedError, UsageError
 from ..preprocess import PreprocessConfig
 from .autoencoder import AutoencoderConfig, ConvAutoencoder
+from .corruptions import Corruption
 from .latent import LatentModel
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "FORMAT", "save_model", "load_model", "has_model"]
@@ -77,8 +78,11 @@ def load_model(directory: str | Path) -> LatentModel:
             raise BadInputError(f"{config_path}: unknown model format {config.get('format')!r} (expected {FORMAT})")
         architecture = AutoencoderConfig.from_dict(config["autoencoder"])
         preprocess = PreprocessConfig.from_dict(config["preprocess"])
+        corruption = Corruption.parse(config.get("corruption"))
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise BadInputError(f"{config_path}: not a latentatlas model configuration ({error})") from None
+    except UsageError as error:
+        raise BadInputError(f"{config_path}: {error}") from None
     try:
         tensors = load_file(directory / WEIGHTS_FILE)
     except (SafetensorError, OSError, ValueError) as error:
@@ -89,4 +93,4 @@ def load_model(directory: str | Path) -> LatentModel:
     except RuntimeError as error:
         first = str(error).splitlines()[0]
         raise ModelMismatchError(f"{directory / WEIGHTS_FILE}: weights do not fit {CONFIG_FILE} ({first})") from None
-    return LatentModel(net, preprocess, training=config.get("training"))
+    return LatentModel(net, preprocess, training=config.get("training"), corruption=corruption)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from ..errors import ModelMismatchError
 from ..preprocess import PreprocessConfig, Preprocessor
 from .autoencoder import AutoencoderConfig, ConvAutoencoder
+from .corruptions import Corruption
 
-__all__ = ["LatentModel"]
+__all__ = ["LatentModel", "NO_CODE"]
 
 DEFAULT_BATCH = 256
+NO_CODE = ("this atlas's model has a convolutional bottleneck (trained for restoration): it makes no vector "
+           "code to embed, search, compress or decode; use `latentatlas restore`")
 
 
 class LatentModel:
@@ -26,19 +31,31 @@ class LatentModel:
     preprocess : PreprocessConfig
     training : dict, optional
         Settings of the run that trained it (stored, not interpreted).
+    corruption : Corruption, optional
+        What the model learned to undo (none: a plain autoencoder).
+
+    ``preprocess`` describes the collection's images, which are the model's
+    targets; its inputs have the network's ``in_channels`` (1 for a
+    colourisation model whose targets have 3), and :attr:`input_preprocessor`
+    maps images to them.
     """
 
-    def __init__(self, net: ConvAutoencoder, preprocess: PreprocessConfig, training: dict[str, Any] | None = None):
+    def __init__(self, net: ConvAutoencoder, preprocess: PreprocessConfig, training: dict[str, Any] | None = None,
+                 corruption: Corruption = Corruption()):
         self.net = net.eval().to(memory_format=torch.channels_last)  # oneDNN's fast layout
         self.preprocess = preprocess
         self.preprocessor = Preprocessor(preprocess)
+        self.input_preprocessor = (self.preprocessor if net.config.in_channels == preprocess.channels
+                                   else Preprocessor(replace(preprocess, channels=net.config.in_channels)))
         self.training = training or {}
+        self.corruption = corruption
 
     @classmethod
-    def create(cls, architecture: AutoencoderConfig, preprocess: PreprocessConfig, seed: int = 0) -> "LatentModel":
+    def create(cls, architecture: AutoencoderConfig, preprocess: PreprocessConfig, seed: int = 0,
+               corruption: Corruption = Corruption()) -> "LatentModel":
         """A new, untrained model; the seed fixes its initial weights."""
         torch.manual_seed(seed)
-        return cls(ConvAutoencoder(architecture), preprocess)
+        return cls(ConvAutoencoder(architecture), preprocess, corruption=corruption)
 
     @property
     def architecture(self) -> AutoencoderConfig:
@@ -62,17 +79,31 @@ class LatentModel:
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()[:16]
 
+    @property
+    def has_code(self) -> bool:
+        """Whether the model makes a vector code (a linear bottleneck) to embed and search."""
+        return self.architecture.bottleneck == "linear"
+
+    def require_code(self) -> None:
+        """Raise :class:`ModelMismatchError` unless the model makes a vector code."""
+        if not self.has_code:
+            raise ModelMismatchError(NO_CODE)
+
     def config_dict(self) -> dict[str, Any]:
-        """Architecture and preprocessing as JSON-able dicts (what decides the codes)."""
-        return {"autoencoder": self.architecture.to_dict(), "preprocess": self.preprocess.to_dict()}
+        """Architecture, preprocessing and corruption (when there is one) as JSON-able dicts."""
+        config = {"autoencoder": self.architecture.to_dict(), "preprocess": self.preprocess.to_dict()}
+        if self.corruption:
+            config["corruption"] = self.corruption.specs
+        return config
 
     def prepare(self, images: Sequence[np.ndarray], uris: Sequence[str] | None = None) -> np.ndarray:
         """Images to model inputs ``(N, C, H, W)`` in [0, 1]."""
-        return self.preprocessor.batch(images, uris)
+        return self.input_preprocessor.batch(images, uris)
 
     @torch.inference_mode()
     def encode_inputs(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """Model inputs ``(N, C, H, W)`` to codes ``(N, d)`` float32."""
+        self.require_code()
         self.net.eval()
         out = np.empty((len(x), self.code_size), np.float32)
         for start in range(0, len(x), batch_size):
@@ -89,6 +120,7 @@ class LatentModel:
     @torch.inference_mode()
     def decode(self, codes: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """Codes ``(N, d)`` to model outputs ``(N, C, H, W)``, clipped to [0, 1]."""
+        self.require_code()
         self.net.eval()
         codes = np.asarray(codes, np.float32).reshape(-1, self.code_size)
         shape = (self.architecture.out_channels, self.architecture.height, self.architecture.width)
@@ -107,6 +139,13 @@ class LatentModel:
         """Codes to images in the collection's units (``(H, W)`` or ``(H, W, C)``)."""
         return self.to_images(self.decode(codes), sizes)
 
+    @torch.inference_mode()
     def reconstruct(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """Model inputs through code and back: ``(N, C, H, W)`` in [0, 1]."""
-        return self.decode(self.encode_inputs(x, batch_size), batch_size)
+        """Model inputs through the network: ``(N, C', H, W)`` outputs clipped to [0, 1]."""
+        self.net.eval()
+        shape = (self.architecture.out_channels, self.architecture.height, self.architecture.width)
+        out = np.empty((len(x), *shape), np.float32)
+        for start in range(0, len(x), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(x[start:start + batch_size], np.float32))
+            out[start:start + len(batch)] = self.net(batch.contiguous(memory_format=torch.channels_last)).numpy()
+        return np.clip(out, 0.0, 1.0, out=out)

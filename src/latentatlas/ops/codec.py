@@ -30,7 +30,7 @@ from .embed import check_model_matches
 
 __all__ = [
     "INT8_SCALE_FILE", "CompressReport", "DecompressReport", "int8_quantiser", "compress", "decompress",
-    "read_code", "default_format",
+    "read_code", "default_format", "named_records",
 ]
 
 INT8_SCALE_FILE = "int8_scale.json"
@@ -132,7 +132,7 @@ def compress(
     if batch_size < 1:
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
     int8 = int8_quantiser(store, model) if dtype == "int8" else None
-    named, failures = _named_records(sources)
+    named, failures = named_records(sources)
     fingerprint = model.fingerprint  # hashes every weight: once per call
     report = CompressReport(out=Path(out), dtype=dtype, code_size=model.code_size, failures=failures)
     progress("compress", 0, len(named))
@@ -248,8 +248,19 @@ def _reason(error: Exception, path: Path) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
-def _named_records(sources: Sequence[str | Path]) -> tuple[list[tuple[Record, Path]], list[Failure]]:
-    """Each record of the sources with its file name below ``out`` (without suffix)."""
+def named_records(sources: Sequence[str | Path], suffix: str = SUFFIX,
+                  verb: str = "compress") -> tuple[list[tuple[Record, Path]], list[Failure]]:
+    """Each record of the sources with its file name below ``out`` (without suffix), and what failed.
+
+    Folders and manifests keep the layout below them, single files their
+    name, and items of an array stack become ``<name>_<index>``.
+
+    Raises
+    ------
+    UsageError
+        When two records would get the same name (``suffix`` and ``verb``
+        word the message).
+    """
     named: list[tuple[Record, Path]] = []
     failures: list[Failure] = []
     seen: dict[Path, str] = {}
@@ -267,8 +278,8 @@ def _named_records(sources: Sequence[str | Path]) -> tuple[list[tuple[Record, Pa
             if index:
                 relative = relative.with_name(f"{relative.name}_{index}")
             if relative in seen:
-                raise UsageError(f"{seen[relative]} and {record.uri} would both be written to {relative}{SUFFIX}; "
-                                 "compress them into separate --out folders")
+                raise UsageError(f"{seen[relative]} and {record.uri} would both be written to {relative}{suffix}; "
+                                 f"{verb} them into separate --out folders")
             seen[relative] = record.uri
             named.append((record, relative))
     return named, failures

@@ -37,8 +37,10 @@ def check_model_matches(store: Store, model: LatentModel) -> None:
     Raises
     ------
     ModelMismatchError
-        If the code sizes differ, or the rows were made by another model.
+        If the model makes no vector code (a conv bottleneck), the code
+        sizes differ, or the rows were made by another model.
     """
+    model.require_code()
     existing = store.code_size()
     if existing is not None and existing != model.code_size:
         raise ModelMismatchError(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import BadInputError, UsageError
-from ..models import AutoencoderConfig, LatentModel, save_model
+from ..models import AutoencoderConfig, Corruption, LatentModel, save_model
 from ..preprocess import PreprocessConfig
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, read_sources
@@ -17,7 +17,8 @@ from ..store import Store
 from ..train import History, TrainConfig, train
 from .embed import READER_KEY
 
-__all__ = ["ModelOptions", "FitReport", "fit", "split_settings", "read_history", "HISTORY_FILE", "LOSS_PLOT"]
+__all__ = ["ModelOptions", "FitReport", "fit", "architecture", "split_settings", "read_history", "HISTORY_FILE",
+           "LOSS_PLOT"]
 
 HISTORY_FILE = "history.json"
 LOSS_PLOT = "loss.png"
@@ -25,9 +26,13 @@ LOSS_PLOT = "loss.png"
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """What a user chooses about the model and its preprocessing.
+    """What a user chooses about the model, its preprocessing and what it learns to undo.
 
-    ``None`` means "follow the data" (see :meth:`PreprocessConfig.infer`).
+    ``None`` for the preprocessing means "follow the data" (see
+    :meth:`PreprocessConfig.infer`); for ``linear_path``, ``levels``,
+    ``blocks`` and ``residual`` it means "what suits the bottleneck" (see
+    :func:`architecture`). ``corrupt`` holds corruption specs such as
+    ``"noise:0.1"`` (see :mod:`latentatlas.models.corruptions`).
     """
 
     code_size: int = 64
@@ -38,7 +43,16 @@ class ModelOptions:
     base_channels: int = 32
     max_channels: int = 256
     norm: str = "batch"
-    linear_path: bool = True
+    linear_path: bool | None = None
+    bottleneck: str = "linear"
+    levels: int | None = None
+    blocks: int | None = None
+    residual: bool | None = None
+    corrupt: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        specs = (self.corrupt,) if isinstance(self.corrupt, str) else self.corrupt
+        object.__setattr__(self, "corrupt", tuple(specs or ()))
 
 
 @dataclass
@@ -68,13 +82,19 @@ def fit(
     Sources are read with ``reader``, which is stored so that ``embed``
     reads new sources the same way; its ``clip`` is the default value range.
 
+    With ``options.corrupt`` the model learns to undo that corruption: each
+    training batch is corrupted afresh and the clean images are the targets
+    (see :func:`latentatlas.train.train`).
+
     Raises
     ------
     UsageError
-        If the atlas already holds rows and ``overwrite`` is false.
+        If the atlas already holds rows and ``overwrite`` is false, or on a
+        bad corruption spec.
     BadInputError
         If no image could be read.
     """
+    corruption = Corruption.parse(options.corrupt)
     rows = store.count("embeddings")
     if rows and not overwrite:
         raise UsageError(
@@ -94,17 +114,12 @@ def fit(
         loaded.images, size=options.size, channels=options.channels,
         fit=options.fit, value_range=options.value_range or reader.clip,
     )
-    architecture = AutoencoderConfig(
-        in_channels=preprocess.channels, out_channels=preprocess.channels,
-        height=preprocess.height, width=preprocess.width, code_size=options.code_size,
-        base_channels=options.base_channels, max_channels=options.max_channels, norm=options.norm,
-        linear_path=options.linear_path, output="identity" if options.linear_path else "sigmoid",
-    )
-    model = LatentModel.create(architecture, preprocess, seed=train_config.seed)
+    model = LatentModel.create(architecture(options, preprocess, corruption), preprocess, seed=train_config.seed,
+                               corruption=corruption)
     inputs, loaded = transform_each(loaded, model.preprocessor)
     failures = scan.failures + loaded.failures
     del loaded
-    history = train(model, inputs, train_config, progress=progress)
+    history = train(model, inputs, train_config, progress=progress, corrupt=corruption or None)
     model.training = {**train_config.to_dict(), "images": len(inputs), "sources": [str(s) for s in sources]}
 
     save_model(model, store.model_dir)
@@ -113,6 +128,31 @@ def fit(
         store.clear()
     store.set_setting(READER_KEY, reader.to_dict())
     return FitReport(model=model, history=history, images=len(inputs), failures=failures)
+
+
+CONV_BLOCKS = 6
+
+
+def architecture(options: ModelOptions, preprocess: PreprocessConfig, corruption: Corruption) -> AutoencoderConfig:
+    """The network for ``options`` on images of ``preprocess``, taking inputs corrupted by ``corruption``.
+
+    Unset choices follow the bottleneck. ``linear``: the linear (PCA) path
+    on, as many levels as the size allows, no extra blocks, no residual.
+    ``conv`` (restoration): no linear path (there is no vector code to add
+    it to), no halving, ``CONV_BLOCKS`` convolutions at full resolution and
+    residual prediction, which measured best for a short CPU budget.
+    """
+    conv = options.bottleneck == "conv"
+    linear_path = not conv if options.linear_path is None else options.linear_path
+    residual = conv if options.residual is None else options.residual
+    return AutoencoderConfig(
+        in_channels=corruption.input_channels(preprocess.channels), out_channels=preprocess.channels,
+        height=preprocess.height, width=preprocess.width, code_size=options.code_size,
+        base_channels=options.base_channels, max_channels=options.max_channels, norm=options.norm,
+        linear_path=linear_path, output="identity" if linear_path or residual else "sigmoid",
+        bottleneck=options.bottleneck, levels=0 if conv and options.levels is None else options.levels,
+        blocks=(CONV_BLOCKS if conv else 0) if options.blocks is None else options.blocks, residual=residual,
+    )
 
 
 def write_history(history: History, directory: Path) -> None:

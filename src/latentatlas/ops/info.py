@@ -35,7 +35,9 @@ def info(store: Store) -> dict[str, Any]:
         arch = model.architecture
         summary["model"] = {
             "fingerprint": model.fingerprint,
-            "code_size": arch.code_size,
+            "code_size": arch.code_size if model.has_code else None,
+            "bottleneck": arch.bottleneck,
+            "corruption": model.corruption.specs,
             "input_shape": [arch.in_channels, arch.height, arch.width],
             "output_channels": arch.out_channels,
             "depth": arch.depth,
@@ -44,7 +46,7 @@ def info(store: Store) -> dict[str, Any]:
             "preprocess": model.preprocess.to_dict(),
             "training": model.training,
         }
-        summary["code_size"] = summary["code_size"] or arch.code_size
+        summary["code_size"] = summary["code_size"] or summary["model"]["code_size"]
     history = read_history(store.model_dir)
     if history is not None:
         last = history.epochs[-1] if history.epochs else None

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import BadInputError
 from .records import Failure, Record
 
-__all__ = ["Loaded", "load_records", "iter_batches", "transform_each"]
+__all__ = ["Loaded", "load_records", "iter_batches", "transform_each", "transformed", "as_failure"]
 
 
 @dataclass
@@ -23,7 +23,8 @@ class Loaded:
     failures: list[Failure] = field(default_factory=list)
 
 
-def _failure(uri: str, error: BadInputError) -> Failure:
+def as_failure(uri: str, error: BadInputError) -> Failure:
+    """The failure of ``uri`` that ``error`` describes (its message without the uri in front)."""
     reason = str(error)
     prefix = f"{uri}: "
     return Failure(uri, reason[len(prefix):] if reason.startswith(prefix) else reason)
@@ -33,7 +34,7 @@ def _read(record: Record) -> np.ndarray | Failure:
     try:
         return record.load()
     except BadInputError as error:
-        return _failure(record.uri, error)
+        return as_failure(record.uri, error)
 
 
 def load_records(records: Sequence[Record], threads: int = 4) -> Loaded:
@@ -55,6 +56,18 @@ def iter_batches(records: Sequence[Record], batch_size: int, threads: int = 4) -
         yield load_records(records[start:start + batch_size], threads)
 
 
+def transformed(loaded: Loaded, transform: Callable[[np.ndarray, str], np.ndarray],
+                failures: list[Failure]) -> Iterator[tuple[Record, np.ndarray, np.ndarray]]:
+    """``(record, image, transform(image, uri))`` for each loaded image; those it refuses are added to ``failures``."""
+    for record, image in zip(loaded.records, loaded.images):
+        try:
+            output = transform(image, record.uri)
+        except BadInputError as error:
+            failures.append(as_failure(record.uri, error))
+            continue
+        yield record, image, output
+
+
 def transform_each(loaded: Loaded, transform: Callable[[np.ndarray, str], np.ndarray]) -> tuple[np.ndarray, Loaded]:
     """Apply ``transform(image, uri)`` to each image; images it refuses become failures.
 
@@ -63,12 +76,8 @@ def transform_each(loaded: Loaded, transform: Callable[[np.ndarray, str], np.nda
     """
     kept = Loaded(failures=list(loaded.failures))
     outputs = []
-    for record, image in zip(loaded.records, loaded.images):
-        try:
-            outputs.append(transform(image, record.uri))
-        except BadInputError as error:
-            kept.failures.append(_failure(record.uri, error))
-            continue
+    for record, image, output in transformed(loaded, transform, kept.failures):
         kept.records.append(record)
         kept.images.append(image)
+        outputs.append(output)
     return (np.stack(outputs) if outputs else np.empty((0,))), kept

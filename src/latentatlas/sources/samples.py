@@ -7,6 +7,7 @@ those packages, ``shapes`` and ``radar`` are drawn from a seed.
 from __future__ import annotations
 
 import csv
+import functools
 import inspect
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -103,8 +104,18 @@ SHAPE_COLOURS = {
 }
 
 
-def shapes(seed: int = 0, n: int = 600, size: int = 32) -> SampleData:
-    """Generated circles and squares in colours on black, labelled by shape."""
+# The colourisation task's colours: both are grey 97 (luma), so only the shape tells them apart.
+TASK_COLOURS = {"circle": ("red", (230, 40, 40)), "square": ("blue", (40, 100, 230))}
+
+
+def shapes(seed: int = 0, n: int = 600, size: int = 32, colour_by_shape: bool = False) -> SampleData:
+    """Generated circles and squares in colours on black, labelled by shape.
+
+    With ``colour_by_shape`` circles are red and squares blue, of the same
+    grey: the colourisation task (grey shapes in with ``--corrupt gray``,
+    the colour out), which only the shape decides. The shapes and their
+    places are the same as without it.
+    """
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:size, 0:size] + 0.5
     colour_names = list(SHAPE_COLOURS)
@@ -112,6 +123,7 @@ def shapes(seed: int = 0, n: int = 600, size: int = 32) -> SampleData:
     for index in range(n):
         kind = ("circle", "square")[index % 2]
         colour = colour_names[rng.integers(len(colour_names))]
+        colour, rgb = TASK_COLOURS[kind] if colour_by_shape else (colour, SHAPE_COLOURS[colour])
         radius = rng.uniform(0.15, 0.3) * size
         cy, cx = rng.uniform(radius + 1, size - radius - 1, size=2)
         if kind == "circle":
@@ -119,7 +131,7 @@ def shapes(seed: int = 0, n: int = 600, size: int = 32) -> SampleData:
         else:
             inside = (np.abs(rows - cy) <= radius * 0.85) & (np.abs(cols - cx) <= radius * 0.85)
         image = np.zeros((size, size, 3), np.uint8)
-        image[inside] = SHAPE_COLOURS[colour]
+        image[inside] = rgb
         data.images.append(image)
         data.names.append(f"{index:05d}")
         data.labels.append(kind)
@@ -150,6 +162,8 @@ SAMPLES: dict[str, SampleSet] = {
         SampleSet("digits", "1,797 handwritten digits, 8x8 grey, labels 0-9 (scikit-learn)", True, digits),
         SampleSet("photos", "64x64 RGB tiles of the photographs in scikit-image and scikit-learn", False, photos),
         SampleSet("shapes", "generated circles and squares in seven colours, 32x32 RGB, labelled", True, shapes),
+        SampleSet("colour-shapes", "the colourisation task: the shapes with circles red and squares blue "
+                  "(train with --corrupt gray)", True, functools.partial(shapes, colour_by_shape=True)),
         SampleSet("radar", "a generated year of hourly radar reflectivity (dBZ) on a CONUS-like grid, "
                   "64x112 by default; exported as GRIB2, NetCDF or .npy", False, radar,
                   formats=RADAR_FORMATS, export=export_radar),

@@ -1,0 +1,137 @@
+"""Restore: run the atlas's restoration model over images of any size and write the results.
+
+Images are processed at their own pixel scale, never resized: values and
+channels are mapped as the model's preprocessing says, images larger than
+the model's input go through overlapping tiles blended with a smooth
+window (:mod:`latentatlas.models.tiled`), and the result is written back in
+the collection's units. A super-resolution model (trained with
+``downsample:F``) first enlarges each image F times, as its training inputs
+were, so its output is F times the size of its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import BadInputError, UsageError
+from ..models import LatentModel
+from ..models.corruptions import Downsample
+from ..models.tiled import apply_tiled
+from ..progress import ProgressCallback, silent
+from ..sources import Failure, Record
+from ..sources.images import IMAGE_SUFFIXES
+from ..sources.loading import load_records, transformed
+from .codec import named_records
+from .decode import save_decoded
+
+__all__ = ["RestoreSettings", "RestoreReport", "restore", "upscale_factor"]
+
+_IMAGES_PER_READ = 16
+
+
+@dataclass(frozen=True)
+class RestoreSettings:
+    """How :func:`restore` runs and writes.
+
+    Parameters
+    ----------
+    stride : int, optional
+        Step between tiles in pixels (default: half the model's input size).
+    batch_size : int, default 64
+        Tiles run through the network at once.
+    format : str, optional
+        Suffix of the written files (``png``, ``tif``, ``npy``, ...);
+        default the input's own (``npy`` for items of array stacks and fields).
+    upscale : bool, default True
+        Enlarge the inputs of a super-resolution model by its factor first;
+        off when the images are already at the output size.
+    """
+
+    stride: int | None = None
+    batch_size: int = 64
+    format: str | None = None
+    upscale: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise UsageError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.stride is not None and self.stride < 1:
+            raise UsageError(f"stride must be >= 1, got {self.stride}")
+
+
+@dataclass
+class RestoreReport:
+    """What :func:`restore` wrote."""
+
+    out: Path
+    corruption: str
+    scale: int = 1
+    files: list[Path] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary."""
+        return {"out": str(self.out), "images": len(self.files), "files": [str(f) for f in self.files],
+                "corruption": self.corruption, "scale": self.scale,
+                "failed": [{"uri": f.uri, "reason": f.reason} for f in self.failures]}
+
+
+def upscale_factor(model: LatentModel, upscale: bool = True) -> int:
+    """How many times :func:`restore` enlarges an input: the model's downsampling factor, or 1."""
+    step = model.corruption.step("downsample")
+    return step.factor if upscale and isinstance(step, Downsample) else 1
+
+
+def restore(
+    model: LatentModel,
+    sources: Sequence[str | Path],
+    out: str | Path,
+    settings: RestoreSettings = RestoreSettings(),
+    progress: ProgressCallback = silent,
+) -> RestoreReport:
+    """Restore every image of ``sources`` with ``model`` and write it under ``out``.
+
+    Files mirror the sources' layout as ``compress`` names them
+    (``out/<path below the folder>.<suffix>``). Unreadable images, and
+    images whose channels the model cannot take, are skipped and reported.
+
+    Raises
+    ------
+    UsageError
+        When an output would overwrite its input or two images would get one name.
+    BadInputError
+        If no image could be restored (the first failure says why).
+    """
+    named, failures = named_records(sources, suffix="", verb="restore")
+    targets = {record: Path(out) / f"{relative}.{_suffix(record, settings.format)}" for record, relative in named}
+    for record, target in targets.items():
+        if target.resolve() == Path(record.uri.partition("#")[0]).resolve():
+            raise UsageError(f"{record.uri}: restoring it into {out} would overwrite it; choose another --out")
+    report = RestoreReport(out=Path(out), corruption=str(model.corruption),
+                           scale=upscale_factor(model, settings.upscale), failures=failures)
+    progress("restore", 0, len(named))
+    for start in range(0, len(named), _IMAGES_PER_READ):
+        loaded = load_records([record for record, _ in named[start:start + _IMAGES_PER_READ]])
+        report.failures.extend(loaded.failures)
+        for record, _, x in transformed(loaded, model.input_preprocessor.native, report.failures):
+            if report.scale > 1:
+                x = np.repeat(np.repeat(x, report.scale, axis=1), report.scale, axis=2)
+            restored = model.preprocessor.inverse(apply_tiled(model, x, settings.stride, settings.batch_size, progress))
+            report.files.append(save_decoded(targets[record], restored, model.preprocess.value_range))
+        progress("restore", min(start + _IMAGES_PER_READ, len(named)), len(named), failed=len(report.failures))
+    if not report.files:
+        first = f": {report.failures[0]}" if report.failures else ""
+        raise BadInputError(f"no image could be restored{first}")
+    return report
+
+
+def _suffix(record: Record, chosen: str | None) -> str:
+    if chosen:
+        return chosen.lower().lstrip(".")
+    file, _, item = record.uri.partition("#")
+    suffix = Path(file).suffix.lower()
+    return suffix.lstrip(".") if not item and suffix in IMAGE_SUFFIXES else "npy"

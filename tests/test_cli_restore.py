@@ -1,0 +1,88 @@
+"""End to end through the CLI: fit --corrupt, restore / denoise, evaluate restore, and their errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from latentatlas.sources import read_image, write_image
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _fails_in_one_line(result, status: int, message: str) -> None:
+    assert result.exit_code == status, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_fit_with_a_corruption_stores_it_and_info_shows_it(cli, shapes_dir, tmp_path):
+    atlas = tmp_path / "r.atlas"
+    fitted = _json(cli("fit", shapes_dir / "test", "--atlas", atlas, "--corrupt", "mask:crosshair", "--corrupt",
+                       "noise:0.05", "--bottleneck", "conv", "--base-channels", "8", "--blocks", "1", "--epochs", "1",
+                       "--batch-size", "8", "--json"))
+    assert fitted["corruption"] == ["mask:crosshair", "noise:0.05"] and fitted["bottleneck"] == "conv"
+    assert fitted["code_size"] is None and fitted["input_shape"] == [3, 32, 32]
+    config = json.loads((atlas / "model" / "config.json").read_text())
+    assert config["corruption"] == ["mask:crosshair", "noise:0.05"]
+    assert {k: config["autoencoder"][k] for k in ("bottleneck", "levels", "blocks", "residual", "linear_path")} == {
+        "bottleneck": "conv", "levels": 0, "blocks": 1, "residual": True, "linear_path": False}
+    info = _json(cli("info", "--atlas", atlas, "--json"))
+    assert info["model"]["bottleneck"] == "conv" and info["model"]["corruption"] == fitted["corruption"]
+    text = cli("info", "--atlas", atlas)
+    assert "conv feature map" in text.stdout and "Trained to undo: mask:crosshair then noise:0.05." in text.stdout
+
+
+def test_restore_and_denoise_write_images_and_list_bad_ones(cli, denoise_atlas, shapes_dir, tmp_path):
+    circles = sorted((shapes_dir / "test" / "circle").glob("*.png"))
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
+    result = cli("restore", *circles[:3], tmp_path / "broken.png", "--atlas", denoise_atlas, "--out", tmp_path / "out",
+                 "--json")
+    restored = _json(result)
+    assert restored["images"] == 3 and restored["corruption"] == "noise:0.1" and restored["scale"] == 1
+    assert [f["uri"].split("/")[-1] for f in restored["failed"]] == ["broken.png"]
+    assert "Skipped 1 unreadable item(s)" in result.stderr
+    assert read_image(tmp_path / "out" / circles[0].name).shape == (32, 32, 3)
+    big = tmp_path / "big.png"
+    write_image(big, np.random.default_rng(0).integers(0, 256, (70, 90, 3), dtype=np.uint8))
+    text = cli("denoise", big, "--atlas", denoise_atlas, "--out", tmp_path / "d", "--stride", "8", "--format", "tif")
+    assert text.exit_code == 0 and "Restored 1 images into" in text.stdout
+    assert read_image(tmp_path / "d" / "big.tif").shape == (70, 90, 3)
+
+
+def test_evaluate_restore_json_table_and_grid(cli, denoise_atlas, shapes_dir, tmp_path):
+    result = _json(cli("evaluate", "restore", shapes_dir / "test", "--atlas", denoise_atlas, "--out",
+                       tmp_path / "grid.png", "--examples", "2", "--json"))
+    assert [r["method"] for r in result["rows"]] == ["corrupted", "ours", "gaussian", "median", "nlmeans"]
+    assert set(result["rows"][0]) == {"method", "psnr", "ssim", "parameter"}
+    assert result["images"] + result["tuned_on"] == 24 and result["grid"] == str(tmp_path / "grid.png")
+    assert read_image(tmp_path / "grid.png").shape[2] >= 3
+    table = cli("evaluate", "restore", shapes_dir / "test" / "square", "--atlas", denoise_atlas, "--corrupt", "mask:box")
+    assert table.exit_code == 0 and "telea" in table.stdout and "corruption: mask:box" in table.stdout
+
+
+def test_bad_input_is_one_line_with_its_status(cli, denoise_atlas, shapes_dir, tmp_path):
+    first = sorted((shapes_dir / "test" / "circle").glob("*.png"))[0]
+    _fails_in_one_line(cli("fit", shapes_dir / "test", "--atlas", tmp_path / "a", "--corrupt", "blur:3"), 2,
+                       "corruption 'blur:3': unknown kind 'blur' (known: noise:SIGMA, saltpepper:AMOUNT")
+    _fails_in_one_line(cli("fit", shapes_dir / "test", "--atlas", tmp_path / "a", "--bottleneck", "conv",
+                           "--linear-path"), 2, "use --no-linear-path")
+    _fails_in_one_line(cli("build", shapes_dir / "test", "--atlas", tmp_path / "a", "--bottleneck", "conv"), 2,
+                       "makes no vector code")
+    _fails_in_one_line(cli("embed", first, "--atlas", denoise_atlas), 1, "convolutional bottleneck")
+    _fails_in_one_line(cli("search", first, "--atlas", denoise_atlas), 1, "makes no vector code")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
+    _fails_in_one_line(cli("restore", tmp_path / "broken.png", "--atlas", denoise_atlas, "--out", tmp_path / "o"), 1,
+                       "no image could be restored: ")
+    np.save(tmp_path / "five.npy", np.zeros((1, 8, 8, 5), np.uint8))
+    _fails_in_one_line(cli("restore", tmp_path / "five.npy", "--atlas", denoise_atlas, "--out", tmp_path / "o"), 1,
+                       "image has 5 channels; the model takes 3")
+    _fails_in_one_line(cli("evaluate", "restore", first, "--atlas", denoise_atlas, "--corrupt", "gray"), 2,
+                       "gives 1-channel inputs; the model takes 3")
+    _fails_in_one_line(cli("evaluate", "restore", first, "--atlas", denoise_atlas, "--corrupt", "jpeg:101"), 2,
+                       "QUALITY must be a whole number in [1, 100]")
