@@ -1,9 +1,10 @@
 """K-means with k-means++ seeding and seeded restarts, as a scikit-learn estimator.
 
-Two engines run the Lloyd iterations: FAISS (default; BLAS-blocked
-assignment in C++) and scikit-learn's ``KMeans``. Both start from the same
-greedy k-means++ seeds and stop on the same rule, so they differ in speed,
-not in what they compute.
+Two engines run the Lloyd iterations: ``faiss`` (default; Hamerly's bounds
+skip the rows whose centre cannot change, FAISS finds the two nearest
+centres of the others, see :mod:`latentatlas.lloyd`) and scikit-learn's
+``KMeans``. Both start from the same greedy k-means++ seeds and stop on the
+same rule, so they differ in speed, not in what they compute.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from .errors import UsageError
+from .lloyd import bounded_lloyd
 from .threads import idle_cores
 
 __all__ = ["KMeans", "ENGINES", "assign"]
@@ -107,7 +109,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         with _faiss_threads(X.size * self.n_clusters):
             for _ in range(self.n_init):
                 seeds = _kmeans_plusplus(X, self.n_clusters, self._init_size(len(X)), rng)
-                lloyd = _lloyd_faiss if self.engine == "faiss" else _lloyd_sklearn
+                lloyd = bounded_lloyd if self.engine == "faiss" else _lloyd_sklearn
                 centers, n_iter = lloyd(X, seeds, self.max_iter, tol, rng)
                 labels, squared = assign(X, centers)
                 inertia = float(squared.sum(dtype=np.float64))
@@ -220,26 +222,6 @@ def _squared_distances(X: np.ndarray, norms: np.ndarray, points: np.ndarray) -> 
     out += norms[:, None]
     out += np.einsum("ij,ij->i", points, points)
     return np.maximum(out, 0.0, out=out)
-
-
-def _lloyd_faiss(X: np.ndarray, centers: np.ndarray, max_iter: int, tol: float,
-                 rng: np.random.RandomState) -> tuple[np.ndarray, int]:
-    """FAISS Lloyd iterations from ``centers``; empty clusters are split from large ones."""
-    import faiss
-
-    k, d = centers.shape
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        clustering = faiss.Kmeans(
-            d, k, niter=1, nredo=1, seed=int(rng.randint(1 << 30)), verbose=False,
-            max_points_per_centroid=len(X) // k + 1, min_points_per_centroid=1,
-        )
-        clustering.train(X, init_centroids=centers)
-        shift = float(np.sum((clustering.centroids - centers) ** 2, dtype=np.float64))
-        centers = clustering.centroids
-        if shift <= tol:
-            break
-    return centers, n_iter
 
 
 def _lloyd_sklearn(X: np.ndarray, centers: np.ndarray, max_iter: int, tol: float,

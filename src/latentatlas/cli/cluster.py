@@ -27,6 +27,8 @@ def cluster(
     restarts: Annotated[int, typer.Option(help="k-means++ restarts; the lowest inertia is kept.")] = 4,
     max_iter: Annotated[int, typer.Option("--max-iter", help="Lloyd iterations per restart at most.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the k-means++ draws.")] = 0,
+    init_size: Annotated[Optional[int], typer.Option(
+        "--init-size", help="Rows sampled for the k-means++ seeding (default: all rows; a sample is faster).")] = None,
     members: Annotated[int, typer.Option(help="Members nearest the centre shown per cluster.")] = 16,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the pictures (default <atlas>/clusters/<run>).")] = None,
     threads: ThreadsOption = None,
@@ -38,7 +40,7 @@ def cluster(
 
     set_threads(threads)
     settings = dict(k_range=_parse_range(k_range), name=name, replace=replace, where=where, engine=engine,
-                    restarts=restarts, max_iter=max_iter, seed=seed, members=members)
+                    restarts=restarts, max_iter=max_iter, seed=seed, init_size=init_size, members=members)
     with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
         report = opened.cluster(_parse_k(k), out=out, progress=progress, **settings)
     result = report.to_dict()

@@ -43,6 +43,8 @@ class ClusterSettings:
         What runs the Lloyd iterations.
     restarts, max_iter, seed
         K-means restarts (best inertia kept), iterations per restart, seed.
+    init_size : int or None
+        Rows sampled for the k-means++ seeding (None: all rows).
     members : int
         Members nearest the centre shown per cluster.
     replace : bool
@@ -57,6 +59,7 @@ class ClusterSettings:
     restarts: int = 4
     max_iter: int = 50
     seed: int = 0
+    init_size: int | None = None
     members: int = 16
     replace: bool = False
 
@@ -69,6 +72,8 @@ class ClusterSettings:
             raise UsageError(f"the k range must be LOW:HIGH with 2 <= LOW <= HIGH, got {low}:{high}")
         if self.engine not in ENGINES:
             raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.init_size is not None and self.init_size < 1:
+            raise UsageError(f"init-size must be >= 1, got {self.init_size}")
         for name in ("restarts", "max_iter", "members"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -150,7 +155,7 @@ def cluster(
     )
     info = {
         "k": k, "rows": len(ids), "where": settings.where, "engine": settings.engine,
-        "restarts": settings.restarts, "max_iter": settings.max_iter, "seed": settings.seed,
+        "restarts": settings.restarts, "max_iter": settings.max_iter, "seed": settings.seed, "init_size": settings.init_size,
         "inertia": report.inertia, "silhouette": report.silhouette, "ari": ari, "nmi": nmi,
         "model": model.fingerprint, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -163,7 +168,7 @@ def cluster(
 
 def _kmeans(k: int, settings: ClusterSettings) -> KMeans:
     return KMeans(k, n_init=settings.restarts, max_iter=settings.max_iter, engine=settings.engine,
-                  random_state=settings.seed)
+                  init_size=settings.init_size, random_state=settings.seed)
 
 
 def _pick_k(codes: np.ndarray, settings: ClusterSettings, progress: ProgressCallback) -> tuple[KMeans, list[dict]]:
