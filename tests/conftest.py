@@ -59,6 +59,20 @@ def cli():
 
 
 @pytest.fixture()
+def error_line():
+    """``error_line(result, status)``: check a command failed with ``status`` and one ``Error: ...`` line; return it."""
+
+    def check(result, status: int) -> str:
+        assert result.exit_code == status, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+        assert "Traceback" not in result.output
+        return lines[0]
+
+    return check
+
+
+@pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
