@@ -100,34 +100,21 @@ class LatentModel:
         """Images to model inputs ``(N, C, H, W)`` in [0, 1]."""
         return self.input_preprocessor.batch(images, uris)
 
-    @torch.inference_mode()
     def encode_inputs(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """Model inputs ``(N, C, H, W)`` to codes ``(N, d)`` float32."""
         self.require_code()
-        self.net.eval()
-        out = np.empty((len(x), self.code_size), np.float32)
-        for start in range(0, len(x), batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(x[start:start + batch_size], np.float32))
-            batch = batch.contiguous(memory_format=torch.channels_last)
-            out[start:start + len(batch)] = self.net.encode(batch).numpy()
-        return out
+        return self._batched(self.net.encode, x, (self.code_size,), batch_size, images=True)
 
     def encode(self, images: Sequence[np.ndarray], uris: Sequence[str] | None = None,
                batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """Images (any size, the collection's units) to codes ``(N, d)``."""
         return self.encode_inputs(self.prepare(images, uris), batch_size)
 
-    @torch.inference_mode()
     def decode(self, codes: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """Codes ``(N, d)`` to model outputs ``(N, C, H, W)``, clipped to [0, 1]."""
         self.require_code()
-        self.net.eval()
-        codes = np.asarray(codes, np.float32).reshape(-1, self.code_size)
-        shape = (self.architecture.out_channels, self.architecture.height, self.architecture.width)
-        out = np.empty((len(codes), *shape), np.float32)
-        for start in range(0, len(codes), batch_size):
-            batch = torch.from_numpy(np.array(codes[start:start + batch_size], np.float32))
-            out[start:start + len(batch)] = self.net.decode(batch).contiguous().numpy()
+        codes = np.array(codes, np.float32).reshape(-1, self.code_size)  # a writable copy: codes may be read-only
+        out = self._batched(self.net.decode, codes, self._output_shape, batch_size, images=False)
         return np.clip(out, 0.0, 1.0, out=out)
 
     def to_images(self, outputs: np.ndarray, sizes: Sequence[tuple[int, int] | None] | None = None) -> list[np.ndarray]:
@@ -139,13 +126,26 @@ class LatentModel:
         """Codes to images in the collection's units (``(H, W)`` or ``(H, W, C)``)."""
         return self.to_images(self.decode(codes), sizes)
 
-    @torch.inference_mode()
     def reconstruct(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """Model inputs through the network: ``(N, C', H, W)`` outputs clipped to [0, 1]."""
+        out = self._batched(self.net, x, self._output_shape, batch_size, images=True)
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    @property
+    def _output_shape(self) -> tuple[int, int, int]:
+        return self.architecture.out_channels, self.architecture.height, self.architecture.width
+
+    @torch.inference_mode()
+    def _batched(self, step, x: np.ndarray, shape: tuple[int, ...], batch_size: int, images: bool) -> np.ndarray:
+        """``step`` (a part of the network) over ``x`` batch by batch; float32 ``(N, *shape)``.
+
+        ``images`` batches go in as channels-last, oneDNN's fast layout.
+        """
         self.net.eval()
-        shape = (self.architecture.out_channels, self.architecture.height, self.architecture.width)
         out = np.empty((len(x), *shape), np.float32)
         for start in range(0, len(x), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(x[start:start + batch_size], np.float32))
-            out[start:start + len(batch)] = self.net(batch.contiguous(memory_format=torch.channels_last)).numpy()
-        return np.clip(out, 0.0, 1.0, out=out)
+            if images:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            out[start:start + len(batch)] = step(batch).contiguous().numpy()
+        return out
