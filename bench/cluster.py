@@ -10,16 +10,21 @@ and smaller runs with ``--n``, ``--k``, ``--tsne-n``, ``--skip-digits``, ...:
     .venv/bin/python bench/cluster.py --n 100000 --k 20 --tsne-n 2000 --digits-epochs 5
 
 K-means: ``--n`` generated clustered vectors of ``--d`` numbers into ``--k``
-clusters, our :class:`~latentatlas.kmeans.KMeans` (FAISS engine) beside
-scikit-learn's ``KMeans``, both with greedy k-means++ seeding on all rows,
+clusters, our :class:`~latentatlas.kmeans.KMeans` (FAISS engine, greedy
+k-means++ seeds drawn from 256 rows per cluster, its default) beside
+scikit-learn's ``KMeans`` (greedy k-means++ seeding on all rows), both with
 ``--restarts`` restarts and exactly ``--iters`` Lloyd iterations
-(``tol=0``), inertia of both; and ours again with the seeds drawn from a
-sample of 256 rows per cluster (``init_size``). t-SNE: ``--tsne-n`` of those vectors, reduced to 50 dimensions by PCA,
+(``tol=0``), inertia of both; and ours again seeding on all rows, as
+scikit-learn does (``init_size="all"``). The three run side by side
+in ``--repeats`` rounds, each round with its own seed; the fastest round of
+each is its time (every round is listed), the mean its inertia. t-SNE: ``--tsne-n`` of those vectors, reduced to 50 dimensions by PCA,
 with openTSNE (our :class:`~latentatlas.projection.Projection`) beside
 scikit-learn's ``TSNE``, both running 250 early-exaggeration iterations and
 ``--tsne-iters`` more, on all cores. Digits: the sample set exported,
-``build`` with ``--digits-code-size`` and ``--digits-epochs``, then
-``evaluate space``.
+``build`` with ``--digits-code-size``, ``--digits-epochs`` and
+``--digits-corrupt`` (default ``noise:0.3``: a denoising autoencoder, whose
+codes separate the classes better than a plain one's), for
+``--digits-seeds`` seeds, then ``evaluate space``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ from pathlib import Path
 import numpy as np
 
 EXAGGERATION_ITERS = 250  # openTSNE's and scikit-learn's default
-SEED_ROWS_PER_CLUSTER = 256  # the sampled-seeding variant: FAISS's rule for the rows it trains on
 
 
 def clustered(n: int, d: int, k: int, seed: int) -> np.ndarray:
@@ -54,25 +58,42 @@ def timed(fn):
 
 
 def kmeans(args) -> dict:
+    """``--repeats`` rounds of ours, ours seeding on all rows and scikit-learn's, side by side, seeds ``seed + round``.
+
+    Times are the fastest round (what the machine does undisturbed; each round's are listed), inertia the mean.
+    """
     from sklearn.cluster import KMeans as SklearnKMeans
 
-    from latentatlas.kmeans import KMeans
+    from latentatlas.kmeans import SEED_ROWS_PER_CLUSTER, KMeans
 
     X = clustered(args.n, args.d, args.k, args.seed)
-    ours, ours_s = timed(lambda: KMeans(args.k, n_init=args.restarts, max_iter=args.iters, tol=0.0,
-                                        random_state=args.seed).fit(X))
-    sample = SEED_ROWS_PER_CLUSTER * args.k
-    sampled, sampled_s = timed(lambda: KMeans(args.k, n_init=args.restarts, max_iter=args.iters, tol=0.0,
-                                              init_size=sample, random_state=args.seed).fit(X))
-    theirs, theirs_s = timed(lambda: SklearnKMeans(args.k, n_init=args.restarts, max_iter=args.iters, tol=0.0,
-                                                   random_state=args.seed).fit(X))
+    contenders = {
+        "ours": lambda seed: KMeans(args.k, n_init=args.restarts, max_iter=args.iters, tol=0.0, random_state=seed),
+        "all_rows": lambda seed: KMeans(args.k, n_init=args.restarts, max_iter=args.iters, tol=0.0, init_size="all",
+                                        random_state=seed),
+        "sklearn": lambda seed: SklearnKMeans(args.k, n_init=args.restarts, max_iter=args.iters, tol=0.0,
+                                              random_state=seed),
+    }
+    runs: dict[str, dict[str, list]] = {name: {"s": [], "inertia": [], "iterations": []} for name in contenders}
+    for round_ in range(args.repeats):
+        for name, make in contenders.items():
+            model, seconds = timed(lambda: make(args.seed + round_).fit(X))
+            runs[name]["s"].append(round(seconds, 2))
+            runs[name]["inertia"].append(float(model.inertia_))
+            runs[name]["iterations"].append(int(model.n_iter_))
+    fastest = {name: min(run["s"]) for name, run in runs.items()}
+    inertia = {name: float(np.mean(run["inertia"])) for name, run in runs.items()}
+    ratios = [theirs / ours for theirs, ours in zip(runs["sklearn"]["s"], runs["ours"]["s"])]
     return {
-        "kmeans_ours_s": round(ours_s, 2), "kmeans_sklearn_s": round(theirs_s, 2),
-        "kmeans_ours_inertia": float(ours.inertia_), "kmeans_sklearn_inertia": float(theirs.inertia_),
-        "kmeans_speedup": round(theirs_s / ours_s, 2),
-        "kmeans_ours_sampled_seeding_s": round(sampled_s, 2), "kmeans_ours_sampled_seeding_inertia": float(sampled.inertia_),
-        "kmeans_sampled_seeding_rows": min(sample, args.n), "kmeans_sampled_seeding_speedup": round(theirs_s / sampled_s, 2),
-        "kmeans_iterations": {"ours": int(ours.n_iter_), "sampled": int(sampled.n_iter_), "sklearn": int(theirs.n_iter_)},
+        "kmeans_ours_s": fastest["ours"], "kmeans_sklearn_s": fastest["sklearn"],
+        "kmeans_ours_inertia": inertia["ours"], "kmeans_sklearn_inertia": inertia["sklearn"],
+        "kmeans_speedup": round(fastest["sklearn"] / fastest["ours"], 2),
+        "kmeans_speedup_median_round": round(float(np.median(ratios)), 2),
+        "kmeans_ours_seeding_rows": min(SEED_ROWS_PER_CLUSTER * args.k, args.n),
+        "kmeans_ours_all_rows_seeding_s": fastest["all_rows"],
+        "kmeans_ours_all_rows_seeding_inertia": inertia["all_rows"],
+        "kmeans_all_rows_seeding_speedup": round(fastest["sklearn"] / fastest["all_rows"], 2),
+        "kmeans_rounds": runs,
     }
 
 
@@ -98,6 +119,10 @@ def tsne(args) -> dict:
 
 
 def digits(args) -> dict:
+    """``build`` on the digits sample set with each of ``--digits-seeds`` seeds, then ``evaluate space``.
+
+    ``space`` is the table of the first seed; ``codes_lda_precision`` lists every seed's (the split is the same).
+    """
     import torch
 
     from latentatlas import Atlas
@@ -105,13 +130,19 @@ def digits(args) -> dict:
     from latentatlas.threads import idle_cores
 
     torch.set_num_threads(idle_cores())
+    corrupt = [args.digits_corrupt] if args.digits_corrupt else []
+    tables, build_s = [], []
     with tempfile.TemporaryDirectory() as folder:
         data, _ = export_sample("digits", Path(folder) / "digits")
-        with Atlas.open(Path(folder) / "digits.atlas") as atlas:
-            _, build_s = timed(lambda: atlas.build(data, code_size=args.digits_code_size, epochs=args.digits_epochs,
-                                                   seed=args.seed))
-            report, evaluate_s = timed(lambda: atlas.evaluate_space(seed=args.seed))
-    return {"space": report.to_dict()["rows"], "digits_build_s": round(build_s, 1), "space_s": round(evaluate_s, 1)}
+        for seed in range(args.seed, args.seed + args.digits_seeds):
+            with Atlas.open(Path(folder) / f"digits-{seed}.atlas") as atlas:
+                _, seconds = timed(lambda: atlas.build(data, code_size=args.digits_code_size, epochs=args.digits_epochs,
+                                                       corrupt=corrupt, seed=seed))
+                tables.append(atlas.evaluate_space(seed=args.seed).to_dict()["rows"])
+                build_s.append(round(seconds, 1))
+    precision = [{row["representation"]: row["precision"] for row in table} for table in tables]
+    return {"space": tables[0], "digits_build_s": build_s,
+            "codes_lda_precision": [p["codes_lda"] for p in precision], "lda_precision": precision[0]["lda"]}
 
 
 def main() -> None:
@@ -121,10 +152,13 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=100, help="k-means clusters")
     parser.add_argument("--iters", type=int, default=20, help="Lloyd iterations, the same for both")
     parser.add_argument("--restarts", type=int, default=1, help="k-means++ restarts, the same for both")
+    parser.add_argument("--repeats", type=int, default=3, help="k-means rounds, each with its own seed")
     parser.add_argument("--tsne-n", type=int, default=20_000, help="t-SNE rows")
     parser.add_argument("--tsne-iters", type=int, default=250, help="t-SNE iterations after early exaggeration")
     parser.add_argument("--digits-code-size", type=int, default=32)
     parser.add_argument("--digits-epochs", type=int, default=30)
+    parser.add_argument("--digits-corrupt", default="noise:0.3", help="build --corrupt for the digits ('' for none)")
+    parser.add_argument("--digits-seeds", type=int, default=3, help="digits builds, each with its own seed")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-kmeans", action="store_true")
     parser.add_argument("--skip-tsne", action="store_true")

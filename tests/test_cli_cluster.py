@@ -70,6 +70,10 @@ def test_seeding_on_a_sample_still_finds_the_digits(cli, atlas_copy):
     assert sum(report["sizes"]) == 300 and report["ari"] > 0.3
     stored = _json(cli("sql", "--atlas", atlas_copy, "--json", "SELECT value FROM settings WHERE key = 'cluster_run:k10'"))
     assert json.loads(stored["rows"][0]["value"])["init_size"] == 100
+    every = _json(cli("cluster", "--atlas", atlas_copy, "-k", "10", "--init-size", "all", "--name", "every", "--json"))
+    assert sum(every["sizes"]) == 300
+    stored = _json(cli("sql", "--atlas", atlas_copy, "--json", "SELECT value FROM settings WHERE key = 'cluster_run:every'"))
+    assert json.loads(stored["rows"][0]["value"])["init_size"] == "all"
 
 
 def test_k_auto_picks_by_silhouette_and_shows_the_curve(cli, atlas_copy):
@@ -99,7 +103,8 @@ def test_where_clusters_a_subset(cli, atlas_copy):
     (["-k", "auto", "--k-range", "1:4"], "2 <= LOW <= HIGH, got 1:4"),
     (["-k", "3", "--engine", "gpu"], "engine must be one of faiss, sklearn"),
     (["-k", "3", "--restarts", "0"], "restarts must be >= 1"),
-    (["-k", "3", "--init-size", "0"], "init-size must be >= 1, got 0"),
+    (["-k", "3", "--init-size", "0"], "init-size must be 'auto', 'all' or an integer >= 1, got 0"),
+    (["-k", "3", "--init-size", "most"], "--init-size must be auto, all or a number, got 'most'"),
 ])
 def test_usage_errors_are_one_line(cli, atlas_copy, args, message):
     result = cli("cluster", "--atlas", atlas_copy, *args)

@@ -71,7 +71,8 @@ def test_assign_is_the_exact_nearest_centre(rng):
     ({"max_iter": 2.5}, "max_iter must be an integer >= 1"),
     ({"tol": -1}, "tol must be a number >= 0"),
     ({"engine": "cuda"}, "engine must be one of faiss, sklearn, got 'cuda'"),
-    ({"init_size": 0}, "init_size must be an integer >= 1"),
+    ({"init_size": 0}, "init-size must be 'auto', 'all' or an integer >= 1, got 0"),
+    ({"init_size": "half"}, "init-size must be 'auto', 'all' or an integer >= 1, got 'half'"),
     ({"n_clusters": 50}, "n_samples=20 should be >= n_clusters=50"),
 ])
 def test_bad_parameters_are_named(rng, params, message):
@@ -82,3 +83,14 @@ def test_bad_parameters_are_named(rng, params, message):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 def test_follows_the_scikit_learn_estimator_contract():
     check_estimator(KMeans(n_clusters=3, random_state=0))
+
+
+@pytest.mark.parametrize("init_size, rows", [("auto", 512), ("all", 600), (1, 2), (5000, 600)])
+def test_seeding_rows(init_size, rows):
+    assert KMeans(2, init_size=init_size)._init_size(600) == rows  # auto: 256 per cluster
+
+
+def test_sampled_and_full_seeding_both_find_planted_clusters(rng):
+    X, truth = planted(rng, k=3, per=400)
+    for init_size in ("auto", "all", 30):
+        assert adjusted_rand_score(truth, KMeans(3, init_size=init_size, random_state=0).fit(X).labels_) == 1.0

@@ -18,14 +18,15 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 
 from .errors import UsageError
 from .lloyd import bounded_lloyd
+from .seeding import kmeans_plusplus
 from .threads import idle_cores
 
-__all__ = ["KMeans", "ENGINES", "assign"]
+__all__ = ["KMeans", "ENGINES", "SEED_ROWS_PER_CLUSTER", "assign", "check_init_size"]
 
 ENGINES = ("faiss", "sklearn")
+SEED_ROWS_PER_CLUSTER = 256  # init_size="auto"; FAISS trains on at most this many rows per centroid
 _CHUNK = 1 << 16
 _SMALL_WORK = 1 << 24
-_SEED_CHUNK = 1 << 14
 
 
 class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -46,8 +47,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         ``0`` runs ``max_iter`` iterations.
     engine : {"faiss", "sklearn"}, default="faiss"
         What runs the Lloyd iterations.
-    init_size : int or None, default=None
-        Rows sampled for k-means++ seeding; None seeds on all rows.
+    init_size : int, "auto" or "all", default="auto"
+        Rows sampled for the k-means++ seeding: ``"auto"`` takes
+        256 per cluster (FAISS's sampling rule) when there are more rows,
+        ``"all"`` seeds on every row (as scikit-learn does), an int takes
+        that many. The Lloyd iterations always use every row.
     random_state : int, RandomState or None, default=None
         Seeds the samples and the k-means++ draws of every restart.
 
@@ -70,7 +74,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters: int = 8, *, n_init: int = 4, max_iter: int = 50, tol: float = 1e-4,
-                 engine: str = "faiss", init_size: int | None = None, random_state=None):
+                 engine: str = "faiss", init_size: int | str = "auto", random_state=None):
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_iter = max_iter
@@ -88,8 +92,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             raise UsageError(f"tol must be a number >= 0, got {self.tol!r}")
         if self.engine not in ENGINES:
             raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-        if self.init_size is not None and (not isinstance(self.init_size, (int, np.integer)) or self.init_size < 1):
-            raise UsageError(f"init_size must be an integer >= 1 or None, got {self.init_size!r}")
+        check_init_size(self.init_size)
 
     def fit(self, X, y=None) -> "KMeans":
         """Cluster the rows of ``X`` (``y`` is ignored).
@@ -104,11 +107,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if len(X) < self.n_clusters:
             raise UsageError(f"n_samples={len(X)} should be >= n_clusters={self.n_clusters}")
         rng = check_random_state(self.random_state)
-        tol = float(self.tol) * float(np.mean(np.var(X, axis=0, dtype=np.float64)))
+        tol = float(self.tol) * float(np.mean(np.var(X, axis=0, dtype=np.float64))) if self.tol else 0.0
         best = None
         with _faiss_threads(X.size * self.n_clusters):
             for _ in range(self.n_init):
-                seeds = _kmeans_plusplus(X, self.n_clusters, self._init_size(len(X)), rng)
+                seeds = _seeds(X, self.n_clusters, self._init_size(len(X)), rng)
                 lloyd = bounded_lloyd if self.engine == "faiss" else _lloyd_sklearn
                 centers, n_iter = lloyd(X, seeds, self.max_iter, tol, rng)
                 labels, squared = assign(X, centers)
@@ -119,7 +122,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         return self
 
     def _init_size(self, n: int) -> int:
-        return n if self.init_size is None else min(n, max(self.init_size, self.n_clusters))
+        if self.init_size == "all":
+            return n
+        wanted = SEED_ROWS_PER_CLUSTER * self.n_clusters if self.init_size == "auto" else self.init_size
+        return min(n, max(int(wanted), self.n_clusters))
 
     def predict(self, X) -> np.ndarray:
         """The nearest centre of each row of ``X``."""
@@ -139,6 +145,14 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def _validate(self, X) -> np.ndarray:
         check_is_fitted(self)
         return validate_data(self, X, dtype=np.float32, order="C", reset=False)
+
+
+def check_init_size(init_size) -> None:
+    """Raise :class:`UsageError` unless ``init_size`` is ``"auto"``, ``"all"`` or an integer >= 1."""
+    if init_size in ("auto", "all"):
+        return
+    if not isinstance(init_size, (int, np.integer)) or isinstance(init_size, bool) or init_size < 1:
+        raise UsageError(f"init-size must be 'auto', 'all' or an integer >= 1, got {init_size!r}")
 
 
 def assign(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,49 +193,11 @@ def _faiss_threads(work: int) -> Iterator[None]:
         faiss.omp_set_num_threads(threads)
 
 
-def _kmeans_plusplus(X: np.ndarray, k: int, size: int, rng: np.random.RandomState) -> np.ndarray:
-    """Greedy k-means++ seeds on ``size`` sampled rows (all rows when ``size >= n``).
-
-    Each step draws ``2 + ln k`` candidates with probability proportional
-    to their squared distance to the nearest seed so far and keeps the one
-    that lowers the sum of those distances most (scikit-learn's variant,
-    in float32 with one thin matrix product per step, on the idle cores).
-    """
-    from threadpoolctl import threadpool_limits
-
+def _seeds(X: np.ndarray, k: int, size: int, rng: np.random.RandomState) -> np.ndarray:
+    """Greedy k-means++ seeds from ``size`` sampled rows (all rows when ``size >= n``)."""
     if size < len(X):
         X = X[np.sort(rng.choice(len(X), size, replace=False))]
-    n = len(X)
-    trials = 2 + int(np.log(k))
-    norms = np.einsum("ij,ij->i", X, X)
-    seeds = np.empty((k, X.shape[1]), np.float32)
-    first = rng.randint(n)
-    seeds[0] = X[first]
-    with threadpool_limits(idle_cores(), user_api="blas"):
-        closest = _squared_distances(X, norms, X[[first]])[:, 0]
-        distances = np.empty((n, trials), np.float32)
-        ones = np.ones(_SEED_CHUNK, np.float32)
-        for c in range(1, k):
-            cumulative = np.cumsum(closest, dtype=np.float64)
-            candidates = np.minimum(np.searchsorted(cumulative, rng.uniform(size=trials) * cumulative[-1]), n - 1)
-            potentials = np.zeros(trials)
-            for start in range(0, n, _SEED_CHUNK):  # in chunks that stay in cache
-                rows = slice(start, start + _SEED_CHUNK)
-                chunk = _squared_distances(X[rows], norms[rows], X[candidates])
-                np.minimum(chunk, closest[rows, None], out=distances[rows])
-                potentials += ones[:len(chunk)] @ distances[rows]  # a matrix product sums fastest
-            best = int(np.argmin(potentials))
-            closest = np.ascontiguousarray(distances[:, best])
-            seeds[c] = X[candidates[best]]
-    return seeds
-
-
-def _squared_distances(X: np.ndarray, norms: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances ``(n, m)`` of the rows of ``X`` (squared norms given) to ``points``."""
-    out = X @ (-2.0 * points.T)
-    out += norms[:, None]
-    out += np.einsum("ij,ij->i", points, points)
-    return np.maximum(out, 0.0, out=out)
+    return kmeans_plusplus(X, k, rng)
 
 
 def _lloyd_sklearn(X: np.ndarray, centers: np.ndarray, max_iter: int, tol: float,

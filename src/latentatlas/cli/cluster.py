@@ -27,8 +27,8 @@ def cluster(
     restarts: Annotated[int, typer.Option(help="k-means++ restarts; the lowest inertia is kept.")] = 4,
     max_iter: Annotated[int, typer.Option("--max-iter", help="Lloyd iterations per restart at most.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the k-means++ draws.")] = 0,
-    init_size: Annotated[Optional[int], typer.Option(
-        "--init-size", help="Rows sampled for the k-means++ seeding (default: all rows; a sample is faster).")] = None,
+    init_size: Annotated[str, typer.Option(
+        "--init-size", help="Rows the k-means++ seeds are drawn from: auto (256 per cluster), all, or a number.")] = "auto",
     members: Annotated[int, typer.Option(help="Members nearest the centre shown per cluster.")] = 16,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the pictures (default <atlas>/clusters/<run>).")] = None,
     threads: ThreadsOption = None,
@@ -40,7 +40,7 @@ def cluster(
 
     set_threads(threads)
     settings = dict(k_range=_parse_range(k_range), name=name, replace=replace, where=where, engine=engine,
-                    restarts=restarts, max_iter=max_iter, seed=seed, init_size=init_size, members=members)
+                    restarts=restarts, max_iter=max_iter, seed=seed, init_size=_parse_init_size(init_size), members=members)
     with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
         report = opened.cluster(_parse_k(k), out=out, progress=progress, **settings)
     result = report.to_dict()
@@ -61,6 +61,16 @@ def _parse_k(text: str) -> int | None:
         return int(text)
     except ValueError:
         raise UsageError(f"-k must be a number or 'auto', got {text!r}") from None
+
+
+def _parse_init_size(text: str) -> int | str:
+    word = text.strip().lower()
+    if word in ("auto", "all"):
+        return word
+    try:
+        return int(word)
+    except ValueError:
+        raise UsageError(f"--init-size must be auto, all or a number, got {text!r}") from None
 
 
 def _parse_range(text: str) -> tuple[int, int]:

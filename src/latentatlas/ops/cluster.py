@@ -11,7 +11,7 @@ import numpy as np
 
 from ..clusters import ClusterRun, check_name, free_run_name, save_run
 from ..errors import UsageError
-from ..kmeans import ENGINES, KMeans
+from ..kmeans import ENGINES, KMeans, check_init_size
 from ..models import LatentModel
 from ..progress import ProgressCallback, silent
 from ..sources import Failure
@@ -43,8 +43,8 @@ class ClusterSettings:
         What runs the Lloyd iterations.
     restarts, max_iter, seed
         K-means restarts (best inertia kept), iterations per restart, seed.
-    init_size : int or None
-        Rows sampled for the k-means++ seeding (None: all rows).
+    init_size : int, "auto" or "all"
+        Rows sampled for the k-means++ seeding (see :class:`~latentatlas.kmeans.KMeans`).
     members : int
         Members nearest the centre shown per cluster.
     replace : bool
@@ -59,7 +59,7 @@ class ClusterSettings:
     restarts: int = 4
     max_iter: int = 50
     seed: int = 0
-    init_size: int | None = None
+    init_size: int | str = "auto"
     members: int = 16
     replace: bool = False
 
@@ -72,8 +72,7 @@ class ClusterSettings:
             raise UsageError(f"the k range must be LOW:HIGH with 2 <= LOW <= HIGH, got {low}:{high}")
         if self.engine not in ENGINES:
             raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-        if self.init_size is not None and self.init_size < 1:
-            raise UsageError(f"init-size must be >= 1, got {self.init_size}")
+        check_init_size(self.init_size)
         for name in ("restarts", "max_iter", "members"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
