@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from latentatlas.sources import read_image
 
@@ -54,3 +55,27 @@ def test_evaluate_codec_json_and_plot(cli, atlas_copy, digits_dir, tmp_path):
     assert set(result["rows"][0]) == {"method", "dtype", "bytes_per_image", "bpp", "psnr", "ssim", "quality", "smallest_share"}
     table = cli("evaluate", "codec", *held_out, "--atlas", atlas_copy, "--dtype", "float16")
     assert table.exit_code == 0 and "latent" in table.stdout and "PCA: the model's linear path" in table.stdout
+
+
+def test_compress_and_its_evaluation_read_images_as_the_atlas_does(cli, radar_atlas, radar_npy, tmp_path):
+    import shutil
+
+    from latentatlas import Atlas
+    from latentatlas.ops.codec import read_code
+    from latentatlas.ops.embed import READER_KEY
+    from latentatlas.sources import ReaderOptions
+
+    atlas_path = shutil.copytree(radar_atlas, tmp_path / "wx.atlas")
+    with Atlas.open(atlas_path) as atlas:  # as if fitted with --crop 0,0,16,28 --tile 8
+        atlas.store.set_setting(READER_KEY, ReaderOptions(clip=(0, 60), crop=(0, 0, 16, 28), tile=8).to_dict())
+    fields = np.load(radar_npy)[:3]
+    _json(cli("compress", radar_npy, "--atlas", atlas_path, "--out", tmp_path / "c", "--dtype", "float32", "--json"))
+    with Atlas.open(atlas_path) as atlas:
+        _, code = read_code(tmp_path / "c" / "radar_1.lac", atlas.model)
+        cropped, whole = atlas.model.encode([np.clip(fields[1, :16, :28], 0, 60), np.clip(fields[1], 0, 60)])
+    np.testing.assert_allclose(code, cropped, rtol=1e-4, atol=1e-4)  # the crop, not the whole field nor a tile
+    assert not np.allclose(code, whole, atol=1e-3)
+    np.save(tmp_path / "held_out.npy", fields)
+    scored = _json(cli("evaluate", "codec", tmp_path / "held_out.npy", "--atlas", atlas_path, "--dtype", "float32",
+                       "--json"))
+    assert scored["rows"][0]["bpp"] == pytest.approx(87 * 8 / (16 * 28))  # bits over the crop's pixels

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from latentatlas.sources import read_image, write_image
+from latentatlas.sources import ReaderOptions, read_image, write_image
 
 
 def _json(result):
@@ -107,17 +108,10 @@ def test_orb_search_ranks_a_rotated_scaled_cropped_copy_first(cli, tmp_path):
     import cv2
     from skimage import data
 
-    from latentatlas.store import ImageRow, Store
-
     names = ["astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "brick", "gravel", "clock"]
-    store = Store(tmp_path / "photos.atlas")
-    rows = []
     for name in names:
-        path = write_image(tmp_path / "photos" / f"{name}.png", cv2.resize(getattr(data, name)(), (256, 256)))
-        rows.append(ImageRow(uri=str(path), sha256=name, width=256, height=256, label=name))
-    store.ensure_embeddings(4)
-    store.add(rows, np.zeros((len(rows), 4), np.float32))
-    store.close()
+        write_image(tmp_path / "photos" / f"{name}.png", cv2.resize(getattr(data, name)(), (256, 256)))
+    _store_rows(tmp_path / "photos.atlas", tmp_path / "photos", ReaderOptions())
     indexed = _json(cli("features", "index", "--atlas", tmp_path / "photos.atlas", "--json"))
     assert indexed["indexed"] == len(names) and indexed["keypoints"] > 1000
     query = write_image(tmp_path / "query.png", _transformed(read_image(tmp_path / "photos" / "coffee.png"), 30, 0.7, 0.8))
@@ -133,6 +127,43 @@ def test_orb_search_ranks_a_rotated_scaled_cropped_copy_first(cli, tmp_path):
     assert again["indexed"] == 0 and again["total"] == len(names)
     other = cli("features", "index", "--atlas", tmp_path / "photos.atlas", "--max-features", "200")
     assert other.exit_code == 2 and "pass --rebuild" in other.stderr
+
+
+def _store_rows(atlas, source, options):
+    """An atlas holding a row (zero code, the file's stem as label) for each record of ``source``, without a model."""
+    from latentatlas.ops.embed import READER_KEY
+    from latentatlas.sources import read_source
+    from latentatlas.store import ImageRow, Store
+
+    records = read_source(source, options).records
+    rows = [ImageRow(uri=r.uri, sha256=r.sha256, width=256, height=256, label=Path(r.uri).stem,
+                     tile_row=r.tile_row, tile_col=r.tile_col) for r in records]
+    store = Store(atlas)
+    store.set_setting(READER_KEY, options.to_dict())
+    store.ensure_embeddings(4)
+    store.add(rows, np.zeros((len(rows), 4), np.float32))
+    store.close()
+
+
+def test_orb_features_of_a_tiled_atlas_are_the_tiles_and_a_changed_file_is_named(cli, tmp_path):
+    from skimage import data
+
+    write_image(tmp_path / "photos" / "astronaut.png", data.astronaut()[:256, :256])
+    write_image(tmp_path / "photos" / "camera.png", data.camera()[:256, :256])
+    _store_rows(tmp_path / "tiles.atlas", tmp_path / "photos", ReaderOptions(tile=128))
+    write_image(tmp_path / "photos" / "camera.png", data.camera()[256:, 256:])  # changed since it was stored
+    indexed = _json(cli("features", "index", "--atlas", tmp_path / "tiles.atlas", "--json"))
+    assert indexed["indexed"] == 4 and indexed["total"] == 4
+    assert {f["uri"] for f in indexed["failures"]} == {str((tmp_path / "photos" / "camera.png").resolve())}
+    assert all("changed since it was embedded" in f["reason"] for f in indexed["failures"])
+    stored = _json(cli("sql", "--atlas", tmp_path / "tiles.atlas", "--json",
+                       "SELECT DISTINCT width, height FROM orb_features"))
+    assert stored["rows"] == [{"width": 128, "height": 128}]  # a tile each, not the whole photograph
+    query = write_image(tmp_path / "query.png", data.astronaut()[128:256, 0:128])
+    found = _json(cli("features", "search", query, "--atlas", tmp_path / "tiles.atlas", "-k", "1", "--json"))
+    best = _json(cli("sql", "--atlas", tmp_path / "tiles.atlas", "--json",
+                     f"SELECT tile_row, tile_col FROM images WHERE id = {found['results'][0]['id']}"))
+    assert best["rows"] == [{"tile_row": 1, "tile_col": 0}]
 
 
 def test_orb_candidates_chosen_by_embedding(cli, atlas_copy, digits_dir):

@@ -22,11 +22,11 @@ from ..errors import BadInputError, LatentAtlasError, ModelMismatchError, UsageE
 from ..models import LatentModel
 from ..progress import ProgressCallback, silent
 from ..quantise import Int8Quantiser, check_dtype, dequantise, quantise
-from ..sources import Failure, Record, read_source
+from ..sources import Failure, ReaderOptions, Record, read_source
 from ..sources.loading import load_records
 from ..store import Store
 from .decode import save_decoded
-from .embed import check_model_matches
+from .embed import check_model_matches, whole_image_options
 
 __all__ = [
     "INT8_SCALE_FILE", "CompressReport", "DecompressReport", "int8_quantiser", "compress", "decompress",
@@ -132,7 +132,7 @@ def compress(
     if batch_size < 1:
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
     int8 = int8_quantiser(store, model) if dtype == "int8" else None
-    named, failures = named_records(sources)
+    named, failures = named_records(sources, options=whole_image_options(store))
     fingerprint = model.fingerprint  # hashes every weight: once per call
     report = CompressReport(out=Path(out), dtype=dtype, code_size=model.code_size, failures=failures)
     progress("compress", 0, len(named))
@@ -248,9 +248,9 @@ def _reason(error: Exception, path: Path) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
-def named_records(sources: Sequence[str | Path], suffix: str = SUFFIX,
-                  verb: str = "compress") -> tuple[list[tuple[Record, Path]], list[Failure]]:
-    """Each record of the sources with its file name below ``out`` (without suffix), and what failed.
+def named_records(sources: Sequence[str | Path], suffix: str = SUFFIX, verb: str = "compress",
+                  options: ReaderOptions | None = None) -> tuple[list[tuple[Record, Path]], list[Failure]]:
+    """Each record of the sources (read with ``options``) with its file name below ``out`` (without suffix), and what failed.
 
     Folders and manifests keep the layout below them, single files their
     name, and items of an array stack become ``<name>_<index>``.
@@ -266,7 +266,7 @@ def named_records(sources: Sequence[str | Path], suffix: str = SUFFIX,
     seen: dict[Path, str] = {}
     for source in sources:
         source = Path(source).expanduser()
-        scan = read_source(source)
+        scan = read_source(source, options)
         failures.extend(scan.failures)
         base = source.resolve() if source.is_dir() else source.resolve().parent
         for record in scan.records:

@@ -61,6 +61,11 @@ def reader_options(store: Store, reader: ReaderOptions | dict[str, Any] | None =
     return ReaderOptions.from_dict(store.setting(READER_KEY)).updated(**(reader or {}))
 
 
+def whole_image_options(store: Store) -> ReaderOptions:
+    """How to read a new image for this atlas as one input (a query, an image to compress): its options, untiled."""
+    return reader_options(store).updated(tile=None, stride=None)
+
+
 def embed(
     store: Store,
     model: LatentModel,

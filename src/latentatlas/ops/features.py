@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -19,15 +18,15 @@ import numpy as np
 from ..errors import BadInputError, UsageError
 from ..features import DESCRIPTOR_BYTES, Features, OrbSettings, draw_matches, extract, match
 from ..progress import ProgressCallback, silent
-from ..sources import Failure, read_image, read_source, write_image
-from ..sources.arrays import ARRAY_SUFFIXES
+from ..sources import Failure, read_image, write_image
 from ..store import Store
+from .rows import RowReader, read_pixels
 
 if TYPE_CHECKING:
     from ..models import LatentModel
 
 __all__ = [
-    "OrbSettings", "FeatureHit", "FeaturesResult", "FeaturesIndexReport", "index_features", "features_search", "load_uri",
+    "OrbSettings", "FeatureHit", "FeaturesResult", "FeaturesIndexReport", "index_features", "features_search",
 ]
 
 TABLE = "orb_features"
@@ -102,17 +101,16 @@ def index_features(store: Store, settings: OrbSettings | None = None, where: str
     if where is not None:
         store.ids_where(where)  # checks the predicate
     todo = store.con.execute(
-        f"SELECT id, uri FROM images WHERE id NOT IN (SELECT id FROM {TABLE}) {allowed} ORDER BY id").fetchall()
+        f"SELECT id FROM images WHERE id NOT IN (SELECT id FROM {TABLE}) {allowed} ORDER BY id").fetchall()
     report = FeaturesIndexReport(skipped=store.count(TABLE))
     progress("features", 0, len(todo))
+    reader = RowReader(store)
     for start in range(0, len(todo), _BATCH):
+        pixels = read_pixels(store, [id for id, in todo[start:start + _BATCH]], reader)
+        report.failures += pixels.failures
         rows = []
-        for id, uri in todo[start:start + _BATCH]:
-            try:
-                features = extract(load_uri(uri), settings)
-            except BadInputError as error:
-                report.failures.append(Failure(uri, str(error).removeprefix(f"{uri}: ")))
-                continue
+        for id, image in zip(pixels.ids.tolist(), pixels.images):
+            features = extract(image, settings)
             rows.append((id, features.width, features.height, features.keypoints.tobytes(), features.descriptors.tobytes()))
             report.keypoints += len(features)
         with store.transaction():
@@ -174,7 +172,10 @@ def features_search(
         if not best:
             raise UsageError("no stored image matched, so there is nothing to draw")
         _, _, id, found, features = best[0]
-        drawn = draw_matches(pixels, query, load_uri(info[id]["uri"]), features, found)
+        stored = read_pixels(store, [id])
+        if stored.failures:
+            raise BadInputError(f"{stored.failures[0].uri}: {stored.failures[0].reason}")
+        drawn = draw_matches(pixels, query, stored.images[0], features, found)
         result.out = write_image(out, drawn)
     return result
 
@@ -211,25 +212,3 @@ def _stored(store: Store, ids: np.ndarray | None):
                 np.frombuffer(keypoints, np.float32).reshape(-1, 4),
                 np.frombuffer(descriptors, np.uint8).reshape(-1, DESCRIPTOR_BYTES), height, width,
             )
-
-
-def load_uri(uri: str) -> np.ndarray:
-    """The pixels of a stored row's uri: an image file, or ``stack.npy#index``.
-
-    Raises
-    ------
-    BadInputError
-        If the uri cannot be read.
-    """
-    path, _, item = uri.rpartition("#")
-    if item.isdigit() and Path(path).suffix.lower() in ARRAY_SUFFIXES:
-        records = _stack(path)
-        if uri not in records:
-            raise BadInputError(f"{uri}: no such item in {path}")
-        return records[uri].load()
-    return read_image(uri)
-
-
-@lru_cache(maxsize=4)
-def _stack(path: str) -> dict[str, Any]:
-    return {record.uri: record for record in read_source(path).records}

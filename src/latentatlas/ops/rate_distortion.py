@@ -23,10 +23,11 @@ from ..models import LatentModel
 from ..preprocess import Preprocessor
 from ..progress import ProgressCallback, silent
 from ..quantise import DTYPES, Int8Quantiser, check_dtype, dequantise, quantise
-from ..sources import Failure, read_sources
+from ..sources import Failure, ReaderOptions, read_sources
 from ..sources.loading import load_records
 from ..store import Store
 from .codec import int8_quantiser
+from .embed import whole_image_options
 
 __all__ = ["CodecRow", "CodecEvaluation", "evaluate_codec", "CURVE_QUALITIES"]
 
@@ -121,7 +122,8 @@ def evaluate_codec(
     dtypes = [check_dtype(d) for d in dtypes]
     if not dtypes:
         raise UsageError("give at least one dtype")
-    scan = read_sources(sources)
+    options = whole_image_options(store)  # read as compress reads them
+    scan = read_sources(sources, options)
     loaded = load_records(scan.records)
     failures = scan.failures + loaded.failures
     if not loaded.images:
@@ -136,7 +138,7 @@ def evaluate_codec(
         restored = model.decode(dequantise(quantise(codes, dtype, int8), dtype, int8))
         rows.append(_score("latent", dtype, file_size(d, dtype), _restore(model, restored, images.sizes), images))
 
-    linear, pca_int8, pca = _pca(model, pca_train, dtypes)
+    linear, pca_int8, pca = _pca(model, pca_train, dtypes, options)
     pca_codes = linear.encode(images.inputs)
     if "int8" in dtypes and pca_int8 is None:
         pca_int8 = Int8Quantiser().fit(pca_codes)
@@ -188,11 +190,11 @@ def _score(method: str, dtype: str, bytes_per_image: float, estimates: list[np.n
                     float(np.mean(scores)), mean_ssim, **extra)
 
 
-def _pca(model: LatentModel, pca_train: Sequence[str | Path] | None,
-         dtypes: Sequence[str]) -> tuple[LinearCodec, Int8Quantiser | None, str]:
+def _pca(model: LatentModel, pca_train: Sequence[str | Path] | None, dtypes: Sequence[str],
+         options: ReaderOptions) -> tuple[LinearCodec, Int8Quantiser | None, str]:
     if pca_train is None:
         return LinearCodec.from_model(model), None, "the model's linear path (PCA of its training split)"
-    loaded = load_records(read_sources(pca_train).records)
+    loaded = load_records(read_sources(pca_train, options).records)
     if len(loaded.images) < 2:
         raise BadInputError(f"need at least 2 readable images to fit PCA, found {len(loaded.images)}")
     inputs = model.prepare(loaded.images, [r.uri for r in loaded.records])

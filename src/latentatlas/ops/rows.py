@@ -71,14 +71,15 @@ class RowReader:
         return record
 
 
-def read_pixels(store: Store, ids: Sequence[int]) -> Pixels:
+def read_pixels(store: Store, ids: Sequence[int], reader: RowReader | None = None) -> Pixels:
     """Read the images of ``ids`` again from where they were embedded from (see :class:`RowReader`).
 
     Images that cannot be read as they were embedded are reported, the
-    rest returned.
+    rest returned. Pass one ``reader`` to calls in a loop, so that each
+    file is read once.
     """
     rows = store.images([int(i) for i in ids])
-    reader = RowReader(store)
+    reader = reader or RowReader(store)
     records: dict[int, Record] = {}
     failures = []
     for i in (int(i) for i in ids):

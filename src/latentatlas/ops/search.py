@@ -127,9 +127,9 @@ def resolve_query(
         if not np.isfinite(values).all():
             raise UsageError("--vector contains NaN or infinite values")
         return Query(values, {"vector": values.tolist()})
-    from .embed import check_model_matches, reader_options
+    from .embed import check_model_matches, whole_image_options
 
-    records = read_source(image, reader_options(store).updated(tile=None, stride=None)).records
+    records = read_source(image, whole_image_options(store)).records
     if len(records) != 1:
         raise BadInputError(f"{image}: a query must be one image, this source holds {len(records)}")
     pixels = records[0].load()
