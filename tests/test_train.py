@@ -56,7 +56,15 @@ def test_early_stopping_and_time_budget(digit_inputs):
     stopped = train(_model(), digit_inputs[:100], TrainConfig(epochs=50, learning_rate=1e-9, patience=2))
     assert stopped.stopped_early and len(stopped.epochs) < 50
     budget = train(_model(), digit_inputs[:100], TrainConfig(epochs=1000, time_budget=0.5))
-    assert budget.stopped_early and budget.seconds < 30
+    assert budget.stopped_early and len(budget.epochs) < 1000
+
+
+def test_the_time_budget_stops_within_an_epoch(digit_inputs):
+    steps = []
+    history = train(_model(), digit_inputs, TrainConfig(epochs=5, batch_size=8, time_budget=1e-6),
+                    progress=lambda stage, done, total, **info: steps.append(done))
+    assert max(steps) == 1 and len(history.epochs) == 1  # one batch of the 45 an epoch takes
+    assert history.stopped_early and history.epochs[0].val_loss is not None
 
 
 def test_no_validation_split_trains_on_all(digit_inputs):

@@ -54,7 +54,8 @@ class TrainConfig:
     seed : int, default 0
         Fixes the split, the initial weights and the batch order.
     time_budget : float, optional
-        Seconds after which training stops at the end of an epoch; the
+        Seconds after which training stops, after the batch running then
+        (that last, partial epoch is validated and may be kept); the
         schedule then runs on elapsed time instead of epochs.
     """
 
@@ -213,6 +214,8 @@ def train(
             seen += len(index)
             step += 1
             progress("train", step, total, epoch=epoch, epochs=config.epochs, train_loss=running / seen)
+            if _out_of_time(config, start):
+                break  # mid-epoch: the batches so far are scored and kept like a whole epoch
         train_loss = running / seen
         val_loss = _evaluate(net, x_val, y_val, loss_fn, config.batch_size) if n_val else None
         history.epochs.append(EpochStats(epoch, train_loss, val_loss, time.perf_counter() - epoch_start, lr))
@@ -223,9 +226,8 @@ def train(
             best_state = copy.deepcopy(net.state_dict())
         else:
             stale += 1
-        out_of_time = config.time_budget is not None and time.perf_counter() - start >= config.time_budget
-        if stale >= config.patience or out_of_time:
-            history.stopped_early = epoch < config.epochs
+        if stale >= config.patience or _out_of_time(config, start):
+            history.stopped_early = epoch < config.epochs or seen < len(train_idx)
             break
 
     net.load_state_dict(best_state)
@@ -240,6 +242,10 @@ def split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarra
     n_val = int(round(n * val_fraction)) if val_fraction > 0 else 0
     n_val = min(max(n_val, 1 if val_fraction > 0 else 0), n - 1)
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _out_of_time(config: TrainConfig, start: float) -> bool:
+    return config.time_budget is not None and time.perf_counter() - start >= config.time_budget
 
 
 def _batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
