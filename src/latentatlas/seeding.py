@@ -48,7 +48,8 @@ def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.RandomState) -> np.nda
     seeds = np.empty((k, X.shape[1]), np.float32)
     seeds[0] = X[rng.randint(n)]
     closest = np.maximum(norms - 2.0 * (X @ seeds[0]) + seeds[0] @ seeds[0], 0.0)
-    gains = np.empty((-(-n // _BLOCK), trials, _BLOCK), np.float32)  # block, candidate, row in block
+    width = min(_BLOCK, n)
+    gains = np.empty((-(-n // width), trials, width), np.float32)  # block, candidate, row in block
     runs = [range(start, min(start + _RUN, len(gains))) for start in range(0, len(gains), _RUN)]
     with ThreadPoolExecutor(min(os.cpu_count() or 1, len(runs))) as pool, threadpool_limits(1, user_api="blas"):
         for c in range(1, k):
@@ -73,11 +74,12 @@ class _Step:
 
     def gains_of(self, blocks: range) -> np.ndarray:
         """Fill ``gains`` for ``blocks``; the candidates' summed gains over those blocks."""
-        products = np.empty((_BLOCK, self.twice.shape[1]), np.float32)
-        ones = np.ones(_BLOCK, np.float32)
+        width = self.gains.shape[2]
+        products = np.empty((width, self.twice.shape[1]), np.float32)
+        ones = np.ones(width, np.float32)
         total = np.zeros(self.twice.shape[1])
         for b in blocks:
-            rows = slice(b * _BLOCK, (b + 1) * _BLOCK)
+            rows = slice(b * width, (b + 1) * width)
             m = len(self.offset[rows])
             np.matmul(self.X[rows], self.twice, out=products[:m])
             block = self.gains[b, :, :m]
