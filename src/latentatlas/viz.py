@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["to_display", "grid", "captioned_rows", "field_colours", "is_field", "loss_curve", "figure_png", "save_png",
+__all__ = ["to_display", "to_colour", "grid", "captioned_rows", "field_colours", "is_field", "loss_curve", "figure_png", "save_png",
            "restoration_grid", "REFLECTIVITY"]
 
 REFLECTIVITY = "reflectivity"
@@ -39,6 +39,20 @@ def to_display(image: np.ndarray, value_range: tuple[float, float] | None = None
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=2)
     return np.ascontiguousarray(array[..., :3])
+
+
+def to_colour(image: np.ndarray, value_range: tuple[float, float] | None = None,
+              colormap: str = REFLECTIVITY) -> np.ndarray:
+    """An image as :func:`to_display` shows it, but a field (see :func:`is_field`) in ``colormap``; ``(H, W, 3)`` uint8."""
+    if not is_field(image):
+        return to_display(image, value_range)
+    from matplotlib.colors import Normalize
+
+    cmap, span = field_colours(colormap, value_range)
+    field = np.asarray(image, np.float32).squeeze(axis=-1) if np.ndim(image) == 3 else np.asarray(image, np.float32)
+    low, high = span or (float(field.min()), float(field.max()))
+    rgba = cmap(Normalize(low, high)(field), bytes=True)
+    return np.ascontiguousarray(rgba[..., :3])
 
 
 def grid(images: Sequence[np.ndarray], columns: int, pad: int = 2, min_side: int = 64) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import cluster, codec, core, datasets, demo, evaluate, features, interpolate, project, restore, search, space
+from . import cluster, codec, core, datasets, demo, evaluate, features, interpolate, project, restore, search, serve, space
 
 __all__ = ["app", "main"]
 
@@ -27,6 +27,7 @@ space.register(app)
 codec.register(app)
 interpolate.register(app)
 restore.register(app)
+serve.register(app)
 
 
 def main() -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Callable, Sequence
 
 import typer
 
 from ..errors import LatentAtlasError, UsageError
+from ..jsonable import dumps
 
 __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
@@ -58,21 +57,9 @@ def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callab
     return register
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return value.tolist()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
 def emit_json(data: Any) -> None:
     """Write one JSON document on stdout."""
-    sys.stdout.write(json.dumps(data, default=_jsonable, allow_nan=False) + "\n")
+    sys.stdout.write(dumps(data) + "\n")
     sys.stdout.flush()
 
 

@@ -1,0 +1,129 @@
+"""The web page: its JSON and PNG endpoints through FastAPI's client, and the page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from latentatlas import Atlas  # noqa: E402
+from latentatlas.server import create_app  # noqa: E402
+
+
+@pytest.fixture
+def served(atlas_copy):
+    """The digits atlas with a cluster run ``k3``."""
+    with Atlas.open(atlas_copy) as atlas:
+        atlas.cluster(3, name="k3", restarts=1)
+    return atlas_copy
+
+
+@pytest.fixture
+def client(served):
+    with TestClient(create_app(served)) as client:
+        yield client
+
+
+def _png(response) -> np.ndarray:
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    return np.asarray(Image.open(io.BytesIO(response.content)))
+
+
+def test_info_search_and_the_page(client):
+    info = client.get("/api/info").json()
+    assert info["rows"] == 300 and info["code_size"] == 16 and info["runs"] == ["k3"]
+    found = client.get("/api/search", params={"id": 17, "k": 4}).json()
+    assert [h["id"] for h in found["results"]][0] == 17 and len(found["results"]) == 4
+    label = found["results"][0]["label"]
+    others = client.get("/api/search", params={"id": 17, "k": 4, "where": f"label <> '{label}'"}).json()
+    assert all(h["label"] != label for h in others["results"])
+    page = client.get("/")
+    assert page.status_code == 200 and "<h1>latentatlas</h1>" in page.text
+
+
+def test_search_by_an_uploaded_image(client, digits_dir):
+    path = sorted((digits_dir / "3").glob("*.png"))[0]
+    found = client.post("/api/search", params={"filename": path.name, "k": 2}, content=path.read_bytes()).json()
+    assert found["query"] == {"image": path.name}
+    assert found["results"][0]["uri"] == str(path.resolve()) and found["results"][0]["distance"] < 1e-4
+
+
+def test_pictures(client):
+    stored = _png(client.get("/api/images/17.png"))
+    assert stored.shape == (8, 8, 3) and stored.dtype == np.uint8
+    assert _png(client.get("/api/decoded/17.png")).shape == (8, 8, 3)
+    assert _png(client.get("/api/clusters/k3/2.png")).shape == (8, 8, 3)
+    run = client.get("/api/clusters/k3").json()
+    assert run["run"] == "k3" and sum(run["sizes"]) == 300 and len(run["sizes"]) == 3
+    strip = _png(client.get("/api/interpolate.png", params={"a": 3, "b": 40, "steps": 5}))
+    assert strip.shape[1] > 4 * strip.shape[0]  # five frames side by side
+
+
+@pytest.mark.parametrize("method, url, params, status, message", [
+    ("get", "/api/search", {"id": 9999}, 400, "unknown id 9999"),
+    ("get", "/api/search", {"k": 3}, 400, "give exactly one query"),
+    ("get", "/api/search", {"id": 1, "where": "label ="}, 400, "bad --where predicate"),
+    ("get", "/api/search", {"id": "seven"}, 400, "id: Input should be a valid integer"),
+    ("get", "/api/images/9999.png", {}, 400, "unknown id 9999"),
+    ("get", "/api/clusters/nope", {}, 400, "no cluster run named 'nope'; stored runs: k3"),
+    ("get", "/api/clusters/k3/7.png", {}, 400, "run 'k3' has clusters 0 to 2, not 7"),
+    ("get", "/api/interpolate.png", {"a": 1, "b": 2, "steps": 99}, 400, "steps: Input should be less than or equal to 32"),
+    ("post", "/api/search", {"filename": "q.png"}, 422, "q.png: not an image"),
+])
+def test_errors_are_one_line(client, method, url, params, status, message):
+    kwargs = {"content": b"not a picture"} if method == "post" else {}
+    response = getattr(client, method)(url, params=params, **kwargs)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert message in error and "\n" not in error
+    if method == "post":
+        assert error.startswith("q.png: ")  # the upload's name, not the temporary file's
+
+
+def test_a_stored_file_changed_since_is_named(client):
+    uri = client.get("/api/search", params={"id": 5, "k": 1}).json()["results"][0]["uri"]
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(uri)
+    response = client.get("/api/images/5.png")
+    assert response.status_code == 422 and "changed since it was embedded" in response.json()["error"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine")
+def test_the_page_searches_in_a_real_browser(served, tmp_path):
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+        dom = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", "--dump-dom",
+             f"http://127.0.0.1:{port}/?id=17&k=4"],
+            capture_output=True, text=True, timeout=120, check=True).stdout
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert "300 of 300 rows embedded, 16 numbers per code, 10 labels" in dom
+    assert dom.count('class="card hit"') == 4 and dom.index('data-id="17"') < dom.index('class="card hit"', dom.index('data-id="17"'))
+    assert '<option value="k3">k3</option>' in dom
