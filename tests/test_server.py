@@ -119,7 +119,7 @@ def test_the_page_searches_in_a_real_browser(served, tmp_path):
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", "--dump-dom",
-             f"http://127.0.0.1:{port}/?id=17&k=4"],
+             f"http://127.0.0.1:{port}/?id=17&k=4&run=k3&a=3&b=40&steps=5"],
             capture_output=True, text=True, timeout=120, check=True).stdout
     finally:
         server.should_exit = True
@@ -127,3 +127,6 @@ def test_the_page_searches_in_a_real_browser(served, tmp_path):
     assert "300 of 300 rows embedded, 16 numbers per code, 10 labels" in dom
     assert dom.count('class="card hit"') == 4 and dom.index('data-id="17"') < dom.index('class="card hit"', dom.index('data-id="17"'))
     assert '<option value="k3">k3</option>' in dom
+    assert dom.count('src="/api/clusters/k3/') == 3 and "cluster 2 · " in dom
+    assert 'src="/api/interpolate.png?a=3&amp;b=40&amp;steps=5"' in dom
+    assert '<p id="error" role="alert"></p>' in dom  # nothing went wrong
