@@ -61,7 +61,7 @@ def create_app(atlas_path: str | Path) -> FastAPI:
         Image.fromarray(image).save(buffer, format="PNG")
         return Response(buffer.getvalue(), media_type="image/png")
 
-    def shown(image: np.ndarray) -> np.ndarray:
+    def shown(image: np.ndarray) -> np.ndarray:  # under the lock: the model loads on first use
         return to_colour(image, atlas.model.preprocess.value_range)
 
     @asynccontextmanager
@@ -125,11 +125,11 @@ def create_app(atlas_path: str | Path) -> FastAPI:
         """Row ``id``'s image, read again as it was embedded."""
         with using_atlas() as opened:
             pixels = read_pixels(opened.store, [id])
-        if pixels.failures:
-            raise BadInputError(str(pixels.failures[0]))
-        if not len(pixels.ids):
-            raise UsageError(f"unknown id {id}")
-        return as_png(shown(pixels.images[0]))
+            if pixels.failures:
+                raise BadInputError(str(pixels.failures[0]))
+            if not len(pixels.ids):
+                raise UsageError(f"unknown id {id}")
+            return as_png(shown(pixels.images[0]))
 
     @app.get("/api/decoded/{id}.png")
     def decoded_image(id: int) -> Response:
@@ -159,6 +159,6 @@ def create_app(atlas_path: str | Path) -> FastAPI:
         """The decoded codes from row ``a``'s to row ``b``'s, ends included, side by side."""
         with using_atlas() as opened:
             frames = opened.interpolate(a, b, steps, spherical).frames
-        return as_png(grid([shown(frame) for frame in frames], columns=len(frames)))
+            return as_png(grid([shown(frame) for frame in frames], columns=len(frames)))
 
     return app
