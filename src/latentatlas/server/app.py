@@ -44,6 +44,8 @@ def create_app(atlas_path: str | Path) -> FastAPI:
         If there is no atlas there.
     """
     atlas = Atlas.open(atlas_path, read_only=True)
+    # A `where` from the page is SQL: it may read the atlas's tables, not the server's files.
+    atlas.store.con.execute("SET enable_external_access = false")
     lock = threading.Lock()
 
     @contextmanager
