@@ -95,14 +95,3 @@ def test_sampled_and_full_seeding_both_find_planted_clusters(rng):
     for init_size in ("auto", "all", 30):
         assert adjusted_rand_score(truth, KMeans(3, init_size=init_size, random_state=0).fit(X).labels_) == 1.0
 
-
-def test_nested_faiss_thread_choices_measure_the_cores_once(monkeypatch):
-    from latentatlas import kmeans
-
-    calls = []
-    monkeypatch.setattr(kmeans, "idle_cores", lambda: calls.append(1) or 1)
-    with kmeans._faiss_threads(1 << 30), kmeans._faiss_threads(1 << 30):
-        pass
-    with kmeans._faiss_threads(1 << 30):
-        pass
-    assert len(calls) == 2

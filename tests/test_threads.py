@@ -9,6 +9,11 @@ import pytest
 from latentatlas import threads
 
 
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch):
+    monkeypatch.setattr(threads, "_last", None)  # no measurement from an earlier test
+
+
 def test_idle_cores_is_between_one_and_all():
     assert 1 <= threads.idle_cores() <= (os.cpu_count() or 1)
 
@@ -21,6 +26,8 @@ class FakeClock:
 
     def perf_counter(self) -> float:
         return self.now
+
+    monotonic = perf_counter
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
@@ -49,3 +56,16 @@ def test_without_proc_the_load_average_stands_in(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 1.0, 1.0))
     assert threads.idle_cores() == 3
+
+
+def test_a_measurement_stands_for_five_seconds(monkeypatch):
+    clock, calls = FakeClock(), []
+    monkeypatch.setattr(threads, "time", clock)
+    monkeypatch.setattr(threads, "_busy_elsewhere", lambda: calls.append(clock.now) or 0.0)
+    threads.idle_cores()
+    clock.sleep(4.0)
+    threads.idle_cores()  # e.g. the assignment inside a fit
+    assert len(calls) == 1
+    clock.sleep(1.5)
+    threads.idle_cores()
+    assert len(calls) == 2

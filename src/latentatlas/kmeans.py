@@ -10,7 +10,6 @@ same rule, so they differ in speed, not in what they compute.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Iterator
 
 import numpy as np
@@ -28,7 +27,6 @@ ENGINES = ("faiss", "sklearn")
 SEED_ROWS_PER_CLUSTER = 256  # init_size="auto"; FAISS trains on at most this many rows per centroid
 _CHUNK = 1 << 16
 _SMALL_WORK = 1 << 24
-_THREADS_SET: ContextVar[bool] = ContextVar("faiss_threads_set", default=False)
 
 
 class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -186,17 +184,12 @@ def _faiss_threads(work: int) -> Iterator[None]:
     """
     import faiss
 
-    if _THREADS_SET.get():  # inside another: its choice stands (idle_cores takes a tenth of a second)
-        yield
-        return
     threads = faiss.omp_get_max_threads()
     wanted = 1 if work < _SMALL_WORK else min(threads, idle_cores())
     faiss.omp_set_num_threads(wanted)
-    token = _THREADS_SET.set(True)
     try:
         yield
     finally:
-        _THREADS_SET.reset(token)
         faiss.omp_set_num_threads(threads)
 
 

@@ -8,6 +8,8 @@ import time
 __all__ = ["idle_cores"]
 
 _WINDOW_S = 0.1  # how long the cores are watched
+_REUSE_S = 5.0  # a measurement this recent stands: callers in one job (a fit, its assignment) share it
+_last: tuple[float, int] | None = None  # (monotonic time, idle cores)
 
 
 def idle_cores() -> int:
@@ -19,7 +21,11 @@ def idle_cores() -> int:
     The busy time of all cores (``/proc/stat``) less this process's own
     (``/proc/self/stat``) is watched for a tenth of a second; where there is
     no ``/proc``, the one-minute load average stands in, our own load with it.
+    A measurement is reused for five seconds.
     """
+    global _last
+    if _last is not None and time.monotonic() - _last[0] < _REUSE_S:
+        return _last[1]
     cores = os.cpu_count() or 1
     try:
         others = _busy_elsewhere()
@@ -27,7 +33,9 @@ def idle_cores() -> int:
         if not hasattr(os, "getloadavg"):
             return cores
         others = os.getloadavg()[0]
-    return max(1, min(cores, int(round(cores - others))))
+    idle = max(1, min(cores, int(round(cores - others))))
+    _last = (time.monotonic(), idle)
+    return idle
 
 
 def _busy_elsewhere() -> float:

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ..errors import BadInputError, UsageError
+from ..errors import UsageError
 from ..features import DESCRIPTOR_BYTES, Features, OrbSettings, draw_matches, extract, match
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, read_image, write_image
 from ..store import Store
-from .rows import RowReader, read_pixels
+from .rows import RowReader, read_pixels, read_row
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -172,10 +172,7 @@ def features_search(
         if not best:
             raise UsageError("no stored image matched, so there is nothing to draw")
         _, _, id, found, features = best[0]
-        stored = read_pixels(store, [id])
-        if stored.failures:
-            raise BadInputError(f"{stored.failures[0].uri}: {stored.failures[0].reason}")
-        drawn = draw_matches(pixels, query, stored.images[0], features, found)
+        drawn = draw_matches(pixels, query, read_row(store, id), features, found)
         result.out = write_image(out, drawn)
     return result
 

@@ -8,13 +8,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import BadInputError
+from ..errors import BadInputError, UsageError
 from ..sources import Failure, Record, read_source
 from ..sources.loading import load_records
 from ..store import Store
 from .embed import reader_options
 
-__all__ = ["Pixels", "RowReader", "read_pixels", "column_of"]
+__all__ = ["Pixels", "RowReader", "read_pixels", "read_row", "column_of"]
 
 
 @dataclass
@@ -92,6 +92,24 @@ def read_pixels(store: Store, ids: Sequence[int], reader: RowReader | None = Non
     good = {id(r) for r in loaded.records}
     kept = np.array([i for i, r in records.items() if id(r) in good], np.int64)
     return Pixels(kept, loaded.images, failures + loaded.failures)
+
+
+def read_row(store: Store, id: int) -> np.ndarray:
+    """The image of row ``id``, read again as it was embedded (see :class:`RowReader`).
+
+    Raises
+    ------
+    UsageError
+        If there is no row ``id``.
+    BadInputError
+        If it cannot be read as it was embedded.
+    """
+    pixels = read_pixels(store, [id])
+    if pixels.failures:
+        raise BadInputError(str(pixels.failures[0]))
+    if not len(pixels.ids):
+        raise UsageError(f"unknown id {id} in {store.path}")
+    return pixels.images[0]
 
 
 def column_of(store: Store, ids: np.ndarray, expression: str = "label") -> np.ndarray:

@@ -26,7 +26,7 @@ from ..atlas import Atlas
 from ..clusters import load_run, run_names
 from ..errors import BadInputError, LatentAtlasError, UsageError
 from ..jsonable import dumps
-from ..ops.rows import read_pixels
+from ..ops.rows import read_row
 from ..viz import grid, to_colour
 
 __all__ = ["create_app"]
@@ -126,12 +126,7 @@ def create_app(atlas_path: str | Path) -> FastAPI:
     def stored_image(id: int) -> Response:
         """Row ``id``'s image, read again as it was embedded."""
         with using_atlas() as opened:
-            pixels = read_pixels(opened.store, [id])
-            if pixels.failures:
-                raise BadInputError(str(pixels.failures[0]))
-            if not len(pixels.ids):
-                raise UsageError(f"unknown id {id}")
-            return as_png(shown(pixels.images[0]))
+            return as_png(shown(read_row(opened.store, id)))
 
     @app.get("/api/decoded/{id}.png")
     def decoded_image(id: int) -> Response:
