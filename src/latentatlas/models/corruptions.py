@@ -23,13 +23,14 @@ corruption.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
 import numpy as np
 
 from ..errors import UsageError
 from ..preprocess import LUMA
+from .specs import Numeric, SpecLanguage
 
 __all__ = ["Corruption", "Corrupted", "Noise", "SaltPepper", "Mask", "Gray", "Downsample", "Jpeg", "KNOWN_SPECS"]
 
@@ -37,43 +38,8 @@ KNOWN_SPECS = "noise:SIGMA, saltpepper:AMOUNT, mask:box|lines|crosshair, gray, d
 MASK_SHAPES = ("box", "lines", "crosshair")
 
 
-def _bad(spec: str, reason: str) -> UsageError:
-    return UsageError(f"corruption {spec!r}: {reason} (known: {KNOWN_SPECS})")
-
-
-def _number(spec: str, arg: str | None, name: str, low: float, high: float, integer: bool = False) -> float:
-    """``arg`` as a number (an int if ``integer``) in [low, high]; :class:`UsageError` naming the spec otherwise."""
-    if arg is None:
-        raise _bad(spec, f"needs {name}")
-    try:
-        value = int(arg) if integer else float(arg)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        kind = "a whole number" if integer else "a number"
-        raise _bad(spec, f"{name} must be {kind} in [{low:g}, {high:g}], got {arg!r}")
-    return value
-
-
-class _Numeric:
-    """A corruption of one number, written ``kind:VALUE``; subclasses are dataclasses of that one field."""
-
-    kind: ClassVar[str]
-    argument: ClassVar[str]
-    bounds: ClassVar[tuple[float, float]]
-    integer: ClassVar[bool] = False
-
-    @classmethod
-    def parse(cls, spec: str, arg: str | None):
-        return cls(_number(spec, arg, cls.argument, *cls.bounds, integer=cls.integer))
-
-    @property
-    def spec(self) -> str:
-        return f"{self.kind}:{getattr(self, fields(self)[0].name):g}"
-
-
 @dataclass(frozen=True)
-class Noise(_Numeric):
+class Noise(Numeric):
     """Additive Gaussian noise of standard deviation ``sigma`` (model units), clipped to [0, 1]."""
 
     sigma: float
@@ -85,7 +51,7 @@ class Noise(_Numeric):
 
 
 @dataclass(frozen=True)
-class SaltPepper(_Numeric):
+class SaltPepper(Numeric):
     """A share ``amount`` of pixels set to 0 or 1 (half each), in every channel alike."""
 
     amount: float
@@ -112,9 +78,9 @@ class Mask:
     kind: ClassVar[str] = "mask"
 
     @classmethod
-    def parse(cls, spec: str, arg: str | None) -> "Mask":
+    def parse(cls, language: SpecLanguage, spec: str, arg: str | None) -> "Mask":
         if arg not in MASK_SHAPES:
-            raise _bad(spec, f"mask shape must be one of {', '.join(MASK_SHAPES)}, got {arg!r}")
+            raise language.bad(spec, f"mask shape must be one of {', '.join(MASK_SHAPES)}, got {arg!r}")
         return cls(arg)
 
     @property
@@ -157,9 +123,8 @@ class Gray:
     kind: ClassVar[str] = "gray"
 
     @classmethod
-    def parse(cls, spec: str, arg: str | None) -> "Gray":
-        if arg is not None:
-            raise _bad(spec, "gray takes no argument")
+    def parse(cls, language: SpecLanguage, spec: str, arg: str | None) -> "Gray":
+        language.no_argument(spec, arg, "gray")
         return cls()
 
     @property
@@ -171,7 +136,7 @@ class Gray:
 
 
 @dataclass(frozen=True)
-class Downsample(_Numeric):
+class Downsample(Numeric):
     """Area-average to ``1 / factor`` of the size, then enlarge back by nearest neighbour."""
 
     factor: int
@@ -191,7 +156,7 @@ class Downsample(_Numeric):
 
 
 @dataclass(frozen=True)
-class Jpeg(_Numeric):
+class Jpeg(Numeric):
     """JPEG compression at ``quality`` (1-100) and decoding again (1 or 3 channels)."""
 
     quality: int
@@ -209,7 +174,8 @@ class Jpeg(_Numeric):
         return out, None
 
 
-_KINDS = {cls.kind: cls for cls in (Noise, SaltPepper, Mask, Gray, Downsample, Jpeg)}
+_LANGUAGE = SpecLanguage("corruption", {cls.kind: cls for cls in (Noise, SaltPepper, Mask, Gray, Downsample, Jpeg)},
+                         KNOWN_SPECS)
 Step = Noise | SaltPepper | Mask | Gray | Downsample | Jpeg
 
 
@@ -240,13 +206,7 @@ class Corruption:
         UsageError
             On an unknown kind or a bad argument, naming the spec and the known kinds.
         """
-        steps = []
-        for spec in specs or ():
-            kind, sep, arg = str(spec).strip().partition(":")
-            if kind.lower() not in _KINDS:
-                raise _bad(spec, f"unknown kind {kind!r}")
-            steps.append(_KINDS[kind.lower()].parse(spec, arg.strip() if sep else None))
-        return cls(tuple(steps))
+        return cls(_LANGUAGE.parse(specs or ()))
 
     @property
     def specs(self) -> list[str]:
