@@ -114,3 +114,27 @@ def test_configs_written_before_the_conv_bottleneck_stay_the_same():
     conv = AutoencoderConfig(3, 3, 32, 32, bottleneck="conv", levels=0, linear_path=False, residual=True)
     assert {"bottleneck", "levels", "residual"} <= set(conv.to_dict()) and "blocks" not in conv.to_dict()
     assert AutoencoderConfig.from_dict(conv.to_dict()) == conv
+
+
+def test_a_model_saved_by_release_0_1_loads_with_its_fingerprint():
+    from pathlib import Path
+
+    from latentatlas.models import load_model
+
+    model = load_model(Path(__file__).parent / "data" / "model-0.1")
+    assert model.fingerprint == "3f8c9c3c29b5cb96" and model.architecture.family == "classic"
+
+
+@pytest.mark.parametrize("height, width, stem, grid", [(64, 64, 2, (4, 4)), (64, 112, 2, (4, 7)), (8, 8, 1, (4, 4)),
+                                                     (128, 128, 4, (4, 4))])
+def test_the_residual_family_keeps_shapes(height, width, stem, grid):
+    config = AutoencoderConfig(3, 3, height, width, code_size=16, base_channels=8, norm="none", linear_path=False,
+                               family="residual", stem=stem)
+    net = ConvAutoencoder(config)
+    x = torch.rand(2, 3, height, width)
+    assert config.grid == grid and net.encode(x).shape == (2, 16) and net(x).shape == x.shape
+
+
+def test_the_residual_family_names_a_stem_that_does_not_divide():
+    with pytest.raises(UsageError, match="stem 4 must divide the input size 6x8"):
+        AutoencoderConfig(1, 1, 6, 8, family="residual", stem=4)

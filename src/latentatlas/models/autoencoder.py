@@ -1,26 +1,30 @@
-"""The convolutional autoencoder with a linear bottleneck.
+"""The convolutional autoencoder with a vector code (or a feature-map bottleneck for restoration).
 
 ::
 
-    x (C, H, W) ──stem 3x3──> [3x3 /2 ─> 3x3] x depth ──flatten──> linear ──┐
+    x (C, H, W) ──encoder layers (see :mod:`.blocks`)──flatten──> linear ──┐
         └──────────────── (x - mean) @ basisᵀ  (linear path) ──────────────(+)──> code (d)
-    code (d) ──linear──> grid ──> [up x2 ─> 3x3] x depth ──3x3 ─────────────┐
+    code (d) ──linear──> grid ──> decoder layers ─────────────────────────┐
         └──────────────── mean + code @ basis  (linear path) ──────────────(+)──> x̂ (C', H, W)
 
-Depth follows the input size: the encoder halves the grid while both sides
-are even and the result is at least 4 pixels on its shorter side, so a
-64x64 input ends on a 4x4 grid after four levels and an 8x8 input after one.
-Channel widths start at ``base_channels`` and double per level up to
-``max_channels``.
+Depth follows the input size: after the stem the encoder halves the grid
+while both sides are even and the result is at least 4 pixels on its
+shorter side, so a 64x64 input ends on a 4x4 grid. Channel widths start at
+``base_channels`` and double per level up to ``max_channels``. Two families
+of layers exist (``family``): ``classic``, the first release's plain
+convolutions with batch norm, and ``residual``, a pixel-unshuffle stem,
+residual blocks without normalisation and a sub-pixel decoder, which is what
+:mod:`.presets` chooses today.
 
-With ``linear_path`` (the default) the code is the sum of a fixed linear
-projection and the convolutional encoder's output, and the reconstruction
-the sum of a fixed linear map and the convolutional decoder's output. The
-trainer sets the linear path to the principal components of the training
-images and starts the convolutional paths at zero, so training starts from
-the best linear autoencoder (PCA, which a linear autoencoder learns anyway)
-and spends its time on what a linear map cannot do. Without it the model is
-the plain convolutional autoencoder with a sigmoid output.
+With ``linear_path`` the code is the sum of a fixed linear projection and
+the convolutional encoder's output, and the reconstruction the sum of a
+fixed linear map and the convolutional decoder's output; the trainer sets
+the linear path to the principal components of the training images and
+starts the convolutional paths at zero, so the model starts as PCA. This
+is how the PCA guarantee is kept (the trainer falls back to it when the
+trained network is not better on validation); as a training start it was
+measured to hold the network at PCA's level (see ``docs/model.md``).
+Without it the model is the plain convolutional autoencoder.
 
 With ``bottleneck="conv"`` (for restoration, where the code is not
 searched) there is no flatten and no linear layer: the code is the
@@ -30,9 +34,7 @@ number of halvings (0 keeps the full resolution: a plain stack of
 convolutions). With ``residual`` the output is the input plus the
 network's correction (a grey input is repeated to each output channel),
 and the last convolution starts at zero, so training starts from the
-corrupted input itself::
-
-    x ──stem──> [3x3 /2 ─> 3x3] x levels ──> [3x3] x blocks ──> [up x2 ─> 3x3] x levels ──3x3──(+ x)──> x̂
+corrupted input itself.
 """
 
 from __future__ import annotations
@@ -45,15 +47,18 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .blocks import conv_layers, decoder_layers, encoder_layers
 
 __all__ = ["AutoencoderConfig", "ConvAutoencoder"]
 
 _NORMS = ("batch", "none")
 _OUTPUTS = ("sigmoid", "identity")
 _BOTTLENECKS = ("linear", "conv")
+_FAMILIES = ("classic", "residual")
 # Fields added after the first release, written only when they differ from these defaults, so that
 # the configurations (and fingerprints) of models saved before them stay the same.
-_LATER_DEFAULTS = {"bottleneck": "linear", "levels": None, "blocks": 0, "residual": False}
+_LATER_DEFAULTS = {"bottleneck": "linear", "levels": None, "blocks": 0, "residual": False,
+                   "family": "classic", "stem": 1, "level_blocks": 1}
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,13 @@ class AutoencoderConfig:
         Further 3x3 convolutions on the bottleneck grid.
     residual : bool, default False
         Predict a correction added to the input (``conv`` bottleneck only).
+    family : {"classic", "residual"}
+        The layers (see :mod:`.blocks`).
+    stem : int, default 1
+        ``residual`` only: side of the pixel patches folded into channels
+        first (1, 2 or 4; the input size must be a multiple).
+    level_blocks : int, default 1
+        ``residual`` only: residual blocks per level.
     """
 
     in_channels: int
@@ -106,6 +118,9 @@ class AutoencoderConfig:
     levels: int | None = None
     blocks: int = 0
     residual: bool = False
+    family: str = "classic"
+    stem: int = 1
+    level_blocks: int = 1
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "out_channels", "code_size", "base_channels", "max_channels"):
@@ -127,18 +142,26 @@ class AutoencoderConfig:
         if self.residual and self.in_channels not in (1, self.out_channels):
             raise UsageError(f"residual prediction adds the input to the output: {self.in_channels} channels "
                              f"cannot be added to {self.out_channels}")
+        if self.family not in _FAMILIES:
+            raise UsageError(f"family must be one of {', '.join(_FAMILIES)}, got {self.family!r}")
+        if self.stem not in (1, 2, 4) or (self.stem > 1 and self.family != "residual"):
+            raise UsageError(f"stem must be 1, 2 or 4 (above 1 for the residual family only), got {self.stem}")
+        if self.height % self.stem or self.width % self.stem:
+            raise UsageError(f"stem {self.stem} must divide the input size {self.height}x{self.width}")
+        if self.level_blocks < 0:
+            raise UsageError(f"level_blocks must be >= 0, got {self.level_blocks}")
         if self.blocks < 0:
             raise UsageError(f"blocks must be >= 0, got {self.blocks}")
-        if self.levels is not None and (self.levels < 0 or self.height % (1 << self.levels)
-                                        or self.width % (1 << self.levels)):
+        if self.levels is not None and (self.levels < 0 or self.height % (self.stem << self.levels)
+                                        or self.width % (self.stem << self.levels)):
             raise UsageError(f"levels must be >= 0 and halve {self.height}x{self.width} evenly, got {self.levels}")
 
     @property
     def depth(self) -> int:
-        """Number of halvings from the input to the bottleneck grid (``levels`` when set)."""
+        """Number of halvings from the stem's grid to the bottleneck grid (``levels`` when set)."""
         if self.levels is not None:
             return self.levels
-        depth, h, w = 0, self.height, self.width
+        depth, h, w = 0, self.height // self.stem, self.width // self.stem
         while h % 2 == 0 and w % 2 == 0 and min(h, w) // 2 >= 4:
             depth, h, w = depth + 1, h // 2, w // 2
         return depth
@@ -146,7 +169,7 @@ class AutoencoderConfig:
     @property
     def grid(self) -> tuple[int, int]:
         """Height and width of the bottleneck grid."""
-        return self.height >> self.depth, self.width >> self.depth
+        return self.height // self.stem >> self.depth, self.width // self.stem >> self.depth
 
     @property
     def widths(self) -> list[int]:
@@ -172,20 +195,6 @@ def _principal_directions(centred: np.ndarray, rank: int, seed: int) -> np.ndarr
     return randomized_svd(centred, rank, n_iter=10, random_state=seed)[2]
 
 
-def _conv(cin: int, cout: int, stride: int, norm: str) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride, 1, bias=norm == "none")]
-    if norm == "batch":
-        layers.append(nn.BatchNorm2d(cout))
-    return layers + [nn.ReLU(inplace=True)]
-
-
-def _up(cin: int, cout: int, norm: str) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=norm == "none")]
-    if norm == "batch":
-        layers.append(nn.BatchNorm2d(cout))
-    return layers + [nn.ReLU(inplace=True)]
-
-
 class ConvAutoencoder(nn.Module):
     """Convolutional encoder and decoder around a linear code.
 
@@ -204,11 +213,9 @@ class ConvAutoencoder(nn.Module):
         gh, gw = config.grid
         flat = widths[-1] * gh * gw
 
-        layers = _conv(config.in_channels, widths[0], 1, norm)
-        for cin, cout in zip(widths, widths[1:]):
-            layers += _conv(cin, cout, 2, norm) + _conv(cout, cout, 1, norm)
+        layers = encoder_layers(config)
         for _ in range(config.blocks):
-            layers += _conv(widths[-1], widths[-1], 1, norm)
+            layers += conv_layers(widths[-1], widths[-1], 1, norm)
         if config.bottleneck == "linear":
             layers += [nn.Flatten(), nn.Linear(flat, config.code_size)]
         self.encoder = nn.Sequential(*layers)
@@ -216,15 +223,13 @@ class ConvAutoencoder(nn.Module):
         layers = []
         if config.bottleneck == "linear":
             layers = [nn.Linear(config.code_size, flat), nn.ReLU(inplace=True), nn.Unflatten(1, (widths[-1], gh, gw))]
-        for cin, cout in zip(widths[:0:-1], widths[-2::-1]):
-            layers += _up(cin, cout, norm) + _conv(cout, cout, 1, norm)
-        layers.append(nn.Conv2d(widths[0], config.out_channels, 3, 1, 1))
+        layers += decoder_layers(config)
         if config.output == "sigmoid":
             layers.append(nn.Sigmoid())
         self.decoder = nn.Sequential(*layers)
         if config.residual:  # start as the identity: the correction's last layer at zero
-            nn.init.zeros_(layers[-1].weight)
-            nn.init.zeros_(layers[-1].bias)
+            nn.init.zeros_(self._last_conv.weight)
+            nn.init.zeros_(self._last_conv.bias)
 
         if config.linear_path:
             n_in = config.in_channels * config.height * config.width
@@ -234,18 +239,24 @@ class ConvAutoencoder(nn.Module):
             self.register_buffer("output_mean", torch.zeros(n_out))
             self.register_buffer("decoder_basis", torch.zeros(config.code_size, n_out))
 
+    @property
+    def _last_conv(self) -> nn.Conv2d:
+        return [m for m in self.decoder if isinstance(m, nn.Conv2d)][-1]
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, H, W)`` inputs to ``(N, code_size)`` codes (the bottleneck's feature map for ``conv``)."""
         code = self.encoder(x)
         if self.config.linear_path:
-            code = code + (x.reshape(len(x), -1) - self.input_mean) @ self.encoder_basis.T
+            with torch.autocast(x.device.type, enabled=False):  # the PCA path in float32 under bfloat16 training
+                code = code.float() + (x.reshape(len(x), -1).float() - self.input_mean) @ self.encoder_basis.T
         return code
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """``(N, code_size)`` codes to ``(N, C', H, W)`` reconstructions."""
         out = self.decoder(code)
         if self.config.linear_path:
-            out = out + (self.output_mean + code @ self.decoder_basis).reshape(out.shape)
+            with torch.autocast(code.device.type, enabled=False):
+                out = out.float() + (self.output_mean + code.float() @ self.decoder_basis).reshape(out.shape)
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -277,6 +288,6 @@ class ConvAutoencoder(nn.Module):
         self.encoder_basis.copy_(torch.from_numpy(basis))
         self.output_mean.copy_(torch.from_numpy(y_mean))
         self.decoder_basis.copy_(torch.from_numpy(decoder))
-        for last in (self.encoder[-1], [m for m in self.decoder if isinstance(m, nn.Conv2d)][-1]):
+        for last in (self.encoder[-1], self._last_conv):
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
