@@ -62,8 +62,10 @@ def test_early_stopping_and_time_budget(digit_inputs):
 def test_the_time_budget_stops_within_an_epoch(digit_inputs):
     steps = []
     history = train(_model(), digit_inputs, TrainConfig(epochs=5, batch_size=8, time_budget=1e-6),
-                    progress=lambda stage, done, total, **info: steps.append(done))
-    assert max(steps) == 1 and len(history.epochs) == 1  # one batch of the 45 an epoch takes
+                    progress=lambda stage, done, total, **info: steps.append((stage, done, total)))
+    trained = [(done, total) for stage, done, total in steps if stage == "train"]
+    assert [done for done, _ in trained[:-1]] == [1] and len(history.epochs) == 1  # one batch of the 45 an epoch takes
+    assert trained[-1][0] == trained[-1][1]  # the last event completes the bar: a budget stop is not a freeze
     assert history.stopped_early and history.epochs[0].val_loss is not None
 
 
@@ -80,7 +82,7 @@ def test_a_last_batch_of_one_does_not_break_batch_norm(digit_inputs):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(epochs=0), "epochs must be >= 1"),
     (dict(val_fraction=1.0), r"val must be in \[0, 1\)"),
-    (dict(loss="huber"), "loss must be one of mse, l1, logcosh"),
+    (dict(loss="huber"), "loss must be one of mse, l1, logcosh, mse\\+ssim, l1\\+ssim"),
     (dict(batch_size=0), "batch size must be >= 1"),
     (dict(time_budget=-1.0), "time budget must be > 0"),
 ])
@@ -105,3 +107,93 @@ def test_corrupted_inputs_are_drawn_from_the_seed(digit_inputs):
     assert a.fingerprint == b.fingerprint
     plain = _model(seed=1)
     assert train(plain, digit_inputs, config).initial_val_loss < history.initial_val_loss  # noisy inputs start worse
+
+
+def _plain(seed: int = 0, code_size: int = 8, size: int = 8, **kwargs) -> LatentModel:
+    architecture = AutoencoderConfig(1, 1, size, size, code_size=code_size, base_channels=16, norm="none",
+                                     linear_path=False, family="residual", **kwargs)
+    return LatentModel.create(architecture, PreprocessConfig(height=size, width=size, channels=1), seed=seed)
+
+
+def test_the_kept_model_is_never_worse_than_pca(digit_inputs):
+    from latentatlas.baselines import LinearCodec
+
+    model = _plain()
+    history = train(model, digit_inputs, TrainConfig(epochs=1, learning_rate=1e-9))
+    assert history.kept == "pca" and history.best_loss == history.pca_val_loss
+    assert "the kept model is PCA" in history.comparison
+    train_idx, val_idx = split(len(digit_inputs), 0.1, 0)
+    pca = LinearCodec.fit(digit_inputs[train_idx], 8)
+    val = digit_inputs[val_idx]
+    expected = pca.decode(pca.encode(val))
+    np.testing.assert_allclose(model.reconstruct(val), expected, atol=1e-4)
+
+
+def test_a_disc_at_a_random_place_beats_pca_by_a_clear_margin():
+    """One bright disc of random size anywhere: a linear code of 6 numbers cannot place it, a conv code can."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:16, :16]
+    centres, radii = rng.uniform(3, 13, (1500, 2)), rng.uniform(1.5, 4, 1500)
+    discs = ((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2 <= radii[:, None, None] ** 2)
+    images = discs[:, None].astype(np.float32)
+    history = train(_plain(code_size=6, size=16), images, TrainConfig(epochs=25, batch_size=32, learning_rate=2e-3))
+    assert history.kept == "trained"
+    assert history.best_loss < 0.7 * history.pca_val_loss, history.comparison
+
+
+def test_bfloat16_and_float32_losses_agree_within_two_percent(digit_inputs):
+    model = _plain()
+    x = torch.from_numpy(digit_inputs[:256])
+    with torch.inference_mode():
+        full = float(torch.nn.functional.mse_loss(model.net(x), x))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            half = float(torch.nn.functional.mse_loss(model.net(x).float(), x))
+    assert half == pytest.approx(full, rel=0.02)
+    runs = [train(_plain(), digit_inputs, TrainConfig(epochs=4, precision=p)) for p in ("float32", "bfloat16")]
+    assert [r.precision for r in runs] == ["float32", "bfloat16"]
+    assert runs[1].epochs[-1].val_loss == pytest.approx(runs[0].epochs[-1].val_loss, rel=0.1)
+
+
+def test_streamed_training_keeps_the_cache_bound(digit_inputs):
+    from latentatlas.models.training_set import StreamingImages
+
+    streamed = StreamingImages(len(digit_inputs), lambda i: digit_inputs[i], cache_size=32)
+    history = train(_plain(), streamed, TrainConfig(epochs=2, batch_size=16))
+    assert streamed.peak <= 32 and streamed.loads > len(digit_inputs)  # re-read, never all held
+    assert history.n_train == 360 and history.pca_val_loss is not None
+
+
+def test_a_missing_device_is_one_clear_error(digit_inputs):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(UsageError, match="device 'cuda' is not available on this machine"):
+        train(_plain(), digit_inputs[:50], TrainConfig(epochs=1, device="cuda"))
+    with pytest.raises(UsageError, match="device must be one of auto, cpu, cuda, mps"):
+        train(_plain(), digit_inputs[:50], TrainConfig(epochs=1, device="tpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_training_on_cuda_gives_a_cpu_model(digit_inputs):
+    model = _plain()
+    history = train(model, digit_inputs, TrainConfig(epochs=2, device="cuda"))
+    assert history.device.startswith("cuda") and next(model.net.parameters()).device.type == "cpu"
+
+
+@pytest.mark.parametrize("loss", ["mse+ssim", "l1+ssim"])
+def test_ssim_losses_train(digit_inputs, loss):
+    history = train(_plain(), digit_inputs[:300], TrainConfig(epochs=3, batch_size=32, loss=loss))
+    assert history.loss == loss and history.best_loss < history.baseline_val_loss
+
+
+def test_ssim_matches_scikit_image():
+    from skimage.metrics import structural_similarity
+
+    from latentatlas.models.losses import ssim
+
+    rng = np.random.default_rng(0)
+    a = rng.random((1, 1, 32, 32)).astype(np.float32)
+    b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1).astype(np.float32)
+    ours = float(ssim(torch.from_numpy(a), torch.from_numpy(b)))
+    theirs = structural_similarity(a[0, 0], b[0, 0], data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                   use_sample_covariance=False)
+    assert ours == pytest.approx(theirs, abs=0.02)
