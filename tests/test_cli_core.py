@@ -197,3 +197,26 @@ def test_bad_option_values_exit_with_status_2(cli, digits_dir, tmp_path):
                           (["--value-range", "a,b"], "--value-range must be numbers")]:
         result = cli("fit", digits_dir, "--atlas", tmp_path / "x.atlas", *args)
         assert result.exit_code == 2 and message in result.stderr
+
+
+def test_fit_compares_with_pca_streams_and_stores_its_choices(cli, tmp_path, digits_dir):
+    atlas = tmp_path / "s.atlas"
+    fitted = _json(cli("fit", digits_dir, "--atlas", atlas, "--code-size", "8", "--epochs", "3", "--cache-images", "40",
+                       "--max-images", "200", "--augment", "hflip", "--augment", "shift", "--json", "--quiet"))
+    assert fitted["images"] == 200 and fitted["pca_val_loss"] > 0 and fitted["comparison"].startswith("validation MSE")
+    shown = _json(cli("info", "--atlas", atlas, "--json"))
+    assert shown["history"]["comparison"] == fitted["comparison"]
+    training = shown["model"]["training"]
+    assert training["augment"] == ["hflip", "shift:0.0625"] and training["device"] == "auto"
+    printed = cli("info", "--atlas", atlas)
+    assert fitted["comparison"] in " ".join(printed.stdout.split())
+
+
+def test_fit_on_a_missing_device_is_one_line(cli, tmp_path, digits_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = cli("fit", digits_dir, "--atlas", tmp_path / "c.atlas", "--device", "cuda", "--epochs", "1")
+    assert result.exit_code == 2 and "device 'cuda' is not available on this machine" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -44,13 +44,20 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         channels: Annotated[Optional[int], typer.Option(help="1 (grey) or 3 (RGB); default from the data.")] = None,
         fit: Annotated[str, typer.Option("--fit", help="resize or crop images to the input size.")] = "resize",
         value_range: Annotated[Optional[str], typer.Option("--value-range", help="LOW,HIGH mapped to 0..1 (default: the dtype's range).")] = None,
-        base_channels: Annotated[int, typer.Option("--base-channels", help="Width of the first conv level.")] = 32,
-        linear_path: Annotated[Optional[bool], typer.Option("--linear-path/--no-linear-path", help="Add the PCA-initialised linear path (off: the plain conv autoencoder). Default: on for the linear bottleneck.")] = None,
+        preset: Annotated[str, typer.Option("--preset", help="Network size: auto (from the number of images), tiny, small, base or large.")] = "auto",
+        family: Annotated[Optional[str], typer.Option("--family", help="Layers: residual (default) or classic (the first release's).")] = None,
+        base_channels: Annotated[Optional[int], typer.Option("--base-channels", help="Width of the first conv level (default: the preset's).")] = None,
+        linear_path: Annotated[Optional[bool], typer.Option("--linear-path/--no-linear-path", help="Start from PCA through a fixed linear path (default: off; the kept model is never worse than PCA either way).")] = None,
+        augment: Annotated[Optional[list[str]], typer.Option("--augment", help="auto (by data kind), none, or steps (repeatable): crop[:MIN_SIDE], hflip, vflip, rot90, shift[:FRACTION], brightness[:AMOUNT], contrast[:AMOUNT].")] = None,
+        device: Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or mps.")] = "auto",
+        precision: Annotated[str, typer.Option("--precision", help="Training arithmetic: auto (bfloat16 where native), float32 or bfloat16.")] = "auto",
+        max_images: Annotated[Optional[int], typer.Option("--max-images", help="Train on a seeded sample of this many images.")] = None,
+        cache_images: Annotated[Optional[int], typer.Option("--cache-images", help="Stream training images from disk, keeping at most this many decoded.")] = None,
         epochs: Annotated[int, typer.Option(help="Upper bound on epochs.")] = 30,
         batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
         learning_rate: Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate.")] = 2e-3,
         val: Annotated[float, typer.Option("--val", help="Share held out for validation.")] = 0.1,
-        loss: Annotated[str, typer.Option(help="mse, l1 or logcosh.")] = "mse",
+        loss: Annotated[str, typer.Option(help="mse, l1, logcosh, mse+ssim or l1+ssim.")] = "mse",
         patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = 8,
         time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Stop after this many seconds.")] = None,
         seed: Annotated[int, typer.Option(help="Seed for split, weights and batch order.")] = 0,
@@ -85,7 +92,9 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         settings: dict[str, Any] = dict(
             code_size=code_size, size=parse_size(size), channels=channels, fit=fit,
             value_range=tuple(parse_numbers(value_range, "--value-range")) if value_range else None,
-            base_channels=base_channels, linear_path=linear_path, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            preset=preset, family=family, base_channels=base_channels, linear_path=linear_path,
+            augment=tuple(augment or ("auto",)), device=device, precision=precision, max_images=max_images,
+            cache_images=cache_images, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed,
             corrupt=tuple(corrupt or ()), bottleneck=bottleneck, levels=levels, blocks=blocks, residual=residual,
         )
@@ -126,6 +135,9 @@ def _fit_summary(report) -> dict[str, Any]:
         "best_epoch": history.best_epoch,
         "best_val_loss": history.best_loss if history.n_val else None,
         "baseline_val_loss": history.baseline_val_loss,
+        "pca_val_loss": history.pca_val_loss,
+        "kept": history.kept,
+        "comparison": history.comparison,
         "seconds": round(history.seconds, 2),
     }
 
@@ -149,6 +161,8 @@ def _print_fit(result: dict[str, Any]) -> None:
     if result["best_val_loss"] is not None:
         out.print(f"Best validation loss {result['best_val_loss']:.4g} at epoch {result['best_epoch']} "
                   f"(predicting the mean image: {result['baseline_val_loss']:.4g}).")
+    if result["comparison"]:
+        out.print(result["comparison"])
     if "embed" in result:
         _print_embed(result["embed"])
 
@@ -277,3 +291,5 @@ def info(atlas: AtlasOption, json_output: JsonOption = False) -> None:
         out.print(f"Trained {history['epochs']} epochs in {history['seconds']} s; best {history['loss']} "
                   f"{history['best_loss']:.4g} at epoch {history['best_epoch']} "
                   f"(mean image: {history['baseline_val_loss'] or float('nan'):.4g}).")
+        if history["comparison"]:
+            out.print(history["comparison"])

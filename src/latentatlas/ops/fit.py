@@ -7,12 +7,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from ..errors import BadInputError, UsageError
 from ..models import AutoencoderConfig, Corruption, LatentModel, save_model
-from ..preprocess import PreprocessConfig
+from ..models.augment import Augmentation
+from ..models.presets import AUTO, choose_preset, stem_for
+from ..models.training_set import StreamingImages
+from ..preprocess import PreprocessConfig, Preprocessor
 from ..progress import ProgressCallback, silent
-from ..sources import Failure, ReaderOptions, read_sources
-from ..sources.loading import load_records, transform_each
+from ..sources import Failure, ReaderOptions, Record, read_sources
+from ..sources.loading import Loaded, iter_batches, load_records, transform_each
 from ..store import Store
 from ..train import History, TrainConfig, train
 from .embed import READER_KEY
@@ -29,10 +34,13 @@ class ModelOptions:
     """What a user chooses about the model, its preprocessing and what it learns to undo.
 
     ``None`` for the preprocessing means "follow the data" (see
-    :meth:`PreprocessConfig.infer`); for ``linear_path``, ``levels``,
-    ``blocks`` and ``residual`` it means "what suits the bottleneck" (see
-    :func:`architecture`). ``corrupt`` holds corruption specs such as
-    ``"noise:0.1"`` (see :mod:`latentatlas.models.corruptions`).
+    :meth:`PreprocessConfig.infer`); for the network's fields it means
+    "what the preset and the bottleneck suit" (see :func:`architecture`).
+    ``corrupt`` holds corruption specs such as ``"noise:0.1"`` (see
+    :mod:`latentatlas.models.corruptions`). ``max_images`` trains on a
+    seeded sample of that many images; ``cache_images`` streams the
+    training images from their source through a cache of that many
+    decoded images instead of holding all of them.
     """
 
     code_size: int = 64
@@ -40,19 +48,29 @@ class ModelOptions:
     channels: int | None = None
     fit: str = "resize"
     value_range: tuple[float, float] | None = None
-    base_channels: int = 32
-    max_channels: int = 256
-    norm: str = "batch"
+    preset: str = AUTO
+    family: str | None = None
+    base_channels: int | None = None
+    max_channels: int | None = None
+    level_blocks: int | None = None
+    stem: int | None = None
+    norm: str | None = None
     linear_path: bool | None = None
     bottleneck: str = "linear"
     levels: int | None = None
     blocks: int | None = None
     residual: bool | None = None
     corrupt: tuple[str, ...] = ()
+    max_images: int | None = None
+    cache_images: int | None = None
 
     def __post_init__(self) -> None:
         specs = (self.corrupt,) if isinstance(self.corrupt, str) else self.corrupt
         object.__setattr__(self, "corrupt", tuple(specs or ()))
+        for name in ("max_images", "cache_images"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"{name} must be >= 1, got {value}")
 
 
 @dataclass
@@ -102,25 +120,35 @@ def fit(
             "pass --overwrite to train a new model and clear them"
         )
     scan = read_sources(sources, reader)
-    progress("read", 0, len(scan.records))
-    loaded = load_records(scan.records)
-    progress("read", len(scan.records), len(scan.records))
+    records = _sample(scan.records, options.max_images, train_config.seed)
+    streaming = options.cache_images is not None
+    progress("read", 0, len(records))
+    loaded = _check_readable(records, progress) if streaming else load_records(records)
+    progress("read", len(records), len(records))
     failures = scan.failures + loaded.failures
-    if len(loaded.images) < 2:
+    readable = len(loaded.records)
+    if readable < 2:
         detail = f"; {len(failures)} failed, first: {failures[0]}" if failures else ""
-        raise BadInputError(f"need at least 2 readable images to train, found {len(loaded.images)}{detail}")
+        raise BadInputError(f"need at least 2 readable images to train, found {readable}{detail}")
 
+    sample = loaded.images if not streaming else [r.load() for r in loaded.records[:PREPROCESS_SAMPLE]]
     preprocess = PreprocessConfig.infer(
-        loaded.images, size=options.size, channels=options.channels,
+        sample, size=options.size, channels=options.channels,
         fit=options.fit, value_range=options.value_range or reader.clip,
     )
-    model = LatentModel.create(architecture(options, preprocess, corruption), preprocess, seed=train_config.seed,
-                               corruption=corruption)
-    inputs, loaded = transform_each(loaded, model.preprocessor)
-    failures = scan.failures + loaded.failures
-    del loaded
-    history = train(model, inputs, train_config, progress=progress, corrupt=corruption or None)
-    model.training = {**train_config.to_dict(), "images": len(inputs), "sources": [str(s) for s in sources]}
+    model = LatentModel.create(architecture(options, preprocess, corruption, readable), preprocess,
+                               seed=train_config.seed, corruption=corruption)
+    augment = Augmentation.choose(train_config.augment, georeferenced=preprocess.dtype.startswith("float"),
+                                  square=preprocess.height == preprocess.width)
+    if streaming:
+        inputs = _streamed(loaded.records, model.preprocessor, options.cache_images)
+    else:
+        inputs, loaded = transform_each(loaded, model.preprocessor)
+        failures = scan.failures + loaded.failures
+    del loaded, sample
+    history = train(model, inputs, train_config, progress=progress, corrupt=corruption or None, augment=augment)
+    model.training = {**train_config.to_dict(), "augment": augment.specs, "images": len(inputs),
+                      "sources": [str(s) for s in sources]}
 
     save_model(model, store.model_dir)
     write_history(history, store.model_dir)
@@ -130,28 +158,69 @@ def fit(
     return FitReport(model=model, history=history, images=len(inputs), failures=failures)
 
 
+PREPROCESS_SAMPLE = 256  # images a streamed fit infers its preprocessing from
+
+
+def _sample(records: list[Record], max_images: int | None, seed: int) -> list[Record]:
+    """A seeded sample of ``max_images`` records, in their order (all of them when fewer)."""
+    if max_images is None or len(records) <= max_images:
+        return records
+    chosen = np.sort(np.random.default_rng(seed).choice(len(records), max_images, replace=False))
+    return [records[i] for i in chosen]
+
+
+def _check_readable(records: list[Record], progress: ProgressCallback) -> Loaded:
+    """The records whose pixels can be read (pixels not kept), one batch in memory at a time."""
+    kept = Loaded()
+    done = 0
+    for batch in iter_batches(records, 256):
+        kept.records += batch.records
+        kept.failures += batch.failures
+        done += len(batch.records) + len(batch.failures)
+        progress("read", done, len(records))
+    return kept
+
+
+def _streamed(records: list[Record], preprocessor: Preprocessor, cache_size: int) -> StreamingImages:
+    def load(i: int) -> np.ndarray:
+        return preprocessor(records[i].load(), records[i].uri)
+    return StreamingImages(len(records), load, cache_size)
+
+
 CONV_BLOCKS = 6
 
 
-def architecture(options: ModelOptions, preprocess: PreprocessConfig, corruption: Corruption) -> AutoencoderConfig:
-    """The network for ``options`` on images of ``preprocess``, taking inputs corrupted by ``corruption``.
+def architecture(options: ModelOptions, preprocess: PreprocessConfig, corruption: Corruption,
+                 n_images: int = 0) -> AutoencoderConfig:
+    """The network for ``options`` on ``n_images`` images of ``preprocess``, taking inputs corrupted by ``corruption``.
 
-    Unset choices follow the bottleneck. ``linear``: the linear (PCA) path
-    on, as many levels as the size allows, no extra blocks, no residual.
-    ``conv`` (restoration): no linear path (there is no vector code to add
-    it to), no halving, ``CONV_BLOCKS`` convolutions at full resolution and
-    residual prediction, which measured best for a short CPU budget.
+    Unset choices follow the bottleneck. ``linear`` (a vector code): the
+    residual family sized by the preset (see :mod:`latentatlas.models.presets`),
+    no normalisation, a pixel-unshuffle stem by the input size, and no
+    linear path (the trainer still keeps PCA when the network does not
+    beat it). ``conv`` (restoration): the classic family with batch norm, no
+    halving, ``CONV_BLOCKS`` convolutions at full resolution and residual
+    prediction, which measured best for a short CPU budget.
     """
     conv = options.bottleneck == "conv"
-    linear_path = not conv if options.linear_path is None else options.linear_path
+    family = options.family or ("classic" if conv else "residual")
+    preset = choose_preset(options.preset, n_images)
+    residual_family = family == "residual"
+    linear_path = False if conv or options.linear_path is None else options.linear_path
     residual = conv if options.residual is None else options.residual
+    stem = options.stem or (stem_for(preprocess.height, preprocess.width) if residual_family and not conv else 1)
     return AutoencoderConfig(
         in_channels=corruption.input_channels(preprocess.channels), out_channels=preprocess.channels,
         height=preprocess.height, width=preprocess.width, code_size=options.code_size,
-        base_channels=options.base_channels, max_channels=options.max_channels, norm=options.norm,
-        linear_path=linear_path, output="identity" if linear_path or residual else "sigmoid",
+        base_channels=options.base_channels or (preset.base_channels if residual_family else 32),
+        max_channels=options.max_channels or (preset.max_channels if residual_family else 256),
+        norm=options.norm or ("none" if residual_family else "batch"),
+        linear_path=linear_path, output="identity" if linear_path or residual or residual_family else "sigmoid",
         bottleneck=options.bottleneck, levels=0 if conv and options.levels is None else options.levels,
         blocks=(CONV_BLOCKS if conv else 0) if options.blocks is None else options.blocks, residual=residual,
+        family=family, stem=stem,
+        level_blocks=options.level_blocks if options.level_blocks is not None else (
+            preset.level_blocks if residual_family else 1),
     )
 
 

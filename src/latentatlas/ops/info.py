@@ -62,6 +62,9 @@ def info(store: Store) -> dict[str, Any]:
             "seconds": round(history.seconds, 2),
             "n_train": history.n_train,
             "n_val": history.n_val,
+            "pca_val_loss": history.pca_val_loss,
+            "kept": history.kept,
+            "comparison": history.comparison,
         }
     return summary
 
