@@ -106,3 +106,14 @@ def test_settings_and_clear(tmp_path, rng):
     store.add(_rows(2), rng.random((2, 2)))
     store.clear()
     assert store.count() == 0 and store.code_size() is None and store.next_id() == 0
+
+
+def test_clear_drops_orb_features_so_new_rows_do_not_inherit_them(tmp_path, rng):
+    store = Store(tmp_path / "a.atlas")
+    store.ensure_embeddings(2)
+    store.add(_rows(2), rng.random((2, 2)))
+    store.con.execute("CREATE TABLE orb_features (id BIGINT, descriptors BLOB)")
+    store.con.execute("INSERT INTO orb_features VALUES (0, 'x')")
+    store.set_setting("orb_features", {"n_features": 500})
+    store.clear()
+    assert not store.has_table("orb_features") and store.setting("orb_features") is None

@@ -234,15 +234,17 @@ class Store:
         return ids
 
     def clear(self) -> None:
-        """Delete every image and code, and the cluster runs made from them (the model stays)."""
+        """Delete every image and code and everything made from them: cluster runs, ORB features (the model stays).
+
+        Ids restart at 0 after a clear, so a derived row left behind would
+        belong to a new image.
+        """
         with self.transaction():
             self.con.execute("DELETE FROM images")
-            if self.has_table("embeddings"):
-                self.con.execute("DROP TABLE embeddings")
-            for derived in ("clusters", "centroids"):  # cluster runs are made from the codes
+            for derived in ("embeddings", "clusters", "centroids", "orb_features"):
                 if self.has_table(derived):
                     self.con.execute(f"DROP TABLE {derived}")
-            self.con.execute("DELETE FROM settings WHERE key LIKE 'cluster_run:%'")
+            self.con.execute("DELETE FROM settings WHERE key LIKE 'cluster_run:%' OR key = 'orb_features'")
 
     # -- reading ----------------------------------------------------------------------------
 
