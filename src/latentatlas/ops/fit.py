@@ -206,7 +206,7 @@ def architecture(options: ModelOptions, preprocess: PreprocessConfig, corruption
     family = options.family or ("classic" if conv else "residual")
     preset = choose_preset(options.preset, n_images)
     residual_family = family == "residual"
-    linear_path = False if conv or options.linear_path is None else options.linear_path
+    linear_path = bool(options.linear_path)  # None: off (the conv bottleneck refuses it when asked)
     residual = conv if options.residual is None else options.residual
     stem = options.stem or (stem_for(preprocess.height, preprocess.width) if residual_family and not conv else 1)
     return AutoencoderConfig(
