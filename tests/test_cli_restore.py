@@ -29,6 +29,15 @@ def test_fit_with_a_corruption_stores_it_and_info_shows_it(cli, shapes_dir, tmp_
     assert info["model"]["bottleneck"] == "conv" and info["model"]["corruption"] == fitted["corruption"]
     text = cli("info", "--atlas", atlas)
     assert "conv feature map" in text.stdout and "Trained to undo: mask:crosshair then noise:0.05." in text.stdout
+    assert fitted["notes"] == []
+
+
+def test_fit_with_a_corruption_and_a_vector_code_says_what_restores_better(cli, shapes_dir, tmp_path):
+    fitted = cli("fit", shapes_dir / "test", "--atlas", tmp_path / "v.atlas", "--corrupt", "noise:0.1",
+                 "--code-size", "8", "--base-channels", "8", "--epochs", "1", "--batch-size", "8")
+    assert fitted.exit_code == 0, fitted.output
+    text = " ".join(fitted.stdout.split())
+    assert text.count("Note:") == 1 and "for restoration only, fit with --bottleneck conv." in text
 
 
 def test_restore_and_denoise_write_images_and_list_bad_ones(cli, denoise_atlas, shapes_dir, tmp_path):

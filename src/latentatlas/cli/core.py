@@ -138,6 +138,7 @@ def _fit_summary(report) -> dict[str, Any]:
         "pca_val_loss": history.pca_val_loss,
         "kept": history.kept,
         "comparison": history.comparison,
+        "notes": list(report.notes),
         "seconds": round(history.seconds, 2),
     }
 
@@ -163,6 +164,8 @@ def _print_fit(result: dict[str, Any]) -> None:
                   f"(predicting the mean image: {result['baseline_val_loss']:.4g}).")
     if result["comparison"]:
         out.print(result["comparison"])
+    for note in result["notes"]:
+        out.print(f"Note: {note}.")
     if "embed" in result:
         _print_embed(result["embed"])
 

@@ -81,6 +81,7 @@ class FitReport:
     history: History
     images: int
     failures: list[Failure] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
 
 
 def fit(
@@ -155,7 +156,22 @@ def fit(
     if rows:
         store.clear()
     store.set_setting(READER_KEY, reader.to_dict())
-    return FitReport(model=model, history=history, images=len(inputs), failures=failures)
+    return FitReport(model=model, history=history, images=len(inputs), failures=failures,
+                     notes=restoration_notes(options, corruption))
+
+
+def restoration_notes(options: ModelOptions, corruption: Corruption) -> tuple[str, ...]:
+    """Advice on a restoration model: a vector code limits how much detail comes back.
+
+    Measured on held-out shapes with ``noise:0.1`` (issue 13): the linear
+    bottleneck restored at 26.9 dB, a Gaussian blur at 33.0 dB and the conv
+    bottleneck at 35.6 dB. The vector code is kept as the default because it
+    is also the searchable code; the note says what to use for restoration.
+    """
+    if not corruption or options.bottleneck != "linear":
+        return ()
+    return (f"a vector code of {options.code_size} numbers limits what restoration can bring back "
+            "(often below a classic filter); for restoration only, fit with --bottleneck conv",)
 
 
 PREPROCESS_SAMPLE = 256  # images a streamed fit infers its preprocessing from
