@@ -13,6 +13,7 @@ __all__ = [
     "ModelMismatchError",
     "NotFittedError",
     "AtlasNotFoundError",
+    "first_line",
 ]
 
 
@@ -48,3 +49,8 @@ class NotFittedError(LatentAtlasError):
 
 class AtlasNotFoundError(LatentAtlasError, FileNotFoundError):
     """No atlas exists at the given path."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message with its whitespace collapsed, for one-line reports."""
+    return " ".join(str(error).split("\n")[0].split())

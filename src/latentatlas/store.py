@@ -22,7 +22,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .errors import AtlasNotFoundError, BadInputError, ModelMismatchError, UsageError
+from .errors import AtlasNotFoundError, BadInputError, ModelMismatchError, UsageError, first_line
+from .sql_guard import check_reads_only
 
 __all__ = ["Store", "ImageRow", "QueryResult", "IMAGE_COLUMNS"]
 
@@ -328,19 +329,37 @@ class Store:
         query = f"SELECT id FROM images WHERE ({predicate}) ORDER BY id"
         self._check_read_only(query, what=f"--where predicate {predicate!r}")
         try:
-            return self.con.sql(query).fetchnumpy()["id"].astype(np.int64)
+            with self._rolled_back():
+                return self.con.sql(query).fetchnumpy()["id"].astype(np.int64)
         except Exception as error:  # duckdb.Error subclasses: parser, binder, conversion
-            raise UsageError(f"bad --where predicate {predicate!r}: {_first_line(error)}") from None
+            raise UsageError(f"bad --where predicate {predicate!r}: {first_line(error)}") from None
 
     def query(self, sql: str) -> QueryResult:
-        """Run one read-only statement (SELECT, WITH ... SELECT, EXPLAIN) and return its rows."""
+        """Run one read-only statement (SELECT, WITH ... SELECT, EXPLAIN of a read) and return its rows.
+
+        Every node of the statement is checked (see :mod:`latentatlas.sql_guard`);
+        on a writable atlas the statement also runs inside a transaction that
+        is rolled back, so nothing it might do to the tables is kept.
+        """
         self._check_read_only(sql, what="query")
         try:
-            result = self.con.execute(sql)
-            columns = [d[0] for d in result.description]
-            return QueryResult(columns, result.fetchall())
+            with self._rolled_back():
+                result = self.con.execute(sql)
+                columns = [d[0] for d in result.description]
+                return QueryResult(columns, result.fetchall())
         except Exception as error:  # duckdb.Error subclasses
-            raise UsageError(f"query failed: {_first_line(error)}") from None
+            raise UsageError(f"query failed: {first_line(error)}") from None
+
+    @contextmanager
+    def _rolled_back(self) -> Iterator[None]:
+        if self.read_only:  # DuckDB itself refuses every write
+            yield
+            return
+        self.con.begin()
+        try:
+            yield
+        finally:
+            self.con.rollback()
 
     def _check_read_only(self, sql: str, what: str) -> None:
         import duckdb
@@ -348,13 +367,10 @@ class Store:
         try:
             statements = self.con.extract_statements(sql)
         except duckdb.Error as error:
-            raise UsageError(f"bad {what}: {_first_line(error)}") from None
+            raise UsageError(f"bad {what}: {first_line(error)}") from None
         if len(statements) != 1:
             raise UsageError(f"bad {what}: expected one statement, got {len(statements)}")
         kind = statements[0].type.name
         if kind not in _READ_ONLY_STATEMENTS:
             raise UsageError(f"bad {what}: only read-only queries are allowed, got {kind}")
-
-
-def _first_line(error: Exception) -> str:
-    return " ".join(str(error).split("\n")[0].split())
+        check_reads_only(sql, what)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import UsageError
-from ..store import QueryResult, Store, _first_line
+from ..errors import UsageError, first_line
+from ..store import QueryResult, Store
 
 __all__ = ["dialects", "translate", "sql"]
 
@@ -41,7 +41,7 @@ def translate(query: str, dialect: str) -> str:
     try:
         statements = sqlglot.transpile(query, read=name, write="duckdb", unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as error:
-        raise UsageError(f"cannot translate the {name} query to DuckDB: {_first_line(error)}") from None
+        raise UsageError(f"cannot translate the {name} query to DuckDB: {first_line(error)}") from None
     if len(statements) != 1:
         raise UsageError(f"bad query: expected one statement, got {len(statements)}")
     return statements[0]
