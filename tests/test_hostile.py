@@ -7,10 +7,16 @@ atlas's tables and model files are unchanged afterwards.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from latentatlas import Atlas
@@ -86,3 +92,88 @@ def test_a_where_predicate_that_writes_is_refused(atlas_copy):
         with pytest.raises(UsageError, match="only read-only"):
             atlas.search(id=0, k=3, where="id IN (SELECT id FROM query('DELETE FROM images'))")
     assert snapshot(atlas_copy) == before
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A PNG of about a hundred bytes whose header claims ``width`` x ``height`` grey pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture()
+def hostile_folder(tmp_path, digits_dir) -> Path:
+    """Good digits beside a decompression bomb, a small file claiming 144 MP, and a FIFO named like a PNG."""
+    folder = tmp_path / "mixed"
+    shutil.copytree(digits_dir / "3", folder / "good")
+    png_claiming(folder / "bomb.png", 30000, 30000)
+    png_claiming(folder / "claims.png", 12000, 12000)
+    os.mkfifo(folder / "pipe.png")
+    return folder
+
+
+HOSTILE_FILES = {
+    "bomb.png": "decompression bomb|more than the limit",
+    "claims.png": r"12000 x 12000 pixels is more than the limit of 100,000,000 \(--max-pixels\)",
+    "pipe.png": r"not a regular file \(a FIFO, device or socket\); skipped",
+}
+
+
+def test_embed_lists_bombs_oversized_headers_and_fifos_and_keeps_the_good_images(cli, atlas_copy, hostile_folder):
+    before = snapshot(atlas_copy)["rows"]["images"]
+    result = cli("embed", hostile_folder, "--atlas", atlas_copy, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    reasons = {Path(f["uri"]).name: f["reason"] for f in report["failed"]}
+    assert set(reasons) == set(HOSTILE_FILES)
+    for name, pattern in HOSTILE_FILES.items():
+        assert re.search(pattern, reasons[name]), reasons[name]
+    good = len(list((hostile_folder / "good").iterdir()))
+    assert report["added"] + report["skipped"] == good and report["rows"] == before + report["added"]
+
+
+def test_build_keeps_the_good_images_of_a_hostile_folder(cli, hostile_folder, tmp_path):
+    result = cli("build", hostile_folder, "--atlas", tmp_path / "b.atlas", "--code-size", "4", "--epochs", "1",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["embed"]
+    assert {Path(f["uri"]).name for f in report["failed"]} == set(HOSTILE_FILES)
+    assert report["rows"] == len(list((hostile_folder / "good").iterdir()))
+
+
+def test_max_pixels_is_a_reading_option_stored_with_the_atlas(cli, error_line, tmp_path, digits_dir):
+    line = error_line(cli("build", digits_dir / "1", "--atlas", tmp_path / "small.atlas", "--code-size", "4",
+                          "--epochs", "1", "--max-pixels", "63"), 1)
+    assert "8 x 8 pixels is more than the limit of 63 (--max-pixels)" in line
+    atlas = tmp_path / "m.atlas"
+    result = cli("build", digits_dir / "1", "--atlas", atlas, "--code-size", "4", "--epochs", "1",
+                 "--max-pixels", "64", "--json")
+    assert result.exit_code == 0, result.output
+    with Atlas.open(atlas) as opened:
+        assert opened.store.setting("reader")["max_pixels"] == 64
+
+
+def test_a_fifo_given_as_the_source_is_refused_in_one_line(cli, error_line, atlas_copy, tmp_path):
+    os.mkfifo(tmp_path / "x.png")
+    line = error_line(cli("embed", tmp_path / "x.png", "--atlas", atlas_copy), 1)
+    assert "x.png: not a regular file" in line
+
+
+def test_build_skips_non_finite_stack_items_and_takes_the_range_from_the_finite_ones(cli, tmp_path, rng):
+    stack = (rng.random((40, 16, 16)) * 50).astype(np.float32)
+    stack[3, 2, 2], stack[7, 0, 0] = np.inf, np.nan
+    np.save(tmp_path / "fields.npy", stack)
+    result = cli("build", tmp_path / "fields.npy", "--atlas", tmp_path / "f.atlas", "--code-size", "4",
+                 "--epochs", "1", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [f["uri"].rsplit("#", 1)[1] for f in report["embed"]["failed"]] == ["3", "7"]
+    assert report["embed"]["rows"] == 38
+    with Atlas.open(tmp_path / "f.atlas") as opened:
+        low, high = opened.model.preprocess.value_range
+    finite = np.delete(stack, [3, 7], axis=0)
+    assert np.isfinite([low, high]).all() and high <= float(finite.max()) + 1e-3

@@ -87,7 +87,7 @@ class PreprocessConfig:
         the longer side is at most 64 and rounded to a multiple of 8 beyond
         that), 1 channel if every image is grey else 3 (or the images' own
         channel count for stacked fields), and the dtype's full range (or the
-        data's min and max for floats).
+        data's finite min and max for floats).
         """
         if not images:
             raise BadInputError("no images to infer preprocessing from")
@@ -251,6 +251,10 @@ def _collection_dtype(images: Sequence[np.ndarray]) -> str:
 def _choose_range(images: Sequence[np.ndarray], dtype: str) -> tuple[float, float]:
     if dtype in _INTEGER_RANGES:
         return _INTEGER_RANGES[dtype]
-    low = min(float(np.nanmin(im)) for im in images)
-    high = max(float(np.nanmax(im)) for im in images)
+    finite = [im[np.isfinite(im)] for im in images]  # NaN and inf items are skipped later, not scaled to
+    finite = [values for values in finite if values.size]
+    if not finite:
+        raise BadInputError("no finite pixel values to infer the value range from")
+    low = min(float(values.min()) for values in finite)
+    high = max(float(values.max()) for values in finite)
     return (low, high) if high > low else (low, low + 1.0)

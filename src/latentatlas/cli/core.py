@@ -12,7 +12,7 @@ from .common import (
     parse_numbers, parse_size, progress_bar, report_failures, set_threads,
 )
 from .readers import (
-    ClipOption, CropOption, FillOption, FilterOption, ScaleOption, StrideOption, TileOption, VariableOption,
+    ClipOption, CropOption, FillOption, FilterOption, MaxPixelsOption, ScaleOption, StrideOption, TileOption, VariableOption,
     reader_changes,
 )
 
@@ -64,7 +64,7 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         overwrite: Annotated[bool, typer.Option(help="Replace a model whose codes are stored (clears them).")] = False,
         variable: VariableOption = None, filters: FilterOption = None, fill_value: FillOption = None,
         clip: ClipOption = None, crop: CropOption = None, scale: ScaleOption = None,
-        tile: TileOption = None, stride: StrideOption = None,
+        tile: TileOption = None, stride: StrideOption = None, max_pixels: MaxPixelsOption = None,
         corrupt: Annotated[Optional[list[str]], typer.Option(
             "--corrupt", help="Learn to undo this corruption (repeatable, applied in order): noise:SIGMA, "
             "saltpepper:AMOUNT, mask:box|lines|crosshair, gray, downsample:FACTOR, jpeg:QUALITY.",
@@ -98,7 +98,7 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
             val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed,
             corrupt=tuple(corrupt or ()), bottleneck=bottleneck, levels=levels, blocks=blocks, residual=residual,
         )
-        reader = ReaderOptions(**reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride))
+        reader = ReaderOptions(**reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride, max_pixels))
         with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
             if embed_after:
                 fitted, embedded = opened.build(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
@@ -181,7 +181,7 @@ def embed(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch and transaction.")] = 256,
     variable: VariableOption = None, filters: FilterOption = None, fill_value: FillOption = None,
     clip: ClipOption = None, crop: CropOption = None, scale: ScaleOption = None,
-    tile: TileOption = None, stride: StrideOption = None,
+    tile: TileOption = None, stride: StrideOption = None, max_pixels: MaxPixelsOption = None,
     threads: ThreadsOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
@@ -194,7 +194,7 @@ def embed(
     from ..atlas import Atlas
 
     set_threads(threads)
-    changes = reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride)
+    changes = reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride, max_pixels)
     with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
         report = opened.embed(sources, batch_size=batch_size, progress=progress, reader=changes)
     result = _embed_summary(report)

@@ -11,7 +11,7 @@ from .common import parse_numbers
 
 __all__ = [
     "VariableOption", "FilterOption", "FillOption", "ClipOption", "CropOption", "ScaleOption",
-    "TileOption", "StrideOption", "reader_changes",
+    "TileOption", "StrideOption", "MaxPixelsOption", "reader_changes",
 ]
 
 _PANEL = "Reading sources"
@@ -33,6 +33,9 @@ TileOption = Annotated[Optional[int], typer.Option(
     "--tile", help="Cut images into N x N tiles, one row each (tile_row, tile_col).", rich_help_panel=_PANEL)]
 StrideOption = Annotated[Optional[int], typer.Option(
     "--stride", help="Step between tiles (default: the tile size).", rich_help_panel=_PANEL)]
+MaxPixelsOption = Annotated[Optional[int], typer.Option(
+    "--max-pixels", help="Refuse image files whose header claims more pixels (default 100000000), before decoding.",
+    rich_help_panel=_PANEL)]
 
 
 def reader_changes(
@@ -44,6 +47,7 @@ def reader_changes(
     scale: float | None = None,
     tile: int | None = None,
     stride: int | None = None,
+    max_pixels: int | None = None,
 ) -> dict[str, Any]:
     """The reader settings given on the command line, parsed, by :class:`ReaderOptions` field name."""
     changes: dict[str, Any] = {}
@@ -58,7 +62,8 @@ def reader_changes(
         if any(n != int(n) for n in numbers):
             raise UsageError(f"--crop takes whole pixels, got {crop!r}")
         changes["crop"] = tuple(int(n) for n in numbers)
-    for name, value in (("fill", fill), ("scale", scale), ("tile", tile), ("stride", stride)):
+    for name, value in (("fill", fill), ("scale", scale), ("tile", tile), ("stride", stride),
+                        ("max_pixels", max_pixels)):
         if value is not None:
             changes[name] = value
     return changes

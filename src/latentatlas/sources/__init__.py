@@ -14,7 +14,7 @@ from ..errors import BadInputError
 from .arrays import ARRAY_SUFFIXES, array_records
 from .folder import file_record, folder_records
 from .grib import GRIB_SUFFIXES, grib_records
-from .images import IMAGE_SUFFIXES, read_image, write_image
+from .images import IMAGE_SUFFIXES, check_regular_file, read_image, write_image
 from .manifest import MANIFEST_SUFFIXES, manifest_records
 from .netcdf import NETCDF_SUFFIXES, netcdf_records
 from .options import ReaderOptions
@@ -51,22 +51,23 @@ def _records(path: Path, options: ReaderOptions) -> Scan:
     if path.is_dir():
         fields = _field_files(path)
         if not fields:
-            return folder_records(path)
+            return folder_records(path, options.max_pixels)
         scan = Scan()
         for field in fields:
             scan.extend(_field_records(field, options))
         return scan
     if not path.exists():
         raise BadInputError(f"{path}: no such file or folder")
+    check_regular_file(path)
     suffix = path.suffix.lower()
     if suffix in MANIFEST_SUFFIXES:
-        return manifest_records(path)
+        return manifest_records(path, options.max_pixels)
     if suffix in ARRAY_SUFFIXES:
         return array_records(path)
     if suffix in FIELD_SUFFIXES:
         return _field_records(path, options)
     if suffix in IMAGE_SUFFIXES:
-        return Scan(records=[file_record(path)])
+        return Scan(records=[file_record(path, max_pixels=options.max_pixels)])
     known = sorted(IMAGE_SUFFIXES | MANIFEST_SUFFIXES | ARRAY_SUFFIXES | FIELD_SUFFIXES)
     raise BadInputError(f"{path}: not a folder, image, manifest or array stack, nor GRIB or NetCDF "
                         f"(known suffixes: {', '.join(known)})")

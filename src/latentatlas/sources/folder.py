@@ -8,30 +8,33 @@ from pathlib import Path
 
 from ..errors import BadInputError
 from .images import IMAGE_SUFFIXES, is_image_path, read_image
-from .records import Record, Scan, sha256_of_file
+from .options import DEFAULT_MAX_PIXELS
+from .records import Failure, Record, Scan, sha256_of_file
 
 __all__ = ["file_record", "folder_records"]
 
 
-def file_record(path: Path, label: str | None = None, **fields) -> Record:
-    """A record for one image file; the pixels are read on ``load()``."""
+def file_record(path: Path, label: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS, **fields) -> Record:
+    """A record for one image file; the pixels are read on ``load()`` (refused past ``max_pixels``)."""
     path = path.resolve()
     return Record(
         uri=str(path),
-        loader=partial(read_image, path),
+        loader=partial(read_image, path, max_pixels),
         hasher=partial(sha256_of_file, str(path)),
         label=label,
         **fields,
     )
 
 
-def folder_records(root: Path) -> Scan:
+def folder_records(root: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Scan:
     """Every image file under ``root``, in sorted path order.
 
     An image in ``root/<name>/...`` gets the label ``<name>`` (the
     ImageFolder convention); images directly in ``root`` get no label.
     Hidden files and folders are skipped, as are files whose suffix is not
-    an image's (a ``labels.csv`` beside the images, say).
+    an image's (a ``labels.csv`` beside the images, say). Names with an
+    image's suffix that are not regular files (a FIFO, a device) are never
+    opened: they are listed as failures.
 
     Raises
     ------
@@ -46,9 +49,13 @@ def folder_records(root: Path) -> Scan:
         label = relative.parts[0] if relative.parts else None
         for name in sorted(files):
             path = Path(directory, name)
-            if not name.startswith(".") and is_image_path(path):
-                scan.records.append(file_record(path, label=label))
-    if not scan.records:
+            if name.startswith(".") or not is_image_path(path):
+                continue
+            if path.is_file():
+                scan.records.append(file_record(path, label=label, max_pixels=max_pixels))
+            else:
+                scan.failures.append(Failure(str(path), "not a regular file (a FIFO, device or socket); skipped"))
+    if not scan.records and not scan.failures:
         suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
         raise BadInputError(f"{root}: folder holds no images ({suffixes})")
     return scan

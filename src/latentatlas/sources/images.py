@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError
+from .options import DEFAULT_MAX_PIXELS
 
-__all__ = ["IMAGE_SUFFIXES", "is_image_path", "read_image", "write_image"]
+__all__ = ["IMAGE_SUFFIXES", "is_image_path", "read_image", "write_image", "check_regular_file"]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 
@@ -22,24 +23,49 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file into an ``(H, W)`` or ``(H, W, C)`` array.
-
-    8-bit images give ``uint8``, 16-bit images (grey or colour) give
-    ``uint16``, float TIFFs give ``float32``. Alpha is kept as a fourth
-    channel; the preprocessor decides what to do with it.
+def check_regular_file(path: Path) -> None:
+    """Refuse a path that exists but is not a regular file (a FIFO, device or socket would block or never end).
 
     Raises
     ------
     BadInputError
-        If the file is missing, not an image, truncated, or of a mode
-        that has no meaningful pixel values.
+        ``"<path>: not a regular file (a FIFO, device or socket); skipped"``.
     """
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise BadInputError(f"{path}: not a regular file (a FIFO, device or socket); skipped")
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image file into an ``(H, W)`` or ``(H, W, C)`` array.
+
+    8-bit images give ``uint8``, 16-bit images (grey or colour) give
+    ``uint16``, float TIFFs give ``float32``. Alpha is kept as a fourth
+    channel; the preprocessor decides what to do with it. The size in the
+    header is checked against ``max_pixels`` before any pixel is decoded.
+
+    Raises
+    ------
+    BadInputError
+        If the file is missing or not a regular file, not an image,
+        truncated, larger than ``max_pixels`` (or Pillow's
+        decompression-bomb limit), or of a mode that has no meaningful
+        pixel values.
+    """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    check_regular_file(path)
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():  # our own limit replaces Pillow's DecompressionBombWarning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise BadInputError(f"{path}: {width} x {height} pixels is more than the limit of "
+                                    f"{max_pixels:,} (--max-pixels)")
             if _is_16bit_colour(image):
                 return _read_with_opencv(path)
             image.load()
@@ -48,6 +74,8 @@ def read_image(path: str | Path) -> np.ndarray:
         raise BadInputError(f"{path}: no such file") from None
     except UnidentifiedImageError:
         raise BadInputError(f"{path}: not an image Pillow can read") from None
+    except Image.DecompressionBombError as error:
+        raise BadInputError(f"{path}: refused as a decompression bomb ({error})") from None
     except (OSError, SyntaxError, ValueError) as error:
         if isinstance(error, BadInputError):
             raise

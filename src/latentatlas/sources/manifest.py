@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import BadInputError
 from .folder import file_record
+from .options import DEFAULT_MAX_PIXELS
 from .records import Failure, Scan
 
 __all__ = ["MANIFEST_SUFFIXES", "manifest_records"]
@@ -18,7 +19,7 @@ MANIFEST_SUFFIXES = frozenset({".csv", ".parquet"})
 _PATH_COLUMNS = ("path", "uri", "file", "filename")
 
 
-def manifest_records(manifest: Path) -> Scan:
+def manifest_records(manifest: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Scan:
     """One record per row of a manifest.
 
     The path column (``path``, ``uri``, ``file`` or ``filename``) names image
@@ -43,7 +44,8 @@ def manifest_records(manifest: Path) -> Scan:
         path = Path(str(value))
         path = path if path.is_absolute() else manifest.parent / path
         if not path.is_file():
-            scan.failures.append(Failure(str(path), f"no such file (listed in {manifest.name} row {number})"))
+            what = "not a regular file" if path.exists() else "no such file"
+            scan.failures.append(Failure(str(path), f"{what} (listed in {manifest.name} row {number})"))
             continue
         try:
             time = _parse_time(row.pop("time", None))
@@ -53,7 +55,7 @@ def manifest_records(manifest: Path) -> Scan:
         label = row.pop("label", None)
         label = None if label in (None, "") else str(label)
         meta = {key: _jsonable(value) for key, value in row.items() if value not in (None, "")}
-        scan.records.append(file_record(path, label=label, time=time, meta=meta))
+        scan.records.append(file_record(path, label=label, time=time, meta=meta, max_pixels=max_pixels))
     return scan
 
 

@@ -10,9 +10,10 @@ from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["ReaderOptions", "DEFAULT_FIELD_FILL"]
+__all__ = ["ReaderOptions", "DEFAULT_FIELD_FILL", "DEFAULT_MAX_PIXELS"]
 
 DEFAULT_FIELD_FILL = 0.0
+DEFAULT_MAX_PIXELS = 100_000_000  # 100 megapixels: 300 MB as 8-bit RGB, well past any camera
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class ReaderOptions:
         Step between tiles (default ``tile``: no overlap). The last row and
         column of tiles are moved in to end at the edge, so tiles always
         cover the whole image.
+    max_pixels : int
+        Image files whose header claims more pixels than this are refused
+        before decoding (listed as failures), so a small file cannot make
+        the reader allocate gigabytes.
     """
 
     variables: tuple[str, ...] = ()
@@ -58,6 +63,7 @@ class ReaderOptions:
     scale: float = 1.0
     tile: int | None = None
     stride: int | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variables", tuple(str(v) for v in self.variables))
@@ -78,6 +84,9 @@ class ReaderOptions:
             raise UsageError(f"--scale must be in (0, 1], got {self.scale}")
         if self.tile is not None and self.tile < 4:
             raise UsageError(f"--tile must be at least 4 pixels, got {self.tile}")
+        if int(self.max_pixels) != self.max_pixels or self.max_pixels < 1:
+            raise UsageError(f"--max-pixels must be a whole number >= 1, got {self.max_pixels}")
+        object.__setattr__(self, "max_pixels", int(self.max_pixels))
         if self.stride is not None and (self.tile is None or not 1 <= self.stride):
             raise UsageError("--stride needs --tile and must be >= 1" + ("" if self.tile is None else f", got {self.stride}"))
 
@@ -92,7 +101,7 @@ class ReaderOptions:
 
     def digest(self) -> str:
         """A short hash of the settings that change pixels, mixed into record hashes."""
-        data = {k: v for k, v in self.to_dict().items() if k not in ("tile", "stride")}
+        data = {k: v for k, v in self.to_dict().items() if k not in ("tile", "stride", "max_pixels")}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
