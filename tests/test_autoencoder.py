@@ -35,7 +35,7 @@ def test_in_and_out_channels_may_differ():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(code_size=0), "code_size must be >= 1"),
+    (dict(code_size=0), "code_size must be a whole number from 1 to"),
     (dict(norm="layer"), "norm must be one of batch, none"),
     (dict(output="tanh"), "output must be one of sigmoid, identity"),
     (dict(output="sigmoid"), "linear path adds to the output"),

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from latentatlas import Atlas
-from latentatlas.errors import UsageError
+from latentatlas.errors import LatentAtlasError, UsageError
 
 
 def snapshot(atlas: Path) -> dict[str, object]:
@@ -177,3 +177,55 @@ def test_build_skips_non_finite_stack_items_and_takes_the_range_from_the_finite_
         low, high = opened.model.preprocess.value_range
     finite = np.delete(stack, [3, 7], axis=0)
     assert np.isfinite([low, high]).all() and high <= float(finite.max()) + 1e-3
+
+
+BIG_IDS = ["99999999999999999999", "-99999999999999999999", "9223372036854775808"]
+
+
+@pytest.mark.parametrize("command", ["search", "decode"])
+@pytest.mark.parametrize("big", BIG_IDS)
+def test_ids_outside_bigint_get_one_line(cli, error_line, atlas_copy, tmp_path, command, big):
+    before = snapshot(atlas_copy)
+    extra = ("--out", tmp_path / "o.png") if command == "decode" else ()
+    line = error_line(cli(command, "--atlas", atlas_copy, "--id", big, *extra), 2)
+    assert line == f"Error: unknown id {big}: row ids are whole numbers from 0 to 9223372036854775807"
+    assert snapshot(atlas_copy) == before
+
+
+def test_ids_outside_bigint_from_python(atlas_copy):
+    with Atlas.open(atlas_copy) as atlas:
+        with pytest.raises(UsageError, match="unknown id 99999999999999999999: row ids are whole numbers"):
+            atlas.search(id=99999999999999999999, k=3)
+
+
+@pytest.mark.parametrize("damage", ["truncated to a half", "truncated to a tenth", "random bytes"])
+@pytest.mark.parametrize("command", [("info",), ("search", "--id", "1"), ("embed", "{digits}")])
+def test_a_damaged_database_gets_one_line_naming_it(cli, error_line, atlas_copy, digits_dir, damage, command):
+    db = atlas_copy / "atlas.duckdb"
+    data = db.read_bytes()
+    damaged = {"truncated to a half": data[:len(data) // 2], "truncated to a tenth": data[:len(data) // 10],
+               "random bytes": np.random.default_rng(0).bytes(5000)}[damage]
+    db.write_bytes(damaged)
+    name, *rest = command
+    line = error_line(cli(name, *[a.format(digits=digits_dir / "1") for a in rest], "--atlas", atlas_copy), 1)
+    assert line.startswith(f"Error: {db}: damaged or not a DuckDB file: ")
+    assert db.read_bytes() == damaged
+
+
+@pytest.mark.parametrize("section, key, value", [
+    ("preprocess", "height", 1e9), ("autoencoder", "height", 1e9), ("autoencoder", "code_size", -3),
+    ("preprocess", "channels", "3"), ("autoencoder", "base_channels", 10**7),
+])
+def test_a_model_configuration_with_impossible_sizes_is_refused_before_allocating(
+        cli, error_line, atlas_copy, tmp_path, section, key, value):
+    config_path = atlas_copy / "model" / "config.json"
+    config = json.loads(config_path.read_text())
+    config[section][key] = value
+    config_path.write_text(json.dumps(config))
+    before = snapshot(atlas_copy)
+    line = error_line(cli("decode", "--atlas", atlas_copy, "--id", "1", "--out", tmp_path / "o.png"), 1)
+    assert line.startswith(f"Error: {config_path}: {key} must be a whole number from ")
+    with pytest.raises(LatentAtlasError, match=f"{key} must be a whole number"):
+        with Atlas.open(atlas_copy) as atlas:
+            atlas.model
+    assert snapshot(atlas_copy) == before

@@ -24,10 +24,10 @@ def test_infer_follows_the_data():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(height=2, width=8), "at least 4x4"),
+    (dict(height=2, width=8), "height must be a whole number from 4 to 8192"),
     (dict(height=8, width=8, fit="pad"), "fit must be one of resize, crop"),
     (dict(height=8, width=8, value_range=(1.0, 1.0)), "low < high"),
-    (dict(height=8, width=8, channels=0), "channels must be >= 1"),
+    (dict(height=8, width=8, channels=0), "channels must be a whole number from 1 to 4096"),
 ])
 def test_bad_settings_are_named(kwargs, message):
     with pytest.raises(UsageError, match=message):

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .checks import MAX_CHANNELS, MAX_SIDE, whole_number
 from .errors import BadInputError, UsageError
 
 __all__ = ["PreprocessConfig", "Preprocessor", "DEFAULT_MAX_SIDE", "LUMA"]
@@ -52,10 +53,8 @@ class PreprocessConfig:
     value_range: tuple[float, float] = (0.0, 255.0)
 
     def __post_init__(self) -> None:
-        if self.height < 4 or self.width < 4:
-            raise UsageError(f"size must be at least 4x4 pixels, got {self.height}x{self.width}")
-        if self.channels < 1:
-            raise UsageError(f"channels must be >= 1, got {self.channels}")
+        for name, low, high in (("height", 4, MAX_SIDE), ("width", 4, MAX_SIDE), ("channels", 1, MAX_CHANNELS)):
+            object.__setattr__(self, name, whole_number(name, getattr(self, name), low, high))
         if self.fit not in _FITS:
             raise UsageError(f"fit must be one of {', '.join(_FITS)}, got {self.fit!r}")
         low, high = self.value_range

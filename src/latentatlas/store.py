@@ -25,7 +25,7 @@ import numpy as np
 from .errors import AtlasNotFoundError, BadInputError, ModelMismatchError, UsageError, first_line
 from .sql_guard import check_reads_only
 
-__all__ = ["Store", "ImageRow", "QueryResult", "IMAGE_COLUMNS"]
+__all__ = ["Store", "ImageRow", "QueryResult", "IMAGE_COLUMNS", "row_ids"]
 
 DB_FILE = "atlas.duckdb"
 IMAGE_COLUMNS = ("id", "uri", "sha256", "time", "label", "tile_row", "tile_col", "width", "height", "meta")
@@ -48,6 +48,34 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value JSON);
 # every column of images plus the code, so queries written for one wide table (BigQuery's) need no join
 _ITEMS_VIEW = "CREATE OR REPLACE {temp} VIEW items AS SELECT i.*, e.vector FROM images i JOIN embeddings e USING (id)"
 _READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
+def row_ids(ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    """``ids`` as int64 row ids.
+
+    Raises
+    ------
+    UsageError
+        ``"unknown id N: row ids are whole numbers from 0 to 9223372036854775807"``
+        for an id that does not fit DuckDB's BIGINT.
+    """
+    values = np.asarray(ids).reshape(-1)
+    if values.dtype.kind == "i" or (values.dtype.kind == "u" and (not values.size or values.max() <= _BIGINT_MAX)):
+        return values.astype(np.int64)
+    wrong = next((i for i in values.astype(object) if not _is_bigint(i)), None)
+    if wrong is not None:
+        raise UsageError(f"unknown id {wrong}: row ids are whole numbers from 0 to {_BIGINT_MAX}")
+    return values.astype(np.int64)
+
+
+_BIGINT_MAX = np.iinfo(np.int64).max
+
+
+def _is_bigint(value: Any) -> bool:
+    try:
+        return -_BIGINT_MAX - 1 <= int(value) <= _BIGINT_MAX and int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 @dataclass
@@ -102,11 +130,17 @@ class Store:
 
         try:
             self.con = duckdb.connect(str(db), read_only=read_only)
+            self._probe()
+            if not read_only:
+                self.con.execute(_SCHEMA)
         except duckdb.Error as error:
-            raise BadInputError(f"{db}: cannot open the atlas database ({error})") from None
-        if not read_only:
-            self.con.execute(_SCHEMA)
+            raise BadInputError(f"{db}: damaged or not a DuckDB file: {first_line(error)}") from None
         self._ensure_items_view()
+
+    def _probe(self) -> None:
+        """Read the first row of every table, so a truncated or overwritten file is refused on open, not mid-command."""
+        for (table,) in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+            self.con.execute(f'SELECT * FROM "{table}" LIMIT 1').fetchall()
 
     @property
     def model_dir(self) -> Path:
@@ -258,7 +292,7 @@ class Store:
         else:
             import pyarrow as pa
 
-            self.con.register("_wanted", pa.table({"id": np.asarray(ids, np.int64)}))
+            self.con.register("_wanted", pa.table({"id": row_ids(ids)}))
             try:
                 table = self.con.sql(
                     "SELECT e.id, e.vector FROM embeddings e SEMI JOIN _wanted w ON e.id = w.id ORDER BY e.id"
@@ -308,7 +342,7 @@ class Store:
         if len(ids) == 0:
             return {}
         placeholders = ", ".join("?" * len(ids))
-        result = self.con.execute(f"SELECT * FROM images WHERE id IN ({placeholders})", [int(i) for i in ids])
+        result = self.con.execute(f"SELECT * FROM images WHERE id IN ({placeholders})", row_ids(ids).tolist())
         columns = [d[0] for d in result.description]
         rows = {}
         for values in result.fetchall():

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import MAX_CHANNELS, MAX_SIDE, whole_number
 from ..errors import UsageError
 from .blocks import conv_layers, decoder_layers, encoder_layers
 
@@ -123,9 +124,11 @@ class AutoencoderConfig:
     level_blocks: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "out_channels", "code_size", "base_channels", "max_channels"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("in_channels", "out_channels", "base_channels", "max_channels"):
+            object.__setattr__(self, name, whole_number(name, getattr(self, name), 1, MAX_CHANNELS))
+        object.__setattr__(self, "code_size", whole_number("code_size", self.code_size, 1, MAX_SIDE * MAX_SIDE))
+        for name in ("height", "width"):
+            object.__setattr__(self, name, whole_number(name, getattr(self, name), 1, MAX_SIDE))
         if self.norm not in _NORMS:
             raise UsageError(f"norm must be one of {', '.join(_NORMS)}, got {self.norm!r}")
         if self.output not in _OUTPUTS:
