@@ -21,3 +21,30 @@ def test_version(cli):
 def test_typos_are_one_error_line_with_the_suggestion(cli, error_line, args, message):
     line = error_line(cli(*args), 2)
     assert line.startswith(f"Error: {message}") and line.endswith("--help)")
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("fit", ["--corrupt", "blur:3"]),
+    ("build", ["--bottleneck", "conv"]),
+    ("fit", ["--fit", "stretch"]),
+    ("build", ["--loss", "nonsense"]),
+])
+def test_a_refused_command_leaves_no_atlas_directory(cli, error_line, digits_dir, tmp_path, command, extra):
+    atlas = tmp_path / "new.atlas"
+    error_line(cli(command, digits_dir, "--atlas", atlas, "--epochs", "1", *extra), 2)
+    assert not atlas.exists()
+
+
+def test_a_refusal_on_an_existing_directory_keeps_it(cli, error_line, digits_dir, tmp_path):
+    atlas = tmp_path / "kept.atlas"
+    atlas.mkdir()
+    (atlas / "notes.txt").write_text("mine")
+    error_line(cli("fit", digits_dir, "--atlas", atlas, "--corrupt", "blur:3"), 2)
+    assert (atlas / "notes.txt").read_text() == "mine"
+
+
+def test_commands_on_a_missing_atlas_leave_nothing(cli, tmp_path, digits_dir):
+    atlas = tmp_path / "missing.atlas"
+    for args in (["embed", digits_dir], ["cluster"], ["features", "index"]):
+        result = cli(*args, "--atlas", atlas)
+        assert result.exit_code != 0 and not atlas.exists(), (args, result.output)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable
@@ -221,6 +222,7 @@ def train(
     -------
     History
     """
+    config = replace(config, time_budget=capped_budget(config.time_budget))
     images = inputs if not isinstance(inputs, np.ndarray) else ArrayImages(inputs)
     n = len(images)
     if n < 2:
@@ -353,6 +355,27 @@ def _mean_image(target_of: Callable, positions: np.ndarray, chunk: int = 1024) -
         part = target_of(positions[lo:lo + chunk]).astype(np.float64).sum(axis=0, keepdims=True)
         total = part if total is None else total + part
     return torch.from_numpy((total / len(positions)).astype(np.float32))
+
+
+MAX_SECONDS_ENV = "LATENTATLAS_MAX_SECONDS"
+
+
+def capped_budget(budget: float | None) -> float | None:
+    """``budget`` capped by the environment variable LATENTATLAS_MAX_SECONDS, when set.
+
+    It bounds every training run whatever its ``--time-budget`` or
+    ``--epochs`` say (the tests of the docs run their commands with it).
+    """
+    raw = os.environ.get(MAX_SECONDS_ENV, "").strip()
+    if not raw:
+        return budget
+    try:
+        cap = float(raw)
+    except ValueError:
+        raise UsageError(f"{MAX_SECONDS_ENV} must be a number of seconds, got {raw!r}") from None
+    if not cap > 0:
+        raise UsageError(f"{MAX_SECONDS_ENV} must be > 0 seconds, got {raw!r}")
+    return cap if budget is None else min(budget, cap)
 
 
 def _out_of_time(config: TrainConfig, start: float) -> bool:

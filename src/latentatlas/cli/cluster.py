@@ -8,7 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
-from .common import AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json, progress_bar, set_threads
+from .common import (
+    AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json, progress_bar, set_threads,
+    writable_atlas,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -36,12 +39,10 @@ def cluster(
     quiet: QuietOption = False,
 ) -> None:
     """K-means++ on the stored codes; store the run and draw its centres and members."""
-    from ..atlas import Atlas
-
     set_threads(threads)
     settings = dict(k_range=_parse_range(k_range), name=name, replace=replace, where=where, engine=engine,
                     restarts=restarts, max_iter=max_iter, seed=seed, init_size=_parse_init_size(init_size), members=members)
-    with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
+    with writable_atlas(atlas, create=False) as opened, progress_bar(quiet or json_output) as progress:
         report = opened.cluster(_parse_k(k), out=out, progress=progress, **settings)
     result = report.to_dict()
     if json_output:

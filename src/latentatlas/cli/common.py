@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Callable, Sequence
+from typing import Annotated, Any, Callable, Iterator, Sequence
 
 import typer
 
@@ -14,7 +16,8 @@ from ..jsonable import dumps
 
 __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
-    "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads", "on_atlas", "report_failures",
+    "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads", "on_atlas", "writable_atlas",
+    "report_failures",
     "finish_report", "show_result",
 ]
 
@@ -158,6 +161,34 @@ def on_atlas(atlas: Path, call: Callable[[Any, Any], Any], threads: int | None =
     set_threads(threads)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet) as progress:
         return call(opened, progress)
+
+
+@contextmanager
+def writable_atlas(path: Path, create: bool = True) -> Iterator[Any]:
+    """Open ``path`` for writing; a failed command leaves no new, empty atlas behind.
+
+    Without ``create`` a missing atlas is refused (:class:`AtlasNotFoundError`)
+    rather than made. When the directory did not exist before and the body raises while the
+    atlas still holds nothing (no model, no rows: only the empty database),
+    the directory is removed, so a refused ``fit`` or ``build`` does not
+    leave a directory that a later run would have to ``--overwrite``.
+    """
+    from ..atlas import Atlas
+    from ..store import DB_FILE
+
+    if not create:
+        Atlas.open(path, read_only=True).close()
+    created = not Path(path).exists()
+    opened = Atlas.open(path)
+    try:
+        yield opened
+    except BaseException:
+        empty = created and opened.store.count("images") == 0
+        opened.close()
+        if empty and {p.name for p in Path(path).iterdir()} <= {DB_FILE, f"{DB_FILE}.wal"}:
+            shutil.rmtree(path)
+        raise
+    opened.close()
 
 
 def report_failures(failures: Sequence[Any]) -> None:

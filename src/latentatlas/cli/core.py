@@ -9,7 +9,7 @@ import typer
 
 from .common import (
     AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json,
-    parse_numbers, parse_size, progress_bar, report_failures, set_threads,
+    parse_numbers, parse_size, progress_bar, report_failures, set_threads, writable_atlas,
 )
 from .readers import (
     ClipOption, CropOption, FillOption, FilterOption, MaxPixelsOption, ScaleOption, StrideOption, TileOption, VariableOption,
@@ -85,7 +85,6 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         json_output: JsonOption = False,
         quiet: QuietOption = False,
     ) -> None:
-        from ..atlas import Atlas
         from ..sources import ReaderOptions
 
         set_threads(threads)
@@ -99,7 +98,7 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
             corrupt=tuple(corrupt or ()), bottleneck=bottleneck, levels=levels, blocks=blocks, residual=residual,
         )
         reader = ReaderOptions(**reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride, max_pixels))
-        with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
+        with writable_atlas(atlas) as opened, progress_bar(quiet or json_output) as progress:
             if embed_after:
                 fitted, embedded = opened.build(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
             else:
@@ -191,11 +190,9 @@ def embed(
     Sources are read as `fit` read them (variable, clip, crop, scale, tiles);
     the reading options given here change those settings.
     """
-    from ..atlas import Atlas
-
     set_threads(threads)
     changes = reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride, max_pixels)
-    with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
+    with writable_atlas(atlas, create=False) as opened, progress_bar(quiet or json_output) as progress:
         report = opened.embed(sources, batch_size=batch_size, progress=progress, reader=changes)
     result = _embed_summary(report)
     if json_output:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import AtlasOption, JsonOption, QuietOption, command, console, progress_bar
+from .common import AtlasOption, JsonOption, QuietOption, command, console, progress_bar, writable_atlas
 from .search import print_ranked, print_summary
 
 app = typer.Typer(help="ORB local features: store them, find rotated, scaled or cropped copies.", no_args_is_help=True)
@@ -24,9 +24,7 @@ def index(
     quiet: QuietOption = False,
 ) -> None:
     """Extract and store ORB keypoints and descriptors of every image not yet indexed."""
-    from ..atlas import Atlas
-
-    with Atlas.open(atlas) as opened, progress_bar(quiet or json_output) as progress:
+    with writable_atlas(atlas, create=False) as opened, progress_bar(quiet or json_output) as progress:
         report = opened.features_index(max_features=max_features, min_side=min_side, where=where,
                                        rebuild=rebuild, progress=progress)
     print_summary(report.to_dict(), json_output, f"Indexed {report.indexed} images ({report.keypoints} keypoints); "
