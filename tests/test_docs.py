@@ -112,4 +112,4 @@ def test_collector_reads_fences_and_skips_not_run(tmp_path: Path) -> None:
     page.write_text("text\n\n```sh\necho a\n```\n\n<!-- not-run: set-up -->\n```sh\nmake demo\n```\n\n"
                     "```text\nnot code\n```\n\n```python\nx = 1\n```\n", encoding="utf-8")
     found = blocks(page)
-    assert [(b.language, b.text, b.line) for b in found] == [("sh", "echo a\n", 3), ("python", "x = 1\n", 14)]
+    assert [(b.language, b.text, b.line) for b in found] == [("sh", "echo a\n", 3), ("python", "x = 1\n", 16)]
