@@ -13,6 +13,7 @@ import typer
 
 from ..errors import LatentAtlasError, UsageError
 from ..jsonable import dumps
+from ..progress import ProgressBar
 
 __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
@@ -66,48 +67,9 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-class progress_bar:
-    """A Rich progress bar on stderr fed by the core's progress callback.
-
-    Hidden with ``quiet`` or when stderr is not a terminal.
-    """
-
-    def __init__(self, quiet: bool = False):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        stderr = Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=stderr, disable=quiet or not stderr.is_terminal, transient=False,
-        )
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> "progress_bar":
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
-
-    def __call__(self, stage: str, done: int, total: int | None, **info: Any) -> None:
-        description = _describe(stage, info)
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(description, total=total)
-        self.progress.update(self.tasks[stage], completed=done, total=total, description=description)
-
-
-def _describe(stage: str, info: dict[str, Any]) -> str:
-    parts = [stage]
-    if "epoch" in info:
-        parts.append(f"epoch {info['epoch']}/{info['epochs']}")
-    for key in ("train_loss", "val_loss"):
-        if info.get(key) is not None:
-            parts.append(f"{key.split('_')[0]} {info[key]:.4g}")
-    if info.get("failed"):
-        parts.append(f"{info['failed']} failed")
-    return " · ".join(parts)
+def progress_bar(quiet: bool = False) -> ProgressBar:
+    """Rich progress bars on stderr fed by the core's progress callback; none with ``quiet``."""
+    return ProgressBar(enabled=not quiet)
 
 
 def parse_numbers(text: str, what: str) -> list[float]:
