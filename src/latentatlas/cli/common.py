@@ -19,7 +19,7 @@ __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
     "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads", "on_atlas", "writable_atlas",
     "report_failures",
-    "finish_report", "show_result",
+    "finish_report", "show_result", "print_table",
 ]
 
 AtlasOption = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas directory.")]
@@ -33,6 +33,30 @@ def console():
     from rich.console import Console
 
     return Console(highlight=False)
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], shorten: str = "uri") -> None:
+    """``rows`` as a table that fits the console: empty columns left out, ``shorten`` cut from the left.
+
+    A uri keeps its end (the file name) and loses its start to ``…`` when
+    the table would be wider than the console (80 columns included); the
+    other columns, ids and distances, stay whole. ``--json`` has it all.
+    """
+    from rich.table import Table
+
+    kept = [c for c, name in enumerate(columns) if c == 0 or any(row[c] for row in rows)]
+    names, cells = [columns[c] for c in kept], [[row[c] for c in kept] for row in rows]
+    out = console()
+    if shorten in names:
+        at = names.index(shorten)
+        others = sum(max(len(names[c]), *(len(row[c]) for row in cells)) for c in range(len(names)) if c != at)
+        room = max(out.width - others - 3 * len(names) - 1, len(shorten), 12)
+        for row in cells:
+            row[at] = row[at] if len(row[at]) <= room else "…" + row[at][-(room - 1):]
+    table = Table(*names)
+    for row in cells:
+        table.add_row(*row)
+    out.print(table)
 
 
 def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callable:
