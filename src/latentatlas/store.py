@@ -14,6 +14,7 @@ float32 matrices.
 from __future__ import annotations
 
 import json
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -269,8 +270,10 @@ class Store:
         return ids
 
     def clear(self) -> None:
-        """Delete every image and code and everything made from them: cluster runs, ORB features (the model stays).
+        """Delete every image and code and everything made from them (the model stays).
 
+        Cluster runs, centroids and ORB features go in the same transaction
+        as the rows; the approximate-search index files go once it commits.
         Ids restart at 0 after a clear, so a derived row left behind would
         belong to a new image.
         """
@@ -280,6 +283,7 @@ class Store:
                 if self.has_table(derived):
                     self.con.execute(f"DROP TABLE {derived}")
             self.con.execute("DELETE FROM settings WHERE key LIKE 'cluster_run:%' OR key = 'orb_features'")
+        shutil.rmtree(self.index_dir, ignore_errors=True)
 
     # -- reading ----------------------------------------------------------------------------
 
