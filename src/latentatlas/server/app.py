@@ -41,10 +41,11 @@ _MAX_STEPS = 32
 
 DEFAULT_QUERY_TIMEOUT_S = 10.0
 DEFAULT_MAX_UPLOAD = 20_000_000
+DEFAULT_QUERY_MEMORY = 256_000_000
 
 
 def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIMEOUT_S,
-               max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAPI:
+               max_upload: int = DEFAULT_MAX_UPLOAD, query_memory: int = DEFAULT_QUERY_MEMORY) -> FastAPI:
     """The app serving the atlas at ``atlas_path`` (opened read-only, closed when the app shuts down).
 
     Parameters
@@ -55,6 +56,10 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     max_upload : int
         Largest request body in bytes (413 beyond it); an uploaded ``.npz``
         may not unpack to more either.
+    query_memory : int
+        Bytes of memory DuckDB may use for all running queries together;
+        a query needing more fails with an out-of-memory error (it never
+        spills to disk: the server writes no temporary files).
 
     ``app.state.queries`` (:class:`~latentatlas.server.queries.Queries`)
     runs the requests; its ``stop()`` interrupts them when the server stops.
@@ -68,12 +73,17 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     """
     if not query_timeout > 0:
         raise UsageError(f"query_timeout must be > 0 seconds, got {query_timeout}")
-    if max_upload < 1:
-        raise UsageError(f"max_upload must be >= 1 byte, got {max_upload}")
+    for name, value in (("max_upload", max_upload), ("query_memory", query_memory)):
+        if value < 1:
+            raise UsageError(f"{name} must be >= 1 byte, got {value}")
     atlas = Atlas.open(atlas_path, read_only=True)
-    # A `where` from the page is SQL: it may read the atlas's tables, not the server's files
-    # (a setting of the whole database: every request's cursor has it too).
-    atlas.store.con.execute("SET enable_external_access = false")
+    # A `where` from the page is SQL: it may read the atlas's tables, not the server's files, and
+    # neither fill the memory nor the disk. Each query runs on its request's thread alone, so a slow one
+    # holds one core, not all. (Settings of the whole database: every request's cursor has them.)
+    settings = (f"memory_limit = '{int(query_memory)}B'", "temp_directory = ''", "threads = 1",
+                "enable_external_access = false")
+    for setting in settings:
+        atlas.store.con.execute(f"SET {setting}")
     try:
         atlas.model  # loaded once here, shared by every request's cursor
     except NotFittedError:
