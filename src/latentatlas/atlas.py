@@ -92,6 +92,15 @@ class Atlas:
         """Close the database."""
         self.store.close()
 
+    def cursor(self) -> "Atlas":
+        """This atlas over a new database connection (:meth:`Store.cursor`), sharing the loaded model and codes.
+
+        For work in another thread; close it when done.
+        """
+        other = Atlas(self.store.cursor())
+        other._model, other._engines = self._model, self._engines
+        return other
+
     def __enter__(self) -> "Atlas":
         return self
 

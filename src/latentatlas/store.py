@@ -157,6 +157,19 @@ class Store:
         """Close the database connection."""
         self.con.close()
 
+    def cursor(self) -> "Store":
+        """The same atlas over a new connection to the open database (DuckDB's ``con.cursor()``).
+
+        A connection runs one query at a time and is interrupted as a whole,
+        so work in another thread (a server's request) takes its own.
+        Settings of the database (file access, threads) are shared; closing
+        the cursor leaves this store open.
+        """
+        other = object.__new__(Store)
+        other.path, other.read_only, other.con = self.path, self.read_only, self.con.cursor()
+        other._ensure_items_view()  # a read-only atlas's view is temporary: one per connection
+        return other
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Run the body in one transaction: all of it lands, or none."""

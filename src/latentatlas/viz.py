@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .sources.geometry import GridGeometry
 
 __all__ = ["to_display", "to_colour", "grid", "captioned_rows", "field_colours", "is_field", "loss_curve", "figure_png", "save_png",
            "restoration_grid", "REFLECTIVITY"]
@@ -82,7 +85,9 @@ def field_colours(name: str = REFLECTIVITY, value_range: tuple[float, float] | N
 
     ``"reflectivity"`` is the National Weather Service's radar scale: one
     colour per 5 dBZ from 5 to 75 dBZ, white below 5 dBZ (no echo), fields
-    in dBZ. Any other name is a matplotlib colour map over ``value_range``.
+    in dBZ, over ``value_range`` (default 0..75 dBZ): fields clipped to
+    0..60 dBZ get a scale, and a colour bar, that ends at 60. Any other
+    name is a matplotlib colour map over ``value_range``.
 
     Raises
     ------
@@ -94,14 +99,23 @@ def field_colours(name: str = REFLECTIVITY, value_range: tuple[float, float] | N
     from .errors import UsageError
 
     if name == REFLECTIVITY:
-        from matplotlib.colors import ListedColormap
-
-        cmap = ListedColormap(_NWS_DBZ_COLOURS, name=REFLECTIVITY).with_extremes(under=_NWS_DBZ_COLOURS[0],
-                                                                                  over="#fdfdfd")
-        return cmap, _NWS_RANGE
+        return _reflectivity(value_range or _NWS_RANGE)
     if name not in matplotlib.colormaps:
         raise UsageError(f"unknown colour map {name!r}; use {REFLECTIVITY} or a matplotlib name such as viridis")
     return matplotlib.colormaps[name], value_range
+
+
+def _reflectivity(span: tuple[float, float]):
+    """The NWS colours over ``span`` (dBZ): a fine listed colour map whose entries take their 5 dBZ bin's colour."""
+    from matplotlib.colors import ListedColormap
+
+    low, high = span
+    entries = int(min(1024, max(16, round(4 * (high - low)))))
+    centres = low + (np.arange(entries) + 0.5) * (high - low) / entries
+    bins = np.clip(np.floor(centres / 5.0).astype(int), 0, len(_NWS_DBZ_COLOURS) - 1)
+    cmap = ListedColormap([_NWS_DBZ_COLOURS[b] for b in bins], name=REFLECTIVITY)
+    above = _NWS_DBZ_COLOURS[int(np.clip(high // 5.0, 0, len(_NWS_DBZ_COLOURS) - 1))]
+    return cmap.with_extremes(under=_NWS_DBZ_COLOURS[0], over=above), (float(low), float(high))
 
 
 def captioned_rows(
@@ -111,14 +125,18 @@ def captioned_rows(
     cmap=None,
     value_range: tuple[float, float] | None = None,
     colorbar: str | None = None,
+    geometries: Sequence[Sequence[GridGeometry | None]] | None = None,
 ):
     """A matplotlib figure with one row of images per entry and a caption under each.
 
     With ``cmap`` (a name or a matplotlib colour map; see
     :func:`field_colours`) the images are drawn as single-channel fields in
     that colour map over ``value_range``, and ``colorbar`` labels a colour
-    bar beside them (e.g. ``"dBZ"``). Cells follow the first image's
-    aspect ratio.
+    bar beside them (e.g. ``"dBZ"``) that spans ``value_range``.
+    ``geometries`` (one per image, as ``rows``; None for an image without
+    one) draws fields as maps on their grid's coordinates, with coastlines,
+    borders and latitude/longitude labels (:func:`latentatlas.maps.draw_map`).
+    Cells follow the first image's aspect ratio (on the ground, for maps).
     """
     import matplotlib
 
@@ -127,10 +145,12 @@ def captioned_rows(
 
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     first = np.asarray(rows[0][0])
-    aspect = first.shape[0] / first.shape[1]
-    width = 1.8 if aspect >= 1 else min(2.4, 1.8 / aspect)
+    placed = [g for row in geometries or () for g in row if g is not None]
+    aspect = placed[0].aspect() if placed else first.shape[0] / first.shape[1]
+    width = (1.8 if aspect >= 1 else min(2.4, 1.8 / aspect)) + (0.3 if placed else 0.0)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols + (0.8 if colorbar else 0),
-                                                      (width * aspect + 0.45) * n_rows), squeeze=False)
+                                                      (width * aspect + 0.45 + (0.15 if placed else 0)) * n_rows),
+                             squeeze=False)
     drawn = None
     for r, images in enumerate(rows):
         for c in range(n_cols):
@@ -138,7 +158,13 @@ def captioned_rows(
             ax.axis("off")
             if c >= len(images):
                 continue
-            if cmap is not None:  # a map: framed, since no echo is white
+            geometry = geometries[r][c] if geometries is not None and c < len(geometries[r]) else None
+            if cmap is not None and geometry is not None:
+                from .maps import draw_map
+
+                ax.axis("on")
+                drawn = draw_map(ax, images[c], geometry, cmap, value_range)
+            elif cmap is not None:  # a map: framed, since no echo is white
                 vmin, vmax = value_range or (None, None)
                 drawn = ax.imshow(np.asarray(images[c], np.float32).squeeze(), cmap=cmap, vmin=vmin, vmax=vmax,
                                   interpolation="nearest")
@@ -157,7 +183,7 @@ def captioned_rows(
     if colorbar and drawn is not None:
         room = 0.8 / (width * n_cols + 0.8)
         fig.tight_layout(rect=(0, 0, 1 - room, 1))
-        bar = fig.colorbar(drawn, cax=fig.add_axes((1 - room * 0.8, 0.15, room * 0.2, 0.7)), extend="both")
+        bar = fig.colorbar(drawn, cax=fig.add_axes((1 - room * 0.8, 0.15, room * 0.2, 0.7)))
         bar.set_label(colorbar, fontsize=8)
         bar.ax.tick_params(labelsize=7)
     else:

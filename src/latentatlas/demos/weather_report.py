@@ -11,7 +11,9 @@ import numpy as np
 from ..atlas import Atlas
 from ..clusters import load_run
 from ..ops.at_time import format_time, row_at
+from ..ops.embed import reader_options
 from ..ops.rows import read_pixels
+from ..ops.search_picture import atlas_geometry
 from ..ops.temporal import JSON_KEYS
 from ..report import Report
 from ..sources.radar import REGIMES
@@ -41,7 +43,7 @@ def write_report(atlas: Atlas, study: WeatherStudy, path: Path, pictures: Path) 
     decoded centroids.
     """
     settings = study.settings
-    chosen = format_time(settings.time)
+    chosen = _utc(settings.time)
     report = Report(f"latentatlas demo: the weather study ({study.fields} hours of generated radar)")
     _summary(report, atlas, study)
     report.heading("Training")
@@ -57,8 +59,8 @@ def write_report(atlas: Atlas, study: WeatherStudy, path: Path, pictures: Path) 
     size = originals[0].shape
     decoded = atlas.model.decode_images(_codes(atlas, shown), [size] * len(shown))
     times = atlas.store.images(shown)
-    labels = [f"{format_time(times[i]['time'])}" + ("" if n == 0 else f"\ncluster {n - 1}") for n, i in enumerate(shown)]
-    study.pictures["reconstructions"] = _maps(pictures / "reconstructions.png", [originals, decoded],
+    labels = [_utc(times[i]["time"]) + ("" if n == 0 else f"\ncluster {n - 1}") for n, i in enumerate(shown)]
+    study.pictures["reconstructions"] = _maps(atlas, pictures / "reconstructions.png", [originals, decoded],
                                               [[f"original\n{t}" for t in labels], [f"decoded\n{t}" for t in labels]])
     report.heading("Original and decoded fields")
     report.picture(study.pictures["reconstructions"].read_bytes(),
@@ -84,7 +86,7 @@ def write_report(atlas: Atlas, study: WeatherStudy, path: Path, pictures: Path) 
     report.heading(f"Weather regimes: the {run.centroids.shape[0]} k-means++ centroids, decoded")
     centroids = atlas.model.decode_images(run.centroids, [size] * len(run.centroids))
     sizes = study.clusters["sizes"]
-    study.pictures["centroids"] = _maps(pictures / "centroids.png", [centroids],
+    study.pictures["centroids"] = _maps(atlas, pictures / "centroids.png", [centroids],
                                         [[f"cluster {c}\n{sizes[c]} hours" for c in range(len(centroids))]])
     report.picture(study.pictures["centroids"].read_bytes(),
                    "Each cluster's centre in code space, decoded: the typical field of its hours.")
@@ -103,8 +105,8 @@ def _summary(report: Report, atlas: Atlas, study: WeatherStudy) -> None:
     first = settings.start
     last = first + timedelta(hours=study.fields - 1)
     report.paragraph(
-        f"{study.fields} hourly fields of generated composite reflectivity from {format_time(first)} to "
-        f"{format_time(last)} on a {settings.grid[0]}x{settings.grid[1]} grid over HRRR's domain, written as GRIB2 "
+        f"{study.fields} hourly fields of generated composite reflectivity from {_utc(first)} to "
+        f"{_utc(last)} on a {settings.grid[0]}x{settings.grid[1]} grid over HRRR's domain, written as GRIB2 "
         f"and read back through the GRIB reader (refc, clipped to 0..60 dBZ), resized to {h}x{w} and encoded to "
         f"{atlas.model.code_size} numbers each.")
     training = study.training
@@ -133,14 +135,22 @@ def _codes(atlas: Atlas, ids: Sequence[int]) -> np.ndarray:
     return np.stack([code[i] for i in ids])
 
 
-def _maps(path: Path, rows: list[list[np.ndarray]], captions: list[list[str]]) -> Path:
-    cmap, span = field_colours(REFLECTIVITY)
-    return save_png(captioned_rows(rows, captions, cmap=cmap, value_range=span, colorbar="dBZ"), path)
+def _utc(when) -> str:
+    return f"{format_time(when)} UTC"
+
+
+def _maps(atlas: Atlas, path: Path, rows: list[list[np.ndarray]], captions: list[list[str]]) -> Path:
+    """Whole fields as radar maps on the atlas's grid, the colour bar over its clip range."""
+    cmap, span = field_colours(REFLECTIVITY, reader_options(atlas.store).clip)
+    geometry = atlas_geometry(atlas.store)
+    places = None if geometry is None else [[geometry] * len(row) for row in rows]
+    return save_png(captioned_rows(rows, captions, cmap=cmap, value_range=span, colorbar="dBZ", geometries=places),
+                    path)
 
 
 def _hits(report: Report, picture: Path, hits: list[dict], caption: str) -> None:
     report.picture(picture.read_bytes(), caption)
-    report.table(["rank", "time", "hours from the chosen time", "distance"],
+    report.table(["rank", "time (UTC)", "hours from the chosen time", "distance"],
                  [[rank, format_time(np.datetime64(hit["time"])), f"{hit['hours']:+g}", hit["distance"]]
                   for rank, hit in enumerate(hits, start=1)])
 
@@ -150,7 +160,7 @@ def _interpolation_picture(atlas: Atlas, chosen, path: Path) -> Path:
     before, now, after = _originals(atlas, ids)
     codes = _codes(atlas, ids)
     mean, itself = atlas.model.decode_images(np.stack([(codes[0] + codes[2]) / 2, codes[1]]), [now.shape] * 2)
-    when = [format_time(chosen + timedelta(hours=step)) for step in (-1, 0, 1)]
-    return _maps(path, [[before, now, after], [mean, (before + after) / 2, itself]],
+    when = [_utc(chosen + timedelta(hours=step)) for step in (-1, 0, 1)]
+    return _maps(atlas, path, [[before, now, after], [mean, (before + after) / 2, itself]],
                  [[f"t - 1 h\n{when[0]}", f"t\n{when[1]}", f"t + 1 h\n{when[2]}"],
                   ["mean of the codes\ndecoded", "mean of the pixels", "t\nreconstructed"]])

@@ -15,10 +15,11 @@ from ..store import ImageRow, Store
 if TYPE_CHECKING:  # the model brings PyTorch, which searching does not need
     from ..models import LatentModel
 
-__all__ = ["EmbedReport", "embed", "check_model_matches", "reader_options", "READER_KEY"]
+__all__ = ["EmbedReport", "embed", "check_model_matches", "reader_options", "READER_KEY", "GRID_KEY"]
 
 FINGERPRINT_KEY = "model_fingerprint"
 READER_KEY = "reader"
+GRID_KEY = "grid"  # where fit's first source lies on the earth (sources.geometry.GridGeometry), or null
 
 
 @dataclass

@@ -17,10 +17,11 @@ from ..models.training_set import StreamingImages
 from ..preprocess import PreprocessConfig, Preprocessor
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
+from ..sources.geometry import file_geometry
 from ..sources.loading import Loaded, iter_batches, load_records, transform_each
 from ..store import Store
 from ..train import History, TrainConfig, train
-from .embed import READER_KEY
+from .embed import GRID_KEY, READER_KEY
 
 __all__ = ["ModelOptions", "FitReport", "fit", "architecture", "split_settings", "read_history", "HISTORY_FILE",
            "LOSS_PLOT"]
@@ -160,6 +161,8 @@ def fit(
     if rows:
         store.clear()
     store.set_setting(READER_KEY, reader.to_dict())
+    geometry = file_geometry(records[0].uri.partition("#")[0])
+    store.set_setting(GRID_KEY, None if geometry is None else geometry.to_dict())
     return FitReport(model=model, history=history, images=len(inputs), failures=failures,
                      notes=restoration_notes(options, corruption))
 

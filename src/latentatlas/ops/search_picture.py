@@ -1,9 +1,12 @@
 """The picture of a search: the query beside its results, with times and distances.
 
 Fields (single-channel floats such as radar reflectivity) are drawn as maps
-in a colour map, by default the National Weather Service's dBZ colours;
-other images as they are. The pictures are the originals, read again as
-they were embedded; a query given as a bare vector is shown decoded.
+in a colour map, by default the National Weather Service's dBZ colours, on
+their grid's coordinates (coastlines, borders, latitudes and longitudes)
+when the atlas knows where its fields lie (``fit`` stores it for GRIB2 and
+NetCDF sources); other images as they are. Times are UTC. The pictures are
+the originals, read again as they were embedded; a query given as a bare
+vector is shown decoded.
 """
 
 from __future__ import annotations
@@ -14,17 +17,18 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from ..errors import UsageError
+from ..sources.geometry import GridGeometry
 from ..store import Store
 from ..viz import REFLECTIVITY, captioned_rows, field_colours, is_field, save_png
 from .at_time import format_time
-from .embed import reader_options
+from .embed import GRID_KEY, reader_options
 from .rows import read_pixels
 from .search import Query, SearchResult
 
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["draw_search", "PICTURE_SUFFIX"]
+__all__ = ["draw_search", "PICTURE_SUFFIX", "atlas_geometry", "row_geometry"]
 
 PICTURE_SUFFIX = ".png"
 _COLUMNS = 6
@@ -50,7 +54,7 @@ def draw_search(store: Store, query: Query, result: SearchResult, path: str | Pa
     ids = [hit.id for hit in result.hits]
     stored = read_pixels(store, ids + ([query.source["id"]] if "id" in query.source else []))
     pixels = dict(zip(stored.ids.tolist(), stored.images))
-    rows = store.images(ids)
+    rows = store.images(ids + ([query.source["id"]] if "id" in query.source else []))
     shown = _query_pixels(query, pixels, model)
     images = [shown] + [pixels.get(i) for i in ids]
     captions = [_query_caption(query)] + [
@@ -59,15 +63,36 @@ def draw_search(store: Store, query: Query, result: SearchResult, path: str | Pa
     present = [im for im in images if im is not None]
     fields = bool(present) and all(is_field(im) for im in present)
     style: dict = {}
+    starts = range(0, len(images), _COLUMNS)
     if fields:
         clip = reader_options(store).clip
         cmap, span = field_colours(colormap, clip or (float(np.min(present)), float(np.max(present))))
         style = {"cmap": cmap, "value_range": span, "colorbar": "dBZ" if colormap == REFLECTIVITY else "value"}
+        geometry = atlas_geometry(store)
+        if geometry is not None:
+            places = [row_geometry(geometry, rows.get(query.source.get("id")))] + [
+                row_geometry(geometry, rows.get(i)) for i in ids]
+            style["geometries"] = [places[i:i + _COLUMNS] for i in starts]
     images = [_blank(present, fields) if im is None else im for im in images]
-    starts = range(0, len(images), _COLUMNS)
     figure = captioned_rows([images[i:i + _COLUMNS] for i in starts], [captions[i:i + _COLUMNS] for i in starts],
                             **style)
     return save_png(figure, path)
+
+
+def atlas_geometry(store: Store) -> GridGeometry | None:
+    """Where the atlas's fields lie, as its reading options give them (None when ``fit`` found no grid)."""
+    stored = store.setting(GRID_KEY)
+    return None if stored is None else GridGeometry.from_dict(stored).read_with(reader_options(store))
+
+
+def row_geometry(geometry: GridGeometry, row: dict | None) -> GridGeometry | None:
+    """The geometry of one ``images`` row: the whole field, or its tile's window; None without a row."""
+    if row is None:
+        return None
+    meta = row.get("meta") or {}
+    if "top" in meta and row.get("height") and row.get("width"):
+        return geometry.window(int(meta["top"]), int(meta["left"]), int(row["height"]), int(row["width"]))
+    return geometry
 
 
 def _blank(present: list[np.ndarray], fields: bool) -> np.ndarray:
@@ -89,7 +114,7 @@ def _query_pixels(query: Query, stored: dict[int, np.ndarray], model: Callable[[
 def _query_caption(query: Query) -> str:
     if query.time is not None:
         tile = query.source.get("tile")
-        return f"query\n{format_time(query.time)}" + (f" ({tile[0]},{tile[1]})" if tile else "")
+        return f"query\n{format_time(query.time)} UTC" + (f" ({tile[0]},{tile[1]})" if tile else "")
     if "id" in query.source:
         return f"query\nid {query.source['id']}"
     if "image" in query.source:
@@ -98,7 +123,7 @@ def _query_caption(query: Query) -> str:
 
 
 def _when(row: dict) -> str:
-    text = format_time(row["time"]) if row["time"] is not None else f"id {row['id']}"
+    text = f"{format_time(row['time'])} UTC" if row["time"] is not None else f"id {row['id']}"
     if row["tile_row"] is not None:
         text += f" ({row['tile_row']},{row['tile_col']})"
     return text
