@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from latentatlas import __version__
@@ -48,3 +50,18 @@ def test_commands_on_a_missing_atlas_leave_nothing(cli, tmp_path, digits_dir):
     for args in (["embed", digits_dir], ["cluster"], ["features", "index"]):
         result = cli(*args, "--atlas", atlas)
         assert result.exit_code != 0 and not atlas.exists(), (args, result.output)
+
+
+def test_tables_fit_80_columns_with_ids_and_distances_whole(cli, tmp_path, digits_dir, monkeypatch):
+    deep = tmp_path / ("a-folder-with-a-long-name" * 3) / "digits"
+    shutil.copytree(digits_dir, deep)
+    atlas = tmp_path / "deep.atlas"
+    cli("build", deep, "--atlas", atlas, "--code-size", "8", "--epochs", "1", "-q")
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("search", "--atlas", atlas, "--id", "17", "-k", "3")
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and max(len(line) for line in lines) <= 80
+    rows = [line.split("│")[1:-1] for line in lines if line.startswith("│")]
+    assert [cells[1].strip() for cells in rows][0] == "17" and float(rows[0][2]) == 0.0
+    assert all(cells[-1].strip().startswith("…") and cells[-1].strip().endswith(".png") for cells in rows)
+    assert "time" not in lines[1]                                  # no column for times this atlas lacks

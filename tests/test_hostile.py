@@ -229,3 +229,22 @@ def test_a_model_configuration_with_impossible_sizes_is_refused_before_allocatin
         with Atlas.open(atlas_copy) as atlas:
             atlas.model
     assert snapshot(atlas_copy) == before
+
+
+def test_an_overwrite_clears_everything_made_from_the_old_rows(atlas_copy, shapes_dir):
+    """Ids restart at 0 after ``fit --overwrite``: ORB features, clusters and the ANN index of old rows must go."""
+    with Atlas.open(atlas_copy) as atlas:
+        atlas.features_index(progress=False)
+        atlas.cluster(3, name="old", progress=False)
+        atlas.index("hnsw", progress=False)
+        old_rows = atlas.store.count("images")
+        atlas.fit(shapes_dir / "train", overwrite=True, code_size=8, epochs=1, base_channels=8, progress=False)
+        assert not atlas.store.has_table("orb_features") and not atlas.store.has_table("clusters")
+        assert not atlas.store.has_table("centroids") and not (atlas_copy / "index").exists()
+        atlas.embed(shapes_dir / "train", progress=False)
+        added = atlas.features_index(progress=False)
+        query = sorted((shapes_dir / "train").rglob("*.png"))[5]
+        found = atlas.features_search(query, k=3)
+    assert old_rows == 300 and added.indexed == 240          # every new row got its own features
+    assert found.hits and Path(found.hits[0].uri).name == query.name
+    assert all(str(shapes_dir) in hit.uri for hit in found.hits)

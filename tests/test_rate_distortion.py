@@ -24,16 +24,18 @@ def test_rows_for_every_method_and_dtype(atlas_copy, few_digits, digits_dir):
         evaluation = atlas.evaluate_codec(few_digits, pca_train=digits_dir)
     assert evaluation.images == 6 and evaluation.code_size == 16
     assert evaluation.pca == "fitted on 300 training images"
-    assert [(r.method, r.dtype) for r in evaluation.rows] == [
-        (m, d) for m in ("latent", "pca", "jpeg", "webp") for d in ("float32", "float16", "int8")
-    ]
+    dtypes = ("float32", "float16", "int8")
+    assert [(r.method, r.dtype) for r in evaluation.rows[:6]] == [(m, d) for m in ("latent", "pca") for d in dtypes]
+    for name in ("jpeg", "webp"):  # each code's size matched once; sizes that pick the same files share a row
+        matched = [r.dtype.split(", ") for r in evaluation.rows if r.method == name]
+        assert sorted(d for names in matched for d in names) == sorted(dtypes)
     for row in evaluation.rows:
         assert row.bpp == pytest.approx(row.bytes_per_image * 8 / 64)
         assert 5 < row.psnr < 60 and 0 < row.ssim <= 1
         if row.method in ("latent", "pca"):
             assert row.bytes_per_image == file_size(16, row.dtype) and row.quality is None
         else:  # never above our size unless the format cannot get that small
-            target = file_size(16, row.dtype)
+            target = max(file_size(16, dtype) for dtype in row.dtype.split(", "))
             assert row.bytes_per_image <= target or row.smallest_share > 0
             assert row.quality["min"] <= row.quality["median"] <= row.quality["max"]
     latent32, latent16 = evaluation.row("latent", "float32"), evaluation.row("latent", "float16")

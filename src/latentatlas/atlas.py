@@ -26,7 +26,7 @@ from .ops import neighbours as neighbours_op
 from .ops import search as search_op
 from .ops import sql as sql_op
 from .ops.engine import EngineCache
-from .progress import ProgressCallback, silent
+from .progress import Progress, shows_progress
 from .sources import ReaderOptions
 from .store import QueryResult, Store
 
@@ -53,7 +53,10 @@ def _as_list(sources: Sources) -> list[str | Path]:
 class Atlas:
     """One latent space: a model, the images embedded with it, and the operations over them.
 
-    Use :meth:`open`; close with :meth:`close` or a ``with`` block.
+    Use :meth:`open`; close with :meth:`close` or a ``with`` block. Long
+    operations draw a progress bar on stderr in terminals and notebooks;
+    ``progress=False`` silences it and a callable receives the events
+    instead (see :class:`~latentatlas.progress.ProgressCallback`).
 
     Examples
     --------
@@ -89,13 +92,23 @@ class Atlas:
         """Close the database."""
         self.store.close()
 
+    def cursor(self) -> "Atlas":
+        """This atlas over a new database connection (:meth:`Store.cursor`), sharing the loaded model and codes.
+
+        For work in another thread; close it when done.
+        """
+        other = Atlas(self.store.cursor())
+        other._model, other._engines = self._model, self._engines
+        return other
+
     def __enter__(self) -> "Atlas":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def fit(self, sources: Sources, overwrite: bool = False, progress: ProgressCallback = silent,
+    @shows_progress
+    def fit(self, sources: Sources, overwrite: bool = False, progress: Progress = True,
             reader: ReaderOptions | None = None, **settings: Any) -> fit_op.FitReport:
         """Train the autoencoder on ``sources``; see :func:`latentatlas.ops.fit.fit`.
 
@@ -114,7 +127,8 @@ class Atlas:
         self._model = report.model
         return report
 
-    def embed(self, sources: Sources, batch_size: int = 256, progress: ProgressCallback = silent,
+    @shows_progress
+    def embed(self, sources: Sources, batch_size: int = 256, progress: Progress = True,
               reader: ReaderOptions | dict[str, Any] | None = None) -> embed_op.EmbedReport:
         """Encode and store the images of ``sources`` not yet in the atlas.
 
@@ -123,7 +137,8 @@ class Atlas:
         """
         return embed_op.embed(self.store, self.model, _as_list(sources), batch_size, progress, reader)
 
-    def build(self, sources: Sources, overwrite: bool = False, progress: ProgressCallback = silent,
+    @shows_progress
+    def build(self, sources: Sources, overwrite: bool = False, progress: Progress = True,
               reader: ReaderOptions | None = None, **settings: Any) -> tuple[fit_op.FitReport, embed_op.EmbedReport]:
         """:meth:`fit` then :meth:`embed` on the same sources.
 
@@ -190,10 +205,11 @@ class Atlas:
         """Model, code size, rows and training summary."""
         return info_op.info(self.store)
 
+    @shows_progress
     def search_batch(self, ids: Sequence[int] | np.ndarray | None = None, *, k: int = 10, metric: str = "l2",
                      where: str | None = None, exclude_within: str | timedelta | None = None,
                      exclude_self: bool = False, exact: bool = False, out: str | Path | None = None,
-                     progress: ProgressCallback = silent, dtype: str = "float32") -> neighbours_op.Neighbours:
+                     progress: Progress = True, dtype: str = "float32") -> neighbours_op.Neighbours:
         """The ``k`` nearest rows of each stored row in ``ids`` (None: all rows), e.g. a kNN graph.
 
         ``out`` writes them as Parquet (``query_id, rank, id, distance``);
@@ -202,7 +218,8 @@ class Atlas:
         return neighbours_op.search_batch(self.store, ids, k, metric, where, exclude_within, exclude_self, exact,
                                           out, self._engines, progress, dtype)
 
-    def index(self, kind: str = "ivfpq", progress: ProgressCallback = silent, **settings: Any) -> index_op.IndexReport:
+    @shows_progress
+    def index(self, kind: str = "ivfpq", progress: Progress = True, **settings: Any) -> index_op.IndexReport:
         """Build the approximate index ``search`` then uses; ``settings`` are fields of :class:`~latentatlas.ann.AnnSettings`."""
         chosen = _settings(index_op.AnnSettings, kind=kind, **settings)
         return index_op.build_index(self.store, chosen, progress)
@@ -211,13 +228,15 @@ class Atlas:
         """Delete the approximate index; returns whether there was one."""
         return index_op.remove_index(self.store)
 
+    @shows_progress
     def duplicates(self, threshold: float, *, k: int = 10, metric: str = "l2", where: str | None = None,
-                   exact: bool = False, progress: ProgressCallback = silent) -> duplicates_op.DuplicatesReport:
+                   exact: bool = False, progress: Progress = True) -> duplicates_op.DuplicatesReport:
         """Groups of exact copies (same sha256) and near-copies (codes within ``threshold``)."""
         return duplicates_op.duplicates(self.store, threshold, k, metric, where, exact, self._engines, progress)
 
+    @shows_progress
     def features_index(self, *, where: str | None = None, rebuild: bool = False,
-                       progress: ProgressCallback = silent, **settings: Any) -> features_op.FeaturesIndexReport:
+                       progress: Progress = True, **settings: Any) -> features_op.FeaturesIndexReport:
         """Store ORB features of every image without them; ``settings``: ``max_features``, ``min_side``."""
         chosen = _settings(features_op.OrbSettings, **settings)
         return features_op.index_features(self.store, chosen, where, rebuild, progress)
@@ -233,8 +252,9 @@ class Atlas:
         return features_op.features_search(self.store, image, k, chosen, candidates, lambda: self.model, out)
 
 
+    @shows_progress
     def cluster(self, k: int | str | None = 5, *, out: str | Path | None = None,
-                progress: ProgressCallback = silent, **settings: Any) -> ClusterReport:
+                progress: Progress = True, **settings: Any) -> ClusterReport:
         """K-means++ on the stored codes, stored as a run; see :func:`latentatlas.ops.cluster.cluster`.
 
         ``k="auto"`` (or None) picks k by silhouette over ``k_range``;
@@ -249,8 +269,9 @@ class Atlas:
         return cluster_op.cluster(self.store, self.model, _settings(cluster_op.ClusterSettings, k=chosen, **settings),
                                   out, progress)
 
+    @shows_progress
     def project(self, method: str = "pca", out: str | Path = "projection.png", *,
-                coordinates: str | Path | None = None, progress: ProgressCallback = silent,
+                coordinates: str | Path | None = None, progress: Progress = True,
                 **settings: Any) -> ProjectionResult:
         """A 2-D or 3-D picture of the codes and its coordinates as Parquet; see :func:`latentatlas.ops.project.project`.
 
@@ -262,7 +283,8 @@ class Atlas:
         return project_op.project(self.store, _settings(project_op.ProjectSettings, method=method, **settings),
                                   out, coordinates, progress)
 
-    def evaluate_space(self, label_column: str = "label", *, progress: ProgressCallback = silent,
+    @shows_progress
+    def evaluate_space(self, label_column: str = "label", *, progress: Progress = True,
                        **settings: Any) -> SpaceReport:
         """Raw pixels, PCA, LDA and our codes scored side by side; see :func:`latentatlas.ops.space.evaluate_space`.
 
@@ -274,8 +296,9 @@ class Atlas:
         return space_op.evaluate_space(self.store, self.model,
                                        _settings(space_op.SpaceSettings, label_column=label_column, **settings), progress)
 
+    @shows_progress
     def compress(self, sources: Sources, out: str | Path, dtype: str = "float16", batch_size: int = 256,
-                 progress: ProgressCallback = silent) -> CompressReport:
+                 progress: Progress = True) -> CompressReport:
         """Write one small code file per image of ``sources`` into ``out``.
 
         ``dtype`` is ``float32``, ``float16`` or ``int8`` (per-dimension scale
@@ -285,8 +308,9 @@ class Atlas:
 
         return codec.compress(self.store, self.model, _as_list(sources), out, dtype, batch_size, progress)
 
+    @shows_progress
     def decompress(self, files: Sources, out: str | Path, format: str | None = None, batch_size: int = 256,
-                   progress: ProgressCallback = silent) -> DecompressReport:
+                   progress: Progress = True) -> DecompressReport:
         """Decode code files (or folders of them) to images at their original size in ``out``.
 
         Files made by another model are refused. See :func:`latentatlas.ops.codec.decompress`.
@@ -302,10 +326,11 @@ class Atlas:
 
         return interpolate.interpolate(self.store, self.model, a, b, steps, spherical)
 
+    @shows_progress
     def evaluate_codec(self, sources: Sources, pca_train: Sources | None = None,
                        dtypes: Sequence[str] = ("float32", "float16", "int8"),
                        formats: Sequence[str] = ("jpeg", "webp"),
-                       progress: ProgressCallback = silent) -> CodecEvaluation:
+                       progress: Progress = True) -> CodecEvaluation:
         """Rate–distortion of our codes beside PCA, JPEG and WebP on held-out images.
 
         See :func:`latentatlas.ops.rate_distortion.evaluate_codec`.
@@ -315,8 +340,9 @@ class Atlas:
         train = _as_list(pca_train) if pca_train is not None else None
         return rate_distortion.evaluate_codec(self.store, self.model, _as_list(sources), train, dtypes, formats, progress)
 
+    @shows_progress
     def evaluate_interpolation(self, step: str | Any = "1h", where: str | None = None,
-                               progress: ProgressCallback = silent) -> TemporalReport:
+                               progress: Progress = True) -> TemporalReport:
         """Mean-of-neighbours prediction of each stored (t - step, t, t + step) triple.
 
         ``step`` is a ``timedelta`` or text like ``"1h"``. See
@@ -327,7 +353,8 @@ class Atlas:
         step = temporal.parse_step(step) if isinstance(step, str) else step
         return temporal.evaluate_interpolation(self.store, self.model, step, where, progress=progress)
 
-    def restore(self, images: Sources, out: str | Path, *, progress: ProgressCallback = silent,
+    @shows_progress
+    def restore(self, images: Sources, out: str | Path, *, progress: Progress = True,
                 **settings: Any) -> RestoreReport:
         """Restore ``images`` (files, folders, stacks) with the atlas's model and write them under ``out``.
 
@@ -340,8 +367,9 @@ class Atlas:
         return restore_op.restore(self.model, _as_list(images), out, _settings(restore_op.RestoreSettings, **settings),
                                   progress)
 
+    @shows_progress
     def evaluate_restore(self, images: Sources, *, out: str | Path | None = None,
-                         progress: ProgressCallback = silent, **settings: Any) -> RestoreEvaluation:
+                         progress: Progress = True, **settings: Any) -> RestoreEvaluation:
         """Corrupt clean held-out ``images`` with the model's corruption; score ours beside classic filters.
 
         ``out`` writes the grid picture. ``settings`` are fields of

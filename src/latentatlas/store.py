@@ -14,6 +14,7 @@ float32 matrices.
 from __future__ import annotations
 
 import json
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,6 +157,19 @@ class Store:
         """Close the database connection."""
         self.con.close()
 
+    def cursor(self) -> "Store":
+        """The same atlas over a new connection to the open database (DuckDB's ``con.cursor()``).
+
+        A connection runs one query at a time and is interrupted as a whole,
+        so work in another thread (a server's request) takes its own.
+        Settings of the database (file access, threads) are shared; closing
+        the cursor leaves this store open.
+        """
+        other = object.__new__(Store)
+        other.path, other.read_only, other.con = self.path, self.read_only, self.con.cursor()
+        other._ensure_items_view()  # a read-only atlas's view is temporary: one per connection
+        return other
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Run the body in one transaction: all of it lands, or none."""
@@ -269,8 +283,10 @@ class Store:
         return ids
 
     def clear(self) -> None:
-        """Delete every image and code and everything made from them: cluster runs, ORB features (the model stays).
+        """Delete every image and code and everything made from them (the model stays).
 
+        Cluster runs, centroids and ORB features go in the same transaction
+        as the rows; the approximate-search index files go once it commits.
         Ids restart at 0 after a clear, so a derived row left behind would
         belong to a new image.
         """
@@ -280,6 +296,7 @@ class Store:
                 if self.has_table(derived):
                     self.con.execute(f"DROP TABLE {derived}")
             self.con.execute("DELETE FROM settings WHERE key LIKE 'cluster_run:%' OR key = 'orb_features'")
+        shutil.rmtree(self.index_dir, ignore_errors=True)
 
     # -- reading ----------------------------------------------------------------------------
 

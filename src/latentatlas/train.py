@@ -249,12 +249,12 @@ def train(
     if x_val is not None:
         history.baseline_val_loss = _score(loss_fn, _mean_image(target_of, train_idx).expand_as(y_val), y_val)
 
-    progress("init", 0, 1)
+    progress("pca", 0, 1)
     net = model.net.to(device, memory_format=torch.channels_last)
     pca_net = _pca_twin(net, pair, train_idx, pca_rng, config.seed)
     if pca_net is not None and x_val is not None:
         history.pca_val_loss = _evaluate(pca_net.to(device), x_val, y_val, loss_fn, config.batch_size, device)
-    progress("init", 1, 1)
+    progress("pca", 1, 1)
 
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)

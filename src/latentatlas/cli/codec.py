@@ -77,21 +77,28 @@ def evaluate_codec(
     show_result(result, json_output, _print_table, evaluation.failures)
 
 
+def _quality(quality: dict | None) -> str:
+    if quality is None:
+        return ""
+    spread = "" if quality["min"] == quality["max"] else f" ({quality['min']}-{quality['max']})"
+    return f"{quality['median']:g}{spread}"
+
+
 def _print_table(result: dict) -> None:
     from rich.table import Table
 
-    table = Table("method", "size of", "bytes/image", "bpp", "PSNR dB", "SSIM", "quality (range)", "at smallest")
+    table = Table("method", "code", "bytes", "bpp", "PSNR dB", "SSIM", "quality", "at min")
     for row in result["rows"]:
-        quality = row["quality"]
         table.add_row(
             row["method"], row["dtype"], f"{row['bytes_per_image']:.1f}", f"{row['bpp']:.3f}", f"{row['psnr']:.2f}",
-            "" if row["ssim"] is None else f"{row['ssim']:.3f}",
-            "" if quality is None else f"{quality['median']:g} ({quality['min']}-{quality['max']})",
+            "" if row["ssim"] is None else f"{row['ssim']:.3f}", _quality(row["quality"]),
             "" if row["smallest_share"] is None else f"{row['smallest_share']:.0%}",
         )
     out = console()
     out.print(table)
-    out.print(f"{result['images']} images, codes of {result['code_size']} numbers; PCA: {result['pca']}.")
+    out.print(f"{result['images']} images, codes of {result['code_size']} numbers; bytes per image. JPEG and WebP "
+              "are matched to the size of the codes named (quality: median and range; at min: share of images whose "
+              f"smallest file is still larger). PCA: {result['pca']}.")
     for note in result["notes"]:
         out.print(note)
     if "plot" in result:

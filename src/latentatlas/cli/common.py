@@ -13,12 +13,13 @@ import typer
 
 from ..errors import LatentAtlasError, UsageError
 from ..jsonable import dumps
+from ..progress import ProgressBar
 
 __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
     "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads", "on_atlas", "writable_atlas",
     "report_failures",
-    "finish_report", "show_result",
+    "finish_report", "show_result", "print_table",
 ]
 
 AtlasOption = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas directory.")]
@@ -32,6 +33,30 @@ def console():
     from rich.console import Console
 
     return Console(highlight=False)
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], shorten: str = "uri") -> None:
+    """``rows`` as a table that fits the console: empty columns left out, ``shorten`` cut from the left.
+
+    A uri keeps its end (the file name) and loses its start to ``…`` when
+    the table would be wider than the console (80 columns included); the
+    other columns, ids and distances, stay whole. ``--json`` has it all.
+    """
+    from rich.table import Table
+
+    kept = [c for c, name in enumerate(columns) if c == 0 or any(row[c] for row in rows)]
+    names, cells = [columns[c] for c in kept], [[row[c] for c in kept] for row in rows]
+    out = console()
+    if shorten in names:
+        at = names.index(shorten)
+        others = sum(max(len(names[c]), *(len(row[c]) for row in cells)) for c in range(len(names)) if c != at)
+        room = max(out.width - others - 3 * len(names) - 1, len(shorten), 12)
+        for row in cells:
+            row[at] = row[at] if len(row[at]) <= room else "…" + row[at][-(room - 1):]
+    table = Table(*names)
+    for row in cells:
+        table.add_row(*row)
+    out.print(table)
 
 
 def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callable:
@@ -66,48 +91,9 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-class progress_bar:
-    """A Rich progress bar on stderr fed by the core's progress callback.
-
-    Hidden with ``quiet`` or when stderr is not a terminal.
-    """
-
-    def __init__(self, quiet: bool = False):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        stderr = Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=stderr, disable=quiet or not stderr.is_terminal, transient=False,
-        )
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> "progress_bar":
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
-
-    def __call__(self, stage: str, done: int, total: int | None, **info: Any) -> None:
-        description = _describe(stage, info)
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(description, total=total)
-        self.progress.update(self.tasks[stage], completed=done, total=total, description=description)
-
-
-def _describe(stage: str, info: dict[str, Any]) -> str:
-    parts = [stage]
-    if "epoch" in info:
-        parts.append(f"epoch {info['epoch']}/{info['epochs']}")
-    for key in ("train_loss", "val_loss"):
-        if info.get(key) is not None:
-            parts.append(f"{key.split('_')[0]} {info[key]:.4g}")
-    if info.get("failed"):
-        parts.append(f"{info['failed']} failed")
-    return " · ".join(parts)
+def progress_bar(quiet: bool = False) -> ProgressBar:
+    """Rich progress bars on stderr fed by the core's progress callback; none with ``quiet``."""
+    return ProgressBar(enabled=not quiet)
 
 
 def parse_numbers(text: str, what: str) -> list[float]:

@@ -9,7 +9,9 @@ import typer
 
 from ..errors import UsageError
 from ..viz import REFLECTIVITY
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, parse_numbers, progress_bar
+from .common import (
+    AtlasOption, JsonOption, QuietOption, command, console, emit_json, parse_numbers, print_table, progress_bar,
+)
 
 MetricOption = Annotated[str, typer.Option(help="l2, sqeuclidean, cosine or ip (negative inner product).")]
 WhereOption = Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images, applied before ranking.")]
@@ -96,12 +98,7 @@ def print_ranked(result: Any, json_output: bool, columns: tuple[str, ...], cells
     if json_output:
         emit_json(result.to_dict())
         return
-    from rich.table import Table
-
-    table = Table("rank", *columns)
-    for rank, hit in enumerate(result.hits, start=1):
-        table.add_row(str(rank), *cells(hit))
-    console().print(table)
+    print_table(("rank", *columns), [[str(rank), *cells(hit)] for rank, hit in enumerate(result.hits, start=1)])
 
 
 def _check_batch(image, id, vector, time, ids_from, all_rows, out, colormap) -> None:
@@ -194,12 +191,7 @@ def duplicates(
     if json_output:
         emit_json(report.to_dict())
         return
-    from rich.table import Table
-
-    table = Table("group", "kind", "id", "distance", "uri")
-    for number, group in enumerate(report.groups, start=1):
-        for id, uri in zip(group.ids, group.uris):
-            table.add_row(str(number), group.kind, str(id), f"{group.distance:.4g}", uri)
-    out = console()
-    out.print(table)
-    out.print(f"{len(report.groups)} groups among {report.rows} rows (threshold {threshold:g}, {report.metric}).")
+    print_table(("group", "kind", "id", "distance", "uri"),
+                [[str(number), group.kind, str(id), f"{group.distance:.4g}", uri]
+                 for number, group in enumerate(report.groups, start=1) for id, uri in zip(group.ids, group.uris)])
+    console().print(f"{len(report.groups)} groups among {report.rows} rows (threshold {threshold:g}, {report.metric}).")

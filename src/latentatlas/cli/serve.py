@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import LatentAtlasError
+from ..errors import LatentAtlasError, UsageError
 from .common import AtlasOption, ThreadsOption, command, set_threads
 
 
@@ -19,17 +19,27 @@ def serve(
     atlas: AtlasOption,
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    query_timeout: Annotated[float, typer.Option(
+        help="Seconds a request may run before its query is interrupted (answered with 408).")] = 10.0,
+    max_upload: Annotated[float, typer.Option(
+        help="Largest request body in MB (10^6 bytes; 413 beyond it); an uploaded .npz may not unpack to more.")] = 20.0,
+    query_memory: Annotated[float, typer.Option(
+        help="MB of memory the database may use for all running queries (beyond it a query fails; none spills to disk).")] = 256.0,
     threads: ThreadsOption = None,
 ) -> None:
     """Serve a web page of the atlas: search by id, time or image, cluster runs, interpolation."""
     try:
-        import uvicorn
-
-        from ..server import create_app
+        from ..server import create_app, run_server
     except ImportError as error:
         raise LatentAtlasError(f"the web page needs FastAPI and uvicorn ({error.name} is missing): "
                                "pip install 'latentatlas[web]'") from None
+    if not query_timeout > 0:
+        raise UsageError(f"--query-timeout must be > 0 seconds, got {query_timeout:g}")
+    for flag, value in (("--max-upload", max_upload), ("--query-memory", query_memory)):
+        if not value > 0:
+            raise UsageError(f"{flag} must be > 0 MB, got {value:g}")
     set_threads(threads)
-    app = create_app(atlas)
+    app = create_app(atlas, query_timeout=query_timeout, max_upload=max(1, int(max_upload * 1e6)),
+                     query_memory=max(1, int(query_memory * 1e6)))
     typer.echo(f"Serving {atlas} at http://{host}:{port}/ (Ctrl+C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    run_server(app, host=host, port=port)

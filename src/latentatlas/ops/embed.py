@@ -86,9 +86,11 @@ def embed(
     check_model_matches(store, model)
     store.ensure_embeddings(model.code_size)
     store.set_setting(FINGERPRINT_KEY, model.fingerprint)
+    progress("scan", 0, None)
     scan = read_sources(sources, reader_options(store, reader))
     report = EmbedReport(failures=list(scan.failures))
     todo = _new_records(store, scan.records, report)
+    progress("scan", len(scan.records), len(scan.records))
     progress("embed", 0, len(todo))
     done = 0
     for batch in iter_batches(todo, batch_size):

@@ -12,6 +12,7 @@ file loads faster than the table) or else those read from the table.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,20 +143,28 @@ class Engine:
 
 
 class EngineCache:
-    """Keeps the last engine of a session and reopens it only when the atlas has changed."""
+    """Keeps the last engine of a session and reopens it only when the atlas has changed.
+
+    Threads may share one cache (the server's requests do): lookups take
+    turns, so the codes are loaded once, and a load's temporary DuckDB
+    memory limit (a setting of the whole database) is restored before
+    another begins.
+    """
 
     def __init__(self) -> None:
         self._engines: dict[tuple, Engine] = {}
+        self._lock = threading.Lock()
 
     def get(self, store: Store, metric: str, exact: bool = False, dtype: str = "float32") -> Engine:
         """An engine for ``metric`` that reflects the atlas as it is now."""
-        family = None if exact else _served_family(store, metric)
-        key = ("exact", dtype) if family is None else (family, dtype)
-        engine = self._engines.get(key)
-        if engine is None or engine.state != _state(store):
-            self._engines.clear()  # one engine at a time: each may hold the whole matrix
-            engine = self._engines[key] = Engine.open(store, metric, family is None, dtype)
-        return engine
+        with self._lock:
+            family = None if exact else _served_family(store, metric)
+            key = ("exact", dtype) if family is None else (family, dtype)
+            engine = self._engines.get(key)
+            if engine is None or engine.state != _state(store):
+                self._engines.clear()  # one engine at a time: each may hold the whole matrix
+                engine = self._engines[key] = Engine.open(store, metric, family is None, dtype)
+            return engine
 
 
 def fresh_record(store: Store):

@@ -121,11 +121,13 @@ def fit(
             f"{store.path}: atlas already holds {rows} embedded images made by its current model; "
             "pass --overwrite to train a new model and clear them"
         )
+    progress("scan", 0, None)
     scan = read_sources(sources, reader)
+    progress("scan", len(scan.records), len(scan.records))
     records = _sample(scan.records, options.max_images, train_config.seed)
     streaming = options.cache_images is not None
     progress("read", 0, len(records))
-    loaded = _check_readable(records, progress) if streaming else load_records(records)
+    loaded = _check_readable(records, progress) if streaming else load_records(records, progress=progress)
     progress("read", len(records), len(records))
     failures = scan.failures + loaded.failures
     readable = len(loaded.records)
@@ -145,7 +147,9 @@ def fit(
     if streaming:
         inputs = _streamed(loaded.records, model.preprocessor, options.cache_images)
     else:
+        progress("prepare", 0, None)
         inputs, loaded = transform_each(loaded, model.preprocessor)
+        progress("prepare", len(inputs), len(inputs))
         failures = scan.failures + loaded.failures
     del loaded, sample
     history = train(model, inputs, train_config, progress=progress, corrupt=corruption or None, augment=augment)

@@ -38,8 +38,9 @@ CURVE_QUALITIES = {"jpeg": (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95), "webp
 class CodecRow:
     """One method at one size: means over the evaluated images.
 
-    For JPEG and WebP ``dtype`` names the code whose byte count they were
-    matched to, ``quality`` gives the chosen qualities (min, median, max)
+    For JPEG and WebP ``dtype`` names the codes whose byte counts they were
+    matched to (``"float16, int8"`` when both sizes pick the same files:
+    one row per distinct match), ``quality`` gives the chosen qualities (min, median, max)
     and ``smallest_share`` the share of images for which even the format's
     smallest file was larger than that byte count.
     """
@@ -67,8 +68,8 @@ class CodecEvaluation:
     notes: list[str] = field(default_factory=list)
 
     def row(self, method: str, dtype: str) -> CodecRow:
-        """The row of ``method`` at ``dtype``."""
-        return next(r for r in self.rows if r.method == method and r.dtype == dtype)
+        """The row of ``method`` at ``dtype`` (for JPEG and WebP: the row matched to ``dtype``'s size)."""
+        return next(r for r in self.rows if r.method == method and dtype in r.dtype.split(", "))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form: ``rows``, ``curves``, ``images``, ``code_size``, ``pca``, ``failed``, ``notes``."""
@@ -154,7 +155,7 @@ def evaluate_codec(
         formats = ()
     for name in formats:
         files = _sweep(images, name, progress)
-        rows += [_matched(name, dtype, file_size(d, dtype), files, images) for dtype in dtypes]
+        rows += _matched(name, {dtype: file_size(d, dtype) for dtype in dtypes}, files, images)
         curves[name] = [_curve_point(name, q, files, images) for q in CURVE_QUALITIES[name]]
     return CodecEvaluation(rows, curves, len(images.inputs), d, pca, failures, notes)
 
@@ -226,14 +227,21 @@ def _decoded(files: list[bytes], images: _Images) -> list[np.ndarray]:
     return out
 
 
-def _matched(name: str, dtype: str, target: int, files: list[dict[int, bytes]], images: _Images) -> CodecRow:
-    chosen = [match_quality({q: len(b) for q, b in sweep.items()}, target) for sweep in files]
-    blobs = [sweep[q] for sweep, (q, _) in zip(files, chosen)]
-    qualities = np.array([q for q, _ in chosen])
-    quality = {"min": int(qualities.min()), "median": float(np.median(qualities)), "max": int(qualities.max())}
-    smallest = float(np.mean([s for _, s in chosen]))
-    return _score(name, dtype, float(np.mean([len(b) for b in blobs])), _decoded(blobs, images), images,
-                  quality=quality, smallest_share=smallest)
+def _matched(name: str, targets: dict[str, int], files: list[dict[int, bytes]], images: _Images) -> list[CodecRow]:
+    """One row per distinct choice of files: codes whose sizes pick the same qualities share a row."""
+    choices: dict[tuple, list[str]] = {}
+    for dtype, target in targets.items():
+        chosen = tuple(match_quality({q: len(b) for q, b in sweep.items()}, target) for sweep in files)
+        choices.setdefault(chosen, []).append(dtype)
+    rows = []
+    for chosen, dtypes in choices.items():
+        blobs = [sweep[q] for sweep, (q, _) in zip(files, chosen)]
+        qualities = np.array([q for q, _ in chosen])
+        quality = {"min": int(qualities.min()), "median": float(np.median(qualities)), "max": int(qualities.max())}
+        smallest = float(np.mean([s for _, s in chosen]))
+        rows.append(_score(name, ", ".join(dtypes), float(np.mean([len(b) for b in blobs])), _decoded(blobs, images),
+                           images, quality=quality, smallest_share=smallest))
+    return rows
 
 
 def _curve_point(name: str, quality: int, files: list[dict[int, bytes]], images: _Images) -> dict[str, float]:

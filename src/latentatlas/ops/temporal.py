@@ -185,6 +185,9 @@ def _nanmean(values: np.ndarray) -> float | None:
     return float(np.nanmean(values)) if np.isfinite(values).any() else None
 
 
+PIXEL_REPORT_EVERY = 32  # frames scored between two "pixels" progress events
+
+
 def _pixel_scores(store: Store, model: LatentModel, triples: np.ndarray, rows: dict[int, dict], predicted: np.ndarray,
                   truth_codes: np.ndarray, batch_size: int, progress: ProgressCallback) -> tuple[dict[str, np.ndarray], list[Failure]]:
     """PSNR of the decoded prediction, the pixel blend and the reconstruction against each true frame."""
@@ -192,8 +195,9 @@ def _pixel_scores(store: Store, model: LatentModel, triples: np.ndarray, rows: d
     scores = {name: np.full(len(triples), np.nan) for name in names}
     reader, failures = RowReader(store), []
     progress("pixels", 0, len(triples))
-    for start in range(0, len(triples), batch_size):
-        batch = triples[start:start + batch_size]
+    step = min(batch_size, PIXEL_REPORT_EVERY)
+    for start in range(0, len(triples), step):
+        batch = triples[start:start + step]
         inputs = {i: _input(reader, model, rows[i], failures) for i in np.unique(batch).tolist()}
         usable = np.array([all(inputs[i] is not None for i in triple) for triple in batch.tolist()], bool)
         if usable.any():

@@ -1,21 +1,23 @@
 """A FastAPI app over one atlas, opened read-only: JSON endpoints, PNG pictures and the page that uses them.
 
-Every endpoint calls one function of the core. A :class:`LatentAtlasError`
-becomes ``{"error": "<one line>"}`` with status 400 (a bad parameter, an
-unknown id), 422 (an unreadable image) or 409 (a model that does not match);
-a parameter of the wrong type or out of range is a 400 the same way;
-anything else is a bug. Calls are serialised by a lock: the atlas's DuckDB
-connection and its loaded codes are shared.
+Every endpoint calls one function of the core, in a worker thread on a
+database connection of its own (:mod:`latentatlas.server.queries`), so a
+slow request delays no other and is stopped after the query timeout. A
+:class:`LatentAtlasError` becomes ``{"error": "<one line>"}`` with status
+400 (a bad parameter, an unknown id), 422 (an unreadable upload or image),
+409 (a model that does not match), 408 (past the query timeout), 413 (a
+body over the upload limit) or 503 (the server is stopping); a parameter
+of the wrong type or out of range is a 400 the same way; anything else is
+a bug.
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
-import threading
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Callable
 
 import numpy as np
 from fastapi import FastAPI, Query, Request
@@ -24,10 +26,12 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..atlas import Atlas
 from ..clusters import load_run, run_names
-from ..errors import BadInputError, LatentAtlasError, UsageError
+from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
 from ..jsonable import dumps
 from ..ops.rows import read_row
 from ..viz import grid, to_colour
+from .queries import Queries, RequestRefused
+from .uploads import BodyLimit, check_upload_name, upload_suffix
 
 __all__ = ["create_app"]
 
@@ -35,23 +39,56 @@ _STATIC = Path(__file__).parent / "static"
 _MAX_STEPS = 32
 
 
-def create_app(atlas_path: str | Path) -> FastAPI:
+DEFAULT_QUERY_TIMEOUT_S = 10.0
+DEFAULT_MAX_UPLOAD = 20_000_000
+DEFAULT_QUERY_MEMORY = 256_000_000
+
+
+def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIMEOUT_S,
+               max_upload: int = DEFAULT_MAX_UPLOAD, query_memory: int = DEFAULT_QUERY_MEMORY) -> FastAPI:
     """The app serving the atlas at ``atlas_path`` (opened read-only, closed when the app shuts down).
+
+    Parameters
+    ----------
+    atlas_path : path
+    query_timeout : float
+        Seconds a request may run before it is interrupted and answered with 408.
+    max_upload : int
+        Largest request body in bytes (413 beyond it); an uploaded ``.npz``
+        may not unpack to more either.
+    query_memory : int
+        Bytes of memory DuckDB may use for all running queries together;
+        a query needing more fails with an out-of-memory error (it never
+        spills to disk: the server writes no temporary files).
+
+    ``app.state.queries`` (:class:`~latentatlas.server.queries.Queries`)
+    runs the requests; its ``stop()`` interrupts them when the server stops.
 
     Raises
     ------
     AtlasNotFoundError
         If there is no atlas there.
+    UsageError
+        For a timeout or limit that is not positive.
     """
+    if not query_timeout > 0:
+        raise UsageError(f"query_timeout must be > 0 seconds, got {query_timeout}")
+    for name, value in (("max_upload", max_upload), ("query_memory", query_memory)):
+        if value < 1:
+            raise UsageError(f"{name} must be >= 1 byte, got {value}")
     atlas = Atlas.open(atlas_path, read_only=True)
-    # A `where` from the page is SQL: it may read the atlas's tables, not the server's files.
-    atlas.store.con.execute("SET enable_external_access = false")
-    lock = threading.Lock()
-
-    @contextmanager
-    def using_atlas() -> Iterator[Atlas]:
-        with lock:
-            yield atlas
+    # A `where` from the page is SQL: it may read the atlas's tables, not the server's files, and
+    # neither fill the memory nor the disk. Each query runs on its request's thread alone, so a slow one
+    # holds one core, not all. (Settings of the whole database: every request's cursor has them.)
+    settings = (f"memory_limit = '{int(query_memory)}B'", "temp_directory = ''", "threads = 1",
+                "enable_external_access = false")
+    for setting in settings:
+        atlas.store.con.execute(f"SET {setting}")
+    try:
+        atlas.model  # loaded once here, shared by every request's cursor
+    except NotFittedError:
+        pass  # searches by id still work; the rest say so in one line
+    queries = Queries(atlas, query_timeout)
 
     def as_json(data: Any) -> Response:
         return Response(dumps(data), media_type="application/json")
@@ -63,19 +100,30 @@ def create_app(atlas_path: str | Path) -> FastAPI:
         Image.fromarray(image).save(buffer, format="PNG")
         return Response(buffer.getvalue(), media_type="image/png")
 
-    def shown(image: np.ndarray) -> np.ndarray:  # under the lock: the model loads on first use
-        return to_colour(image, atlas.model.preprocess.value_range)
+    def shown(opened: Atlas, image: np.ndarray) -> np.ndarray:
+        return to_colour(image, opened.model.preprocess.value_range)
+
+    async def answer(request: Request, work: Callable[[Atlas], Any], picture: bool = False) -> Response:
+        """``work`` run by :class:`Queries` on the request's own cursor, as JSON or (``picture``) PNG."""
+        encode = as_png if picture else as_json
+        return await queries.run(request, lambda opened: encode(work(opened)))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        queries.close()
         atlas.close()
 
     app = FastAPI(title="latentatlas", description=f"The atlas {atlas.path}", lifespan=lifespan)
+    app.state.queries = queries
+    app.add_middleware(BodyLimit, limit=max_upload)
 
     @app.exception_handler(LatentAtlasError)
     def user_error(request: Request, error: LatentAtlasError) -> JSONResponse:
-        status = 400 if isinstance(error, UsageError) else 422 if isinstance(error, BadInputError) else 409
+        if isinstance(error, RequestRefused):
+            status = error.status
+        else:
+            status = 400 if isinstance(error, UsageError) else 422 if isinstance(error, BadInputError) else 409
         return JSONResponse({"error": str(error)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -88,74 +136,84 @@ def create_app(atlas_path: str | Path) -> FastAPI:
         return FileResponse(_STATIC / "index.html", media_type="text/html")
 
     @app.get("/api/info")
-    def info() -> Response:
+    async def info(request: Request) -> Response:
         """The atlas's summary (as ``latentatlas info --json``) and its cluster runs."""
-        with using_atlas() as opened:
-            return as_json({**opened.info(), "runs": run_names(opened.store)})
+        return await answer(request, lambda opened: {**opened.info(), "runs": run_names(opened.store)})
 
     @app.get("/api/search")
-    def search(id: int | None = None, time: str | None = None, tile_row: int | None = None,
-               tile_col: int | None = None, k: int = 10, where: str | None = None,
-               exclude_within: str | None = None) -> Response:
+    async def search(request: Request, id: int | None = None, time: str | None = None, tile_row: int | None = None,
+                     tile_col: int | None = None, k: int = 10, where: str | None = None,
+                     exclude_within: str | None = None) -> Response:
         """The ``k`` nearest rows of a stored row, given by ``id`` or by ``time`` (and its tile)."""
         tile = None if tile_row is None and tile_col is None else (tile_row, tile_col)
-        with using_atlas() as opened:
-            result = opened.search(id=id, time=time, tile=tile, k=k, where=where, exclude_within=exclude_within)
-            return as_json(result.to_dict())
+        return await answer(request, lambda opened: opened.search(
+            id=id, time=time, tile=tile, k=k, where=where, exclude_within=exclude_within).to_dict())
 
     @app.post("/api/search")
-    async def search_image(request: Request, filename: str = "query.png", k: int = 10, where: str | None = None,
-                           exclude_within: str | None = None) -> Response:
-        """The ``k`` nearest rows of the image file sent as the request body (``filename`` gives its type)."""
-        body = await request.body()
+    async def search_upload(request: Request, filename: str = "upload", k: int = 10, where: str | None = None,
+                            exclude_within: str | None = None) -> Response:
+        """The ``k`` nearest rows of the image or array file sent as the request body.
+
+        What the body is comes from its content; ``filename`` only labels it in the answer.
+        """
+        name = check_upload_name(filename)
+        body = await request.body()  # at most max_upload bytes (BodyLimit)
         if not body:
             raise UsageError("send the query image as the request body")
-        name = Path(filename).name
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / name
-            path.write_bytes(body)
-            try:
-                with using_atlas() as opened:
+
+        def found(opened: Atlas) -> dict[str, Any]:
+            suffix = upload_suffix(body, name, max_upload)
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"upload{suffix}"
+                path.write_bytes(body)
+                try:
                     result = opened.search(path, k=k, where=where, exclude_within=exclude_within).to_dict()
-            except LatentAtlasError as error:  # name the upload, not where it was kept
-                raise type(error)(str(error).replace(str(path), name)) from None
-        result["query"] = {"image": name}
-        return as_json(result)
+                except LatentAtlasError as error:  # name the upload, not where it was kept
+                    raise type(error)(str(error).replace(str(path.resolve()), name).replace(str(path), name)) from None
+            result["query"] = {**result["query"], "image": name}
+            return result
+
+        return await answer(request, found)
 
     @app.get("/api/images/{id}.png")
-    def stored_image(id: int) -> Response:
+    async def stored_image(request: Request, id: int) -> Response:
         """Row ``id``'s image, read again as it was embedded."""
-        with using_atlas() as opened:
-            return as_png(shown(read_row(opened.store, id)))
+        return await answer(request, lambda opened: shown(opened, read_row(opened.store, id)), picture=True)
 
     @app.get("/api/decoded/{id}.png")
-    def decoded_image(id: int) -> Response:
+    async def decoded_image(request: Request, id: int) -> Response:
         """The image decoded from row ``id``'s code."""
-        with using_atlas() as opened:
-            return as_png(shown(opened.decode(id=id)))
+        return await answer(request, lambda opened: shown(opened, opened.decode(id=id)), picture=True)
 
     @app.get("/api/clusters/{run}")
-    def cluster_run(run: str) -> Response:
+    async def cluster_run(request: Request, run: str) -> Response:
         """A stored run's settings and scores, and each cluster's size."""
-        with using_atlas() as opened:
+        def summary(opened: Atlas) -> dict[str, Any]:
             stored = load_run(opened.store, run)
-        sizes = np.bincount(stored.clusters, minlength=len(stored.centroids))
-        return as_json({"run": run, "info": stored.info, "sizes": sizes.tolist()})
+            sizes = np.bincount(stored.clusters, minlength=len(stored.centroids))
+            return {"run": run, "info": stored.info, "sizes": sizes.tolist()}
+
+        return await answer(request, summary)
 
     @app.get("/api/clusters/{run}/{cluster}.png")
-    def centroid_image(run: str, cluster: int) -> Response:
+    async def centroid_image(request: Request, run: str, cluster: int) -> Response:
         """Cluster ``cluster``'s centre of run ``run``, decoded."""
-        with using_atlas() as opened:
+        def centre(opened: Atlas) -> np.ndarray:
             stored = load_run(opened.store, run)
             if not 0 <= cluster < len(stored.centroids):
                 raise UsageError(f"run {run!r} has clusters 0 to {len(stored.centroids) - 1}, not {cluster}")
-            return as_png(shown(opened.decode(vector=stored.centroids[cluster].tolist())))
+            return shown(opened, opened.decode(vector=stored.centroids[cluster].tolist()))
+
+        return await answer(request, centre, picture=True)
 
     @app.get("/api/interpolate.png")
-    def interpolation(a: int, b: int, steps: int = Query(8, ge=2, le=_MAX_STEPS), spherical: bool = False) -> Response:
+    async def interpolation(request: Request, a: int, b: int, steps: int = Query(8, ge=2, le=_MAX_STEPS),
+                            spherical: bool = False) -> Response:
         """The decoded codes from row ``a``'s to row ``b``'s, ends included, side by side."""
-        with using_atlas() as opened:
+        def strip(opened: Atlas) -> np.ndarray:
             frames = opened.interpolate(a, b, steps, spherical).frames
-            return as_png(grid([shown(frame) for frame in frames], columns=len(frames)))
+            return grid([shown(opened, frame) for frame in frames], columns=len(frames))
+
+        return await answer(request, strip, picture=True)
 
     return app

@@ -9,9 +9,12 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from ..errors import BadInputError
+from ..progress import ProgressCallback, silent
 from .records import Failure, Record
 
 __all__ = ["Loaded", "load_records", "iter_batches", "transform_each", "transformed", "as_failure"]
+
+READ_REPORT_EVERY = 32  # records between two "read" progress events
 
 
 @dataclass
@@ -37,11 +40,13 @@ def _read(record: Record) -> np.ndarray | Failure:
         return as_failure(record.uri, error)
 
 
-def load_records(records: Sequence[Record], threads: int = 4) -> Loaded:
-    """Read every record's pixels on a few threads (decoders release the GIL)."""
+def load_records(records: Sequence[Record], threads: int = 4, progress: ProgressCallback = silent) -> Loaded:
+    """Read every record's pixels on a few threads (decoders release the GIL), reporting stage ``"read"``."""
     loaded = Loaded()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for record, result in zip(records, pool.map(_read, records)):
+        for done, (record, result) in enumerate(zip(records, pool.map(_read, records)), 1):
+            if done % READ_REPORT_EVERY == 0:
+                progress("read", done, len(records))
             if isinstance(result, Failure):
                 loaded.failures.append(result)
             else:

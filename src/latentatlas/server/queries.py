@@ -1,0 +1,175 @@
+"""Each request's work on its own database connection, off the event loop, stopped when it runs too long.
+
+::
+
+    request ──> Queries.run(request, work) ──> a worker thread: work(atlas over a new cursor)
+                      │                                 ^
+                      │ the client goes away            │ cursor.interrupt()
+                      v                                 │
+                   watchdog (every 50 ms): overdue, abandoned, or the server stopping
+
+A DuckDB connection runs one query at a time and ``interrupt()`` stops the
+query running on it, so each request gets its own cursor of the atlas's
+database and nothing else waits for it. A request whose time is up (the
+query timeout), whose client has gone, or that is still running when the
+server stops is interrupted; the watchdog repeats the interrupt while the
+request runs, so a query started after the first one is stopped too. The
+request then answers with the reason (408 for the timeout, 503 when
+stopping), even if its work finished in the meantime.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, TypeVar
+
+import anyio
+from starlette.requests import Request
+
+from ..atlas import Atlas
+from ..errors import LatentAtlasError
+
+__all__ = ["Queries", "RequestRefused", "QueryTimeout", "ServerStopping"]
+
+T = TypeVar("T")
+_TICK_S = 0.05
+
+
+class RequestRefused(LatentAtlasError):
+    """A request stopped or refused by one of the server's limits; ``status`` is its HTTP status."""
+
+    status = 503
+
+
+class QueryTimeout(RequestRefused):
+    """The request ran past the query timeout."""
+
+    status = 408
+
+
+class ServerStopping(RequestRefused):
+    """The server is shutting down."""
+
+
+class ClientGone(RequestRefused):
+    """The client closed the connection before the answer (nobody reads this one)."""
+
+
+@dataclass(eq=False)
+class _Job:
+    """One request: its connection while it works, its deadline and, once it must stop, why."""
+
+    deadline: float
+    atlas: Atlas | None = None
+    reason: RequestRefused | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stop(self, reason: RequestRefused) -> None:
+        """Interrupt the running query (again); the first reason given is kept."""
+        with self.lock:
+            if self.reason is None:
+                self.reason = reason
+            if self.atlas is not None:
+                self.atlas.store.con.interrupt()
+
+    def work(self, opened: Atlas, work: Callable[[Atlas], T]) -> tuple[T | None, Exception | None]:
+        """``work`` on a cursor of ``opened`` (closed after); its result or its error, so that an error
+        leaves the task group unwrapped."""
+        with self.lock:
+            if self.reason is not None:
+                return None, None
+            self.atlas = opened.cursor()
+        try:
+            return work(self.atlas), None
+        except Exception as error:  # re-raised by Queries.run in the request's task
+            return None, error
+        finally:
+            with self.lock:
+                self.atlas.close()
+                self.atlas = None
+
+
+class Queries:
+    """Runs requests' work on cursors of ``atlas`` in worker threads, each stopped after ``timeout`` seconds.
+
+    Parameters
+    ----------
+    atlas : Atlas
+        The opened atlas; each request works on :meth:`Atlas.cursor`.
+    timeout : float
+        Seconds a request may run (``serve --query-timeout``).
+    """
+
+    def __init__(self, atlas: Atlas, timeout: float):
+        self.atlas = atlas
+        self.timeout = timeout
+        self._running: set[_Job] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._closed = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="latentatlas-watchdog", daemon=True)
+        self._watchdog.start()
+
+    async def run(self, request: Request, work: Callable[[Atlas], T]) -> T:
+        """``work(atlas)`` in a worker thread on a cursor of its own; its result, or the error that stopped it.
+
+        Raises
+        ------
+        QueryTimeout
+            If it ran past the timeout.
+        ServerStopping
+            If the server stops before it ends (or had stopped before it began).
+        """
+        job = _Job(time.monotonic() + self.timeout)
+        with self._lock:
+            if self._stopping:
+                raise ServerStopping("the server is shutting down")
+            self._running.add(job)
+        outcome: list[tuple[T | None, Exception | None]] = []
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(_stop_when_client_leaves, request, job)
+                outcome.append(await anyio.to_thread.run_sync(job.work, self.atlas, work))
+                group.cancel_scope.cancel()
+        finally:
+            with self._lock:
+                self._running.discard(job)
+        result, error = outcome[0]
+        if job.reason is not None:
+            raise job.reason from None
+        if error is not None:
+            raise error
+        return result  # type: ignore[return-value]
+
+    def stop(self) -> None:
+        """Interrupt every running request and refuse new ones (the server is stopping)."""
+        with self._lock:
+            self._stopping = True
+            running = list(self._running)
+        for job in running:
+            job.stop(ServerStopping("the server is shutting down; the request was stopped"))
+
+    def close(self) -> None:
+        """Stop the requests and the watchdog."""
+        self.stop()
+        self._closed.set()
+        self._watchdog.join()
+
+    def _watch(self) -> None:
+        """Every tick: stop the overdue requests, and interrupt again those told to stop."""
+        while not self._closed.wait(_TICK_S):
+            now = time.monotonic()
+            with self._lock:
+                running = list(self._running)
+            for job in running:
+                if job.reason is not None or now > job.deadline:
+                    job.stop(QueryTimeout(f"the request ran longer than the server's query timeout of "
+                                          f"{self.timeout:g} s (--query-timeout) and was stopped"))
+
+
+async def _stop_when_client_leaves(request: Request, job: _Job) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass  # the rest of a body nobody reads
+    job.stop(ClientGone("the client went away"))

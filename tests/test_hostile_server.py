@@ -1,0 +1,256 @@
+"""The server against hostile clients: a real ``latentatlas serve`` process on 127.0.0.1, and after each case an atlas unchanged.
+
+The atlas is the session's digits atlas, copied once for this module; the
+server runs with small limits (a 1 s query timeout, 1 MB uploads, 64 MB of
+query memory) so that each case is quick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+
+# Streams, without memory, for far longer than any timeout: only an interrupt ends it.
+ENDLESS = "(SELECT sum(range) FROM range(1000000000000)) > 0"
+# Issue 13's query: a cross join the database would materialise until memory or disk ran out.
+CROSS_JOIN = "(SELECT count(*) FROM range(1000000000) a, range(1000000000) b WHERE a.range + b.range = -1) > 0"
+LIMITS = ("--query-timeout", "1", "--max-upload", "1", "--query-memory", "64")
+
+
+@contextmanager
+def serving(atlas: Path, *options: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``latentatlas serve`` on a free port of 127.0.0.1: the process and its address, stopped after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from latentatlas.cli import main; main()",
+               "serve", "--atlas", str(atlas), "--port", str(port), *options]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError(f"serve exited with {process.returncode}: {process.stderr.read().decode()}")
+            try:
+                httpx.get(f"{url}/api/info", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def fingerprint(atlas: Path) -> dict[str, object]:
+    """Row counts of the atlas's tables, a hash of each model file, and the names in the atlas directory."""
+    import duckdb
+
+    with duckdb.connect(str(atlas / "atlas.duckdb"), read_only=True) as con:
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("images", "embeddings")}
+    models = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((atlas / "model").iterdir())}
+    return {"rows": counts, "model": models, "files": sorted(p.name for p in atlas.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def atlas(digits_atlas, tmp_path_factory) -> Path:
+    return Path(shutil.copytree(digits_atlas, tmp_path_factory.mktemp("hostile") / "served.atlas"))
+
+
+@pytest.fixture(scope="module")
+def server(atlas) -> Iterator[tuple[subprocess.Popen, str]]:
+    with serving(atlas, *LIMITS) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def unchanged(atlas):
+    """Every case leaves the atlas as it was: the same rows, model files and directory."""
+    before = fingerprint(atlas)
+    yield
+    assert fingerprint(atlas) == before
+
+
+def one_line_error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert "\n" not in error and "Traceback" not in error
+    return error
+
+
+def search_times(client, ids) -> list[float]:
+    """Seconds each search by id took."""
+    times = []
+    for i in ids:
+        start = time.perf_counter()
+        response = client.get("/api/search", params={"id": i, "k": 5})
+        times.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.text
+    return times
+
+
+def peak_rss(process: subprocess.Popen) -> int:
+    """The process's peak resident memory in bytes (VmHWM)."""
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) * 1024
+
+
+def test_an_endless_where_is_cut_off_without_delaying_another_client(server):
+    _, url = server
+    with httpx.Client(base_url=url, timeout=30) as client:
+        search_times(client, range(5))  # warm: codes loaded, connections open
+        alone = statistics.median(search_times(client, range(20)))
+        answers = []
+
+        def hostile() -> None:
+            with httpx.Client(base_url=url, timeout=30) as attacker:
+                for _ in range(3):
+                    started = time.perf_counter()
+                    response = attacker.get("/api/search", params={"id": 1, "where": ENDLESS})
+                    answers.append((response, time.perf_counter() - started))
+
+        attacker = threading.Thread(target=hostile)
+        attacker.start()
+        time.sleep(0.2)
+        beside = statistics.median(search_times(client, range(20, 40)))
+        attacker.join(timeout=60)
+    assert len(answers) == 3
+    for response, _ in answers:
+        assert "query timeout of 1 s (--query-timeout)" in one_line_error(response, 408)
+    assert beside < 5 * alone, f"searches took {beside * 1e3:.1f} ms beside the endless where, {alone * 1e3:.1f} ms alone"
+    assert max(seconds for _, seconds in answers) < 10 * min(seconds for _, seconds in answers)  # each one cut off alike
+
+
+def test_a_cross_join_is_refused_with_its_memory_bounded(server):
+    process, url = server
+    before = peak_rss(process)
+    response = httpx.get(f"{url}/api/search", params={"id": 1, "where": CROSS_JOIN}, timeout=30)
+    assert response.status_code in (400, 408)
+    assert "Out of Memory" in one_line_error(response, response.status_code) or response.status_code == 408
+    assert peak_rss(process) - before < 4 * 64_000_000  # the query memory (64 MB) bounds it, no unbounded growth
+
+
+def test_a_client_that_leaves_stops_its_query(atlas):
+    with serving(atlas, "--query-timeout", "60") as (process, url):
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.get(f"{url}/api/search", params={"id": 1, "where": ENDLESS}, timeout=0.5)
+        time.sleep(0.3)  # the watchdog's tick and the interrupt
+        cpu = _cpu_seconds(process)
+        start = time.perf_counter()
+        time.sleep(1.0)
+        busy = (_cpu_seconds(process) - cpu) / (time.perf_counter() - start)
+    assert busy < 0.3, f"the server kept {busy:.2f} cores busy after its client left"
+
+
+def _cpu_seconds(process: subprocess.Popen) -> float:
+    import os
+
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_sigterm_stops_the_server_while_a_query_runs(atlas):
+    with serving(atlas, "--query-timeout", "60") as (process, url):
+        answers = []
+        attacker = threading.Thread(target=lambda: answers.append(
+            httpx.get(f"{url}/api/search", params={"id": 1, "where": ENDLESS}, timeout=30)))
+        attacker.start()
+        time.sleep(0.5)
+        assert process.poll() is None and not answers  # the query is running
+        process.terminate()
+        process.wait(timeout=2)
+        attacker.join(timeout=10)
+    assert "shutting down" in one_line_error(answers[0], 503)
+
+
+def test_a_body_over_the_limit_is_refused(server):
+    _, url = server
+    declared = httpx.post(f"{url}/api/search", params={"filename": "big.png"}, content=b"x" * 2_000_000, timeout=30)
+    assert "(--max-upload)" in one_line_error(declared, 413)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    streamed = httpx.post(f"{url}/api/search", params={"filename": "big.png"}, content=chunks(), timeout=30)
+    assert "(--max-upload)" in one_line_error(streamed, 413)
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _zip_of(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("filename, body, status, message", [
+    ("bomb.npz", _npz(images=np.zeros((200, 1000, 1000), np.uint8)), 413,
+     "bomb.npz: the arrays of this .npz (200,000,128 bytes unpacked) is more than the server's limit"),
+    ("q.csv", b"path,label\n../model/config.json,x\n", 422, "q.csv: not an image (PNG, JPEG, TIFF, BMP, WebP) or an array"),
+    ("q.npz", _zip_of("labels.csv", b"path,label\n/etc/passwd,x\n"), 422, "q.npz: not an image"),
+    ("q.npz", b"PK\x03\x04 broken", 422, "q.npz: not a readable .npz"),
+    ("..", b"\x89PNG", 400, "filename must be a plain file name, got '..'"),
+    (".", b"\x89PNG", 400, "filename must be a plain file name, got '.'"),
+    ("", b"\x89PNG", 400, "filename must be a plain file name, got ''"),
+    ("../../model/config.json", b"\x89PNG", 400, "filename must be a plain file name"),
+])
+def test_uploads_are_one_image_or_array_by_content(server, filename, body, status, message):
+    _, url = server
+    response = httpx.post(f"{url}/api/search", params={"filename": filename}, content=body, timeout=30)
+    assert message in one_line_error(response, status)
+
+
+def test_an_array_upload_is_searched(server, digits_dir):
+    from PIL import Image
+
+    _, url = server
+    path = sorted((digits_dir / "3").glob("*.png"))[0]
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(Image.open(path)))
+    response = httpx.post(f"{url}/api/search", params={"filename": "three.csv", "k": 1}, content=buffer.getvalue(),
+                          timeout=30)
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found["query"]["image"] == "three.csv" and found["results"][0]["uri"] == str(path.resolve())
+
+
+@pytest.mark.parametrize("path, params, message", [
+    ("/api/search", {"id": "seven"}, "id: Input should be a valid integer"),
+    ("/api/search", {"id": "99999999999999999999"}, "row ids are whole numbers from 0 to 9223372036854775807"),
+    ("/api/search", {"id": "-99999999999999999999"}, "row ids are whole numbers from 0 to 9223372036854775807"),
+    ("/api/search", {"id": "123456"}, "unknown id 123456"),
+    ("/api/search", {"id": "1", "where": "(SELECT count(*) FROM read_text('/etc/hostname')) > 0"}, "disabled"),
+    ("/api/search", {"id": "1", "where": "1 = 1; DROP TABLE images"}, "bad --where predicate"),
+    ("/api/images/99999999999999999999.png", {}, "row ids are whole numbers"),
+    ("/api/decoded/1e3.png", {}, "id: Input should be a valid integer"),
+    ("/api/interpolate.png", {"a": "1", "b": "99999999999999999999"}, "row ids are whole numbers"),
+    ("/api/clusters/x';DROP TABLE images;--", {}, "no cluster run named"),
+])
+def test_bad_ids_and_predicates_are_one_line(server, path, params, message):
+    _, url = server
+    response = httpx.get(f"{url}{path}", params=params, timeout=30)
+    assert message in one_line_error(response, 400)
