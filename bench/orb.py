@@ -1,6 +1,6 @@
 """Inliers of true copies against chance: the threshold of ``features search``'s "no match".
 
-Prints one JSON document. Run (about two minutes on 2 cores)::
+Prints one JSON document. Run (about four minutes on 2 cores shared with other work)::
 
     .venv/bin/python bench/orb.py
 
