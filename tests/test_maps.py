@@ -151,3 +151,23 @@ def test_row_geometry_of_a_tile_is_its_window():
     assert tile == whole.window(16, 28, 16, 28)
     assert tile.extent[1] == whole.extent[1] and tile.extent[2] == whole.extent[2]  # the south-east quarter
     assert row_geometry(whole, {"meta": {}, "height": 32, "width": 56}) == whole and row_geometry(whole, None) is None
+
+
+def test_a_field_query_from_a_file_of_the_same_grid_is_a_map_and_another_grid_is_not(radar_grib, tmp_path,
+                                                                                      monkeypatch):
+    from latentatlas import Atlas
+    from latentatlas.ops import search_picture
+
+    drawn = []
+    save = search_picture.save_png
+    monkeypatch.setattr(search_picture, "save_png", lambda figure, path: (drawn.append(figure), save(figure, path))[1])
+    files = sorted(radar_grib.glob("*.grib2"))
+    with Atlas.open(tmp_path / "grib.atlas") as atlas:
+        atlas.build(files[:12], reader=ReaderOptions(variables=("refc",), clip=(0, 60)), code_size=8, epochs=1,
+                    batch_size=8, base_channels=8, seed=0)
+        atlas.search(files[20], k=2, out=tmp_path / "file.png")
+        atlas.search(np.zeros((20, 30), np.float32), k=2, out=tmp_path / "other.png")
+    query, *hits = [ax for ax in drawn[0].axes if ax.get_title()]
+    assert query.get_title().startswith("query\n") and _collections(query)["coastlines"] > 0
+    other = [ax for ax in drawn[1].axes if ax.get_title()][0]
+    assert "coastlines" not in _collections(other) and not other.get_xticks().size  # a plain field, no map

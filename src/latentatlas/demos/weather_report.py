@@ -13,7 +13,7 @@ from ..clusters import load_run
 from ..ops.at_time import format_time, row_at
 from ..ops.embed import reader_options
 from ..ops.rows import read_pixels
-from ..ops.search_picture import atlas_geometry
+from ..ops.search_picture import atlas_geometry, placed
 from ..ops.temporal import JSON_KEYS
 from ..report import Report
 from ..sources.radar import REGIMES
@@ -143,7 +143,7 @@ def _maps(atlas: Atlas, path: Path, rows: list[list[np.ndarray]], captions: list
     """Whole fields as radar maps on the atlas's grid, the colour bar over its clip range."""
     cmap, span = field_colours(REFLECTIVITY, reader_options(atlas.store).clip)
     geometry = atlas_geometry(atlas.store)
-    places = None if geometry is None else [[geometry] * len(row) for row in rows]
+    places = None if geometry is None else [[placed(geometry, image) for image in row] for row in rows]
     return save_png(captioned_rows(rows, captions, cmap=cmap, value_range=span, colorbar="dBZ", geometries=places),
                     path)
 

@@ -28,7 +28,7 @@ from .search import Query, SearchResult
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["draw_search", "PICTURE_SUFFIX", "atlas_geometry", "row_geometry"]
+__all__ = ["draw_search", "PICTURE_SUFFIX", "atlas_geometry", "row_geometry", "placed"]
 
 PICTURE_SUFFIX = ".png"
 _COLUMNS = 6
@@ -41,7 +41,10 @@ def draw_search(store: Store, query: Query, result: SearchResult, path: str | Pa
     ``colormap`` colours fields (``"reflectivity"``: NWS dBZ colours; or a
     matplotlib name, over the atlas's ``--clip`` range or the fields' own).
     ``model`` is called only to decode a query given as a vector. Hits whose
-    originals cannot be read any more are left blank, captioned so.
+    originals cannot be read any more are left blank, captioned so. Fields
+    are maps when the atlas knows its grid (:func:`atlas_geometry`) and
+    they have its shape (or their tile's); a query that is not a stored
+    row (an image file, a decoded vector) takes the whole grid.
 
     Raises
     ------
@@ -70,9 +73,12 @@ def draw_search(store: Store, query: Query, result: SearchResult, path: str | Pa
         style = {"cmap": cmap, "value_range": span, "colorbar": "dBZ" if colormap == REFLECTIVITY else "value"}
         geometry = atlas_geometry(store)
         if geometry is not None:
-            places = [row_geometry(geometry, rows.get(query.source.get("id")))] + [
+            query_row = rows.get(query.source.get("id"))
+            places = [row_geometry(geometry, query_row) if query_row else geometry] + [
                 row_geometry(geometry, rows.get(i)) for i in ids]
-            style["geometries"] = [places[i:i + _COLUMNS] for i in starts]
+            style["geometries"] = [[placed(place, image) for place, image in zip(places[i:i + _COLUMNS],
+                                                                                 images[i:i + _COLUMNS])]
+                                   for i in starts]
     images = [_blank(present, fields) if im is None else im for im in images]
     figure = captioned_rows([images[i:i + _COLUMNS] for i in starts], [captions[i:i + _COLUMNS] for i in starts],
                             **style)
@@ -92,6 +98,13 @@ def row_geometry(geometry: GridGeometry, row: dict | None) -> GridGeometry | Non
     meta = row.get("meta") or {}
     if "top" in meta and row.get("height") and row.get("width"):
         return geometry.window(int(meta["top"]), int(meta["left"]), int(row["height"]), int(row["width"]))
+    return geometry
+
+
+def placed(geometry: GridGeometry | None, image: np.ndarray | None) -> GridGeometry | None:
+    """``geometry`` if ``image`` has its shape (a field of another grid, or none, is drawn without a map)."""
+    if geometry is None or image is None or tuple(np.shape(image)[:2]) != tuple(geometry.shape):
+        return None
     return geometry
 
 
