@@ -171,3 +171,10 @@ def test_a_field_query_from_a_file_of_the_same_grid_is_a_map_and_another_grid_is
     assert query.get_title().startswith("query\n") and _collections(query)["coastlines"] > 0
     other = [ax for ax in drawn[1].axes if ax.get_title()][0]
     assert "coastlines" not in _collections(other) and not other.get_xticks().size  # a plain field, no map
+
+
+def test_files_without_a_readable_grid_have_no_geometry(tmp_path):
+    (tmp_path / "broken.grib2").write_bytes(b"GRIB" + bytes(100))
+    (tmp_path / "broken.nc").write_bytes(b"not netcdf")
+    assert file_geometry(tmp_path / "broken.grib2") is None and file_geometry(tmp_path / "broken.nc") is None
+    assert file_geometry(tmp_path / "missing.grib2") is None

@@ -103,17 +103,23 @@ def file_geometry(path: str | Path) -> GridGeometry | None:
     """The geometry of the fields of a GRIB or NetCDF file (of its first message or gridded variable).
 
     Returns None for other files and for grids that are neither Lambert
-    conformal nor regular latitude/longitude, or whose header cannot be read.
+    conformal nor regular latitude/longitude, or whose header cannot be read
+    (the fields are then drawn without a map).
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    try:
-        if suffix in _GRIB:
+    if suffix in _GRIB:
+        import eccodes
+
+        try:
             return _grib_geometry(path)
-        if suffix in _NETCDF:
+        except (OSError, eccodes.GribInternalError):
+            return None
+    if suffix in _NETCDF:
+        try:
             return _netcdf_geometry(path)
-    except (OSError, KeyError, ValueError, RuntimeError):
-        return None
+        except (OSError, AttributeError, IndexError, ValueError):
+            return None
     return None
 
 
