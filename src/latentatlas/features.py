@@ -16,12 +16,12 @@ import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["OrbSettings", "Features", "Match", "to_gray", "extract", "match", "draw_matches"]
+__all__ = ["OrbSettings", "Features", "Match", "to_gray", "extract", "match", "plausible", "draw_matches", "MIN_INLIERS"]
 
 TRANSFORMS = ("affine", "homography")
 DESCRIPTOR_BYTES = 32
 MAX_SCALE = 16.0  # a copy is at most 16 times smaller or larger than its original
-MAX_SHEAR = 3.0
+MAX_SHEAR = 3.0  # and at most 3 times more stretched one way than the other
 MIN_INLIERS = 10
 
 
@@ -183,7 +183,9 @@ def match(query: Features, candidate: Features, settings: OrbSettings) -> Match:
     inliers = np.zeros(len(pairs), bool) if mask is None else mask.reshape(-1).astype(bool)
     if transform is None or not plausible(transform):
         return Match(pairs, np.zeros(len(pairs), bool), transform)
-    return Match(pairs, inliers & _first_use(pairs), transform)
+    counted = np.flatnonzero(inliers)
+    inliers[counted[~_first_use(pairs[counted])]] = False
+    return Match(pairs, inliers, transform)
 
 
 def plausible(transform: np.ndarray) -> bool:

@@ -164,7 +164,7 @@ def captioned_rows(
 
                 ax.axis("on")
                 drawn = draw_map(ax, images[c], geometry, cmap, value_range)
-            elif cmap is not None:  # a map: framed, since no echo is white
+            elif cmap is not None:  # a field without a grid: framed, since no echo is white
                 vmin, vmax = value_range or (None, None)
                 drawn = ax.imshow(np.asarray(images[c], np.float32).squeeze(), cmap=cmap, vmin=vmin, vmax=vmax,
                                   interpolation="nearest")
