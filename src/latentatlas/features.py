@@ -216,17 +216,25 @@ def _first_use(pairs: np.ndarray) -> np.ndarray:
 
 
 def draw_matches(query_image: np.ndarray, query: Features, candidate_image: np.ndarray, candidate: Features,
-                 found: Match) -> np.ndarray:
-    """The two images side by side (RGB) with lines between inlier matches."""
+                 found: Match, min_side: int = 256) -> np.ndarray:
+    """The two images side by side (RGB) with lines between inlier matches.
+
+    An image whose shorter side is below ``min_side`` is enlarged (nearest)
+    to it, so the matches on an 8x8 digit can be seen.
+    """
     import cv2
 
-    def keypoints(features: Features) -> list:
-        return [cv2.KeyPoint(float(x), float(y), float(size), float(angle)) for x, y, size, angle in features.keypoints]
+    def shown(image: np.ndarray, features: Features) -> tuple[np.ndarray, list]:
+        gray = to_gray(image)
+        factor = max(1, int(np.ceil(min_side / max(1, min(gray.shape)))))
+        big = cv2.resize(gray, (gray.shape[1] * factor, gray.shape[0] * factor), interpolation=cv2.INTER_NEAREST)
+        points = [cv2.KeyPoint(float(x) * factor, float(y) * factor, float(size) * factor, float(angle))
+                  for x, y, size, angle in features.keypoints]
+        return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR), points
 
     chosen = found.pairs[found.inliers]
     lines = [cv2.DMatch(int(q), int(c), 0.0) for q, c in chosen]
-    left, right = (cv2.cvtColor(to_gray(image), cv2.COLOR_GRAY2BGR) for image in (query_image, candidate_image))
-    drawn = cv2.drawMatches(left, keypoints(query), right, keypoints(candidate), lines, None,
+    (left, left_points), (right, right_points) = shown(query_image, query), shown(candidate_image, candidate)
+    drawn = cv2.drawMatches(left, left_points, right, right_points, lines, None,
                             matchColor=(0, 200, 0), singlePointColor=(0, 0, 255))
     return cv2.cvtColor(drawn, cv2.COLOR_BGR2RGB)
-
