@@ -1,6 +1,6 @@
 """Inliers of true copies against chance: the threshold of ``features search``'s "no match".
 
-Prints one JSON document. Run (about four minutes on 2 cores shared with other work)::
+Prints one JSON document. Run (2 to 4 minutes on 2 cores, with other work on them)::
 
     .venv/bin/python bench/orb.py
 
