@@ -40,7 +40,7 @@ TRANSFORMS = {
 
 def copy(image: np.ndarray, angle: float = 0.0, scale: float = 1.0, crop: float = 1.0, jpeg: int | None = None,
          side: int | None = None) -> np.ndarray:
-    """``image`` resized to ``side`` (longer side), rotated by ``angle`` and scaled about its centre, cropped, JPEG-coded."""
+    """``image`` resized to ``side`` (longer side), turned by ``angle`` and scaled about its centre, cropped, JPEG-coded."""
     import cv2
 
     if side is not None:
@@ -116,7 +116,8 @@ def main() -> None:
     clock = time.perf_counter()
     settings = OrbSettings()
     groups, held_out = stored_images(args.per_group, args.distractors, args.seed)
-    stored = [(group, n, extract(image, settings)) for group, images in groups.items() for n, image in enumerate(images)]
+    stored = [(group, n, extract(image, settings))
+              for group, images in groups.items() for n, image in enumerate(images)]
     queried = [group for group in groups if group != "distractors"]
     true: dict[str, dict[str, list[int]]] = {group: {name: [] for name in TRANSFORMS} for group in queried}
     chance: dict[str, list[int]] = {group: [] for group in queried}

@@ -16,7 +16,8 @@ import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["OrbSettings", "Features", "Match", "to_gray", "extract", "match", "plausible", "draw_matches", "MIN_INLIERS"]
+__all__ = ["OrbSettings", "Features", "Match", "to_gray", "extract", "match", "plausible", "draw_matches",
+           "MIN_INLIERS"]
 
 TRANSFORMS = ("affine", "homography")
 DESCRIPTOR_BYTES = 32
