@@ -173,3 +173,39 @@ def test_orb_candidates_chosen_by_embedding(cli, atlas_copy, digits_dir):
     assert found["query"]["candidates"] == 20 and found["results"][0]["uri"] == str(query.resolve())
     bad = cli("features", "search", query, "--atlas", atlas_copy, "--candidates", "0")
     assert bad.exit_code == 2 and "candidates must be >= 1" in bad.stderr
+
+
+def test_orb_search_says_no_match_for_an_unrelated_photograph(cli, atlas_copy, tmp_path):
+    from skimage import data
+
+    _json(cli("features", "index", "--atlas", atlas_copy, "--json"))
+    query = write_image(tmp_path / "astronaut.png", data.astronaut())
+    found = _json(cli("features", "search", query, "--atlas", atlas_copy, "--json"))
+    assert found["match"] is False and found["results"] == [] and found["query"]["min_inliers"] == 10
+    assert found["best"] is None or found["best"]["inliers"] < 10
+    table = cli("features", "search", query, "--atlas", atlas_copy, "--out", tmp_path / "m.png")
+    text = " ".join(table.stdout.split())
+    assert table.exit_code == 0 and text.startswith("No match: ") and "--min-inliers 10" in text
+    assert text.endswith("Nothing drawn.") and not (tmp_path / "m.png").exists()
+    lowered = _json(cli("features", "search", query, "--atlas", atlas_copy, "--min-inliers", "1", "--json"))
+    assert lowered["match"] is (found["best"] is not None)
+    bad = cli("features", "search", query, "--atlas", atlas_copy, "--min-inliers", "0")
+    assert bad.exit_code == 2 and "min_inliers must be >= 1, got 0" in bad.stderr
+
+
+def test_orb_search_finds_a_30_degree_rotated_96_pixel_copy_of_a_small_image(cli, tmp_path):
+    import cv2
+
+    from latentatlas.sources.samples import load_sample
+
+    tiles = load_sample("photos", tile=64)
+    original = "coffee_0128_0512"  # a tile with texture (flat ones, such as sky, have no repeatable corners)
+    for n in [*range(0, len(tiles.images), max(1, len(tiles.images) // 60)), tiles.names.index(original)]:
+        write_image(tmp_path / "tiles" / f"{tiles.names[n]}.png", tiles.images[n])
+    _store_rows(tmp_path / "tiles.atlas", tmp_path / "tiles", ReaderOptions())
+    _json(cli("features", "index", "--atlas", tmp_path / "tiles.atlas", "--json"))
+    enlarged = cv2.resize(read_image(tmp_path / "tiles" / f"{original}.png"), (96, 96), interpolation=cv2.INTER_CUBIC)
+    query = write_image(tmp_path / "copy.png", _transformed(enlarged, 30, 1.0, 1.0))
+    found = _json(cli("features", "search", query, "--atlas", tmp_path / "tiles.atlas", "-k", "3", "--json"))
+    assert found["match"] is True and found["results"][0]["label"] == original
+    assert found["results"][0]["inliers"] >= 10 and all(r["inliers"] >= 10 for r in found["results"])

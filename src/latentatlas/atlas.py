@@ -246,7 +246,8 @@ class Atlas:
         """Stored images showing ``image`` (even rotated, scaled, cropped), ranked by RANSAC inliers.
 
         ``settings``: ``ratio``, ``transform`` ("affine" or "homography"),
-        ``reprojection``; ``candidates`` pre-selects by embedding.
+        ``reprojection``, ``min_inliers`` (fewer is no match); ``candidates``
+        pre-selects by embedding.
         """
         chosen = _settings(features_op.OrbSettings, **settings)
         return features_op.features_search(self.store, image, k, chosen, candidates, lambda: self.model, out)

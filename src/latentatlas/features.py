@@ -20,6 +20,9 @@ __all__ = ["OrbSettings", "Features", "Match", "to_gray", "extract", "match", "d
 
 TRANSFORMS = ("affine", "homography")
 DESCRIPTOR_BYTES = 32
+MAX_SCALE = 16.0  # a copy is at most 16 times smaller or larger than its original
+MAX_SHEAR = 3.0
+MIN_INLIERS = 10
 
 
 @dataclass
@@ -31,8 +34,14 @@ class OrbSettings:
     max_features : int
         Keypoints kept per image (the strongest).
     min_side : int
-        Smaller images are enlarged to this shorter side first, since ORB
-        needs about 31 pixels around a keypoint.
+        Smaller images are enlarged (bicubic) to this shorter side first,
+        since ORB needs about 31 pixels around a keypoint; queries and
+        stored images alike, so a small rotated copy is described as its
+        original is.
+    fast_threshold : int
+        FAST's corner threshold on the grey image stretched to 0..255
+        (OpenCV's default is 20, which finds almost no corners in small
+        enlarged images such as 8x8 digits or 64-pixel tiles).
     ratio : float
         A match is kept when its Hamming distance is below ``ratio`` times
         that of the second best.
@@ -41,13 +50,19 @@ class OrbSettings:
     reprojection : float
         RANSAC's inlier tolerance, as a share of the candidate image's
         longer side (0.01 is 5 pixels on a 512 pixel image).
+    min_inliers : int
+        Fewer inliers than this is chance, not a copy: a search whose best
+        candidate has fewer finds no match. The default is above every
+        chance count measured by ``bench/orb.py`` (see docs/search.md).
     """
 
     max_features: int = 1000
     min_side: int = 256
+    fast_threshold: int = 5
     ratio: float = 0.75
     transform: str = "affine"
     reprojection: float = 0.01
+    min_inliers: int = MIN_INLIERS
 
     def check(self) -> "OrbSettings":
         """Return self if every value is usable, else raise :class:`UsageError`."""
@@ -55,17 +70,21 @@ class OrbSettings:
             raise UsageError(f"max_features must be >= 8, got {self.max_features}")
         if self.min_side < 32:
             raise UsageError(f"min_side must be >= 32, got {self.min_side}")
+        if not 1 <= self.fast_threshold <= 100:
+            raise UsageError(f"fast_threshold must be in 1..100, got {self.fast_threshold}")
         if not 0 < self.ratio <= 1:
             raise UsageError(f"ratio must be in (0, 1], got {self.ratio}")
         if self.transform not in TRANSFORMS:
             raise UsageError(f"transform must be one of {', '.join(TRANSFORMS)}, got {self.transform!r}")
         if not 0 < self.reprojection < 1:
             raise UsageError(f"reprojection must be in (0, 1), got {self.reprojection}")
+        if self.min_inliers < 1:
+            raise UsageError(f"min_inliers must be >= 1, got {self.min_inliers}")
         return self
 
     def extraction(self) -> dict:
         """The settings that decide the stored features (matching settings may change freely)."""
-        return {"max_features": self.max_features, "min_side": self.min_side}
+        return {"max_features": self.max_features, "min_side": self.min_side, "fast_threshold": self.fast_threshold}
 
 
 @dataclass
@@ -115,20 +134,28 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def extract(image: np.ndarray, settings: OrbSettings) -> Features:
-    """ORB keypoints and descriptors of one image."""
+    """ORB keypoints and descriptors of one image (grey, contrast stretched, small images enlarged)."""
     import cv2
 
-    gray = to_gray(image)
+    gray = _stretch(to_gray(image))
     height, width = gray.shape
     factor = max(1.0, settings.min_side / max(1, min(height, width)))
     if factor > 1:
-        gray = cv2.resize(gray, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_LINEAR)
-    orb = cv2.ORB_create(nfeatures=settings.max_features)
+        gray = cv2.resize(gray, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_CUBIC)
+    orb = cv2.ORB_create(nfeatures=settings.max_features, fastThreshold=settings.fast_threshold)
     found, descriptors = orb.detectAndCompute(gray, None)
     if descriptors is None or not found:
         return Features(np.empty((0, 4), np.float32), np.empty((0, DESCRIPTOR_BYTES), np.uint8), height, width)
     keypoints = np.array([(k.pt[0] / factor, k.pt[1] / factor, k.size / factor, k.angle) for k in found], np.float32)
     return Features(keypoints, descriptors.astype(np.uint8), height, width)
+
+
+def _stretch(gray: np.ndarray) -> np.ndarray:
+    """Grey levels from the 1st to the 99th percentile spread over 0..255, so corners do not depend on contrast."""
+    low, high = np.percentile(gray, (1, 99))
+    if high <= low:
+        return gray
+    return np.clip((gray.astype(np.float32) - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
 
 
 def match(query: Features, candidate: Features, settings: OrbSettings) -> Match:
@@ -154,7 +181,36 @@ def match(query: Features, candidate: Features, settings: OrbSettings) -> Match:
     else:
         transform, mask = cv2.estimateAffine2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=tolerance)
     inliers = np.zeros(len(pairs), bool) if mask is None else mask.reshape(-1).astype(bool)
-    return Match(pairs, inliers, transform)
+    if transform is None or not plausible(transform):
+        return Match(pairs, np.zeros(len(pairs), bool), transform)
+    return Match(pairs, inliers & _first_use(pairs), transform)
+
+
+def plausible(transform: np.ndarray) -> bool:
+    """Whether a fitted map could turn one image into a copy of another.
+
+    Its linear part must keep areas within a factor of
+    :data:`MAX_SCALE` squared and shapes within :data:`MAX_SHEAR` (ratio
+    of its singular values): RANSAC otherwise finds maps that squash every
+    query point onto a few candidate points, and chance matches agree with
+    them by the dozen.
+    """
+    linear = np.asarray(transform, np.float64)
+    if linear.shape == (3, 3):
+        if abs(linear[2, 2]) < 1e-12:
+            return False
+        linear = linear / linear[2, 2]
+    singular = np.linalg.svd(linear[:2, :2], compute_uv=False)
+    return bool(1 / MAX_SCALE <= singular[1] <= singular[0] <= MAX_SCALE and singular[0] <= MAX_SHEAR * singular[1])
+
+
+def _first_use(pairs: np.ndarray) -> np.ndarray:
+    """Pairs whose query keypoint and candidate keypoint appear in no earlier pair: one vote per keypoint."""
+    _, first_query = np.unique(pairs[:, 0], return_index=True)
+    _, first_candidate = np.unique(pairs[:, 1], return_index=True)
+    keep = np.zeros(len(pairs), bool)
+    keep[np.intersect1d(first_query, first_candidate)] = True
+    return keep
 
 
 def draw_matches(query_image: np.ndarray, query: Features, candidate_image: np.ndarray, candidate: Features,

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..features import MIN_INLIERS
 from .common import AtlasOption, JsonOption, QuietOption, command, console, progress_bar, writable_atlas
 from .search import print_ranked, print_summary
 
@@ -42,15 +43,21 @@ def search(
     ratio: Annotated[float, typer.Option(help="Lowe's ratio test: best match below ratio x second best.")] = 0.75,
     transform: Annotated[str, typer.Option(help="affine or homography, fitted by RANSAC.")] = "affine",
     reprojection: Annotated[float, typer.Option(help="RANSAC tolerance as a share of the image's longer side.")] = 0.01,
+    min_inliers: Annotated[int, typer.Option(
+        "--min-inliers", help="Fewer inliers is chance: no match (the default is above every chance count measured).",
+    )] = MIN_INLIERS,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Draw the matches with the best result here.")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Stored images showing QUERY (even rotated, scaled or cropped), ranked by RANSAC inliers."""
+    """Stored images showing QUERY (even rotated, scaled or cropped), ranked by RANSAC inliers, or "No match"."""
     from ..atlas import Atlas
 
     with Atlas.open(atlas, read_only=True) as opened:
         result = opened.features_search(query, k=k, candidates=candidates, ratio=ratio, transform=transform,
-                                        reprojection=reprojection, out=out)
+                                        reprojection=reprojection, min_inliers=min_inliers, out=out)
+    if not result.matched and not json_output:
+        console().print(result.no_match_line() + (" Nothing drawn." if out is not None else ""))
+        return
     print_ranked(result, json_output, ("id", "inliers", "matches", "label", "uri"), lambda hit: [
         str(hit.id), str(hit.inliers), str(hit.matches), hit.label or "", hit.uri])
     if result.out is not None and not json_output:

@@ -69,15 +69,38 @@ class FeatureHit:
 
 @dataclass
 class FeaturesResult:
-    """The query, the settings and the verified matches, most inliers first."""
+    """The query, the settings and the verified matches, most inliers first.
+
+    ``hits`` holds only candidates with at least ``min_inliers`` inliers;
+    when none has, there is no match and ``best`` is the candidate that
+    came nearest (None when nothing matched at all).
+    """
 
     query: dict[str, Any]
     hits: list[FeatureHit]
+    best: FeatureHit | None = None
     out: Path | None = None
 
+    @property
+    def matched(self) -> bool:
+        """Whether any stored image has enough inliers to be a copy of the query."""
+        return bool(self.hits)
+
     def to_dict(self) -> dict[str, Any]:
-        """``{"query": {...}, "results": [{"id", "uri", "label", "time", "inliers", "matches"}], "out"}``."""
-        return {"query": self.query, "results": [h.to_dict() for h in self.hits], "out": str(self.out) if self.out else None}
+        """``{"query", "match", "results": [{"id", "uri", "label", "time", "inliers", "matches"}], "best", "out"}``.
+
+        ``best`` is the nearest candidate of a search without a match.
+        """
+        return {"query": self.query, "match": self.matched, "results": [h.to_dict() for h in self.hits],
+                "best": None if self.best is None else self.best.to_dict(), "out": str(self.out) if self.out else None}
+
+    def no_match_line(self) -> str:
+        """The sentence that says a search found no copy, and how near the best candidate came."""
+        threshold = self.query["min_inliers"]
+        if self.best is None:
+            return f"No match: no stored image shares a verified match with the query (--min-inliers {threshold})."
+        return (f"No match: the best candidate, id {self.best.id}, has {self.best.inliers} inliers, fewer than "
+                f"--min-inliers {threshold}, as chance gives.")
 
 
 def index_features(store: Store, settings: OrbSettings | None = None, where: str | None = None,
@@ -140,7 +163,12 @@ def features_search(
         Match only the images nearest by embedding (needs ``model``);
         default every image with features.
     out : path, optional
-        Draw the query beside the best match, inlier matches joined by lines.
+        Draw the query beside the best match, inlier matches joined by lines
+        (nothing is drawn without a match).
+
+    Candidates with fewer than ``settings.min_inliers`` inliers are not
+    copies: a search whose best candidate has fewer finds no match (see
+    :class:`FeaturesResult`).
 
     Raises
     ------
@@ -161,20 +189,21 @@ def features_search(
         if found.inlier_count:
             scored.append((-found.inlier_count, -len(found.pairs), id, found, features))
     scored.sort(key=lambda item: item[:3])
-    best = scored[:k]
-    info = store.images([item[2] for item in best])
-    hits = [FeatureHit(id, info[id]["uri"], info[id]["label"], info[id]["time"], found.inlier_count, len(found.pairs))
-            for _, _, id, found, _ in best]
+    best = [item for item in scored[:k] if item[3].inlier_count >= settings.min_inliers]
+    info = store.images([item[2] for item in scored[:max(1, len(best))]])
+    hits = [_hit(info, id, found) for _, _, id, found, _ in best]
     settings_used = {"image": name, "k": k, "keypoints": len(query), "candidates": candidates,
-                     "ratio": settings.ratio, "transform": settings.transform}
-    result = FeaturesResult(settings_used, hits)
-    if out is not None:
-        if not best:
-            raise UsageError("no stored image matched, so there is nothing to draw")
+                     "ratio": settings.ratio, "transform": settings.transform, "min_inliers": settings.min_inliers}
+    result = FeaturesResult(settings_used, hits, None if best or not scored else _hit(info, scored[0][2], scored[0][3]))
+    if out is not None and best:
         _, _, id, found, features = best[0]
         drawn = draw_matches(pixels, query, read_row(store, id), features, found)
         result.out = write_image(out, drawn)
     return result
+
+
+def _hit(info: dict[int, dict], id: int, found) -> FeatureHit:
+    return FeatureHit(id, info[id]["uri"], info[id]["label"], info[id]["time"], found.inlier_count, len(found.pairs))
 
 
 def _preselect(store: Store, pixels: np.ndarray, candidates: int | None,
