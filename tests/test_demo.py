@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from latentatlas.sources import read_image
 
 
@@ -42,7 +44,7 @@ def test_weather_demo_runs_the_study_end_to_end_and_writes_every_section(cli, tm
     assert all(abs(sum(shares.values()) - 1) < 1e-9 for shares in study["clusters"]["regimes"])
     html = (atlas / "report.html").read_text()
     assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 6
-    for heading in ("Training", "Original and decoded fields", "Nearest hours of 2019-09-20 05:00",
+    for heading in ("Training", "Original and decoded fields, beside PCA", "Nearest hours of 2019-09-20 05:00",
                     "Analogues, leaving out one day either side", "Interpolation", "k-means++ centroids"):
         assert heading in html
     assert sorted(Path(p).name for p in study["pictures"].values()) == [
@@ -50,6 +52,10 @@ def test_weather_demo_runs_the_study_end_to_end_and_writes_every_section(cli, tm
     assert json.loads((atlas / "samples" / "radar" / "export.json").read_text()) == {
         "days": 3, "grid": [16, 28], "start": "2019-09-19T00:00:00", "seed": 0}  # a later run with these reuses them
     assert study["training"]["fields"] == 15  # one hour in five
+    against = study["against_pca"]                # the other 57 hours, scored beside PCA fitted on the 15
+    assert against["hours"] == 57 and against["gain_db"] == pytest.approx(against["ours_psnr"] - against["pca_psnr"],
+                                                                           abs=0.02)
+    assert 10 < against["pca_psnr"] < 60 and "PSNR of PCA of the same size" in html
 
 
 def test_weather_demo_refuses_settings_it_cannot_use(cli, tmp_path):

@@ -115,11 +115,17 @@ class Store:
         The atlas directory.
     read_only : bool
         Open the database read-only (several readers may share it).
+
+    Attributes
+    ----------
+    predicates : Store or None
+        Where :meth:`ids_where` evaluates ``where`` predicates, if not here.
     """
 
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
+        self.predicates: Store | None = None
         db = self.path / DB_FILE
         if read_only and not db.is_file():
             raise AtlasNotFoundError(f"{self.path}: no atlas here (build one with `latentatlas build`)")
@@ -157,16 +163,20 @@ class Store:
         """Close the database connection."""
         self.con.close()
 
-    def cursor(self) -> "Store":
-        """The same atlas over a new connection to the open database (DuckDB's ``con.cursor()``).
+    def cursor(self, con: Any = None) -> "Store":
+        """The same atlas over another connection: a new one to the open database (DuckDB's ``con.cursor()``), or ``con``.
 
         A connection runs one query at a time and is interrupted as a whole,
         so work in another thread (a server's request) takes its own.
         Settings of the database (file access, threads) are shared; closing
-        the cursor leaves this store open.
+        the cursor leaves this store open. ``con`` is a connection of
+        another DuckDB database that attached this atlas's file as its
+        default catalog (the server evaluates ``where`` predicates in one
+        with a memory limit of its own).
         """
         other = object.__new__(Store)
-        other.path, other.read_only, other.con = self.path, self.read_only, self.con.cursor()
+        other.path, other.read_only, other.predicates = self.path, self.read_only, None
+        other.con = self.con.cursor() if con is None else con
         other._ensure_items_view()  # a read-only atlas's view is temporary: one per connection
         return other
 
@@ -371,12 +381,17 @@ class Store:
     def ids_where(self, predicate: str) -> np.ndarray:
         """Ids of the ``images`` rows for which an SQL predicate holds.
 
+        When :attr:`predicates` is set, the predicate runs on that store's
+        connection instead.
+
         Raises
         ------
         UsageError
             If the predicate is not valid SQL on ``images`` or is more than
             one expression.
         """
+        if self.predicates is not None:
+            return self.predicates.ids_where(predicate)
         query = f"SELECT id FROM images WHERE ({predicate}) ORDER BY id"
         self._check_read_only(query, what=f"--where predicate {predicate!r}")
         try:

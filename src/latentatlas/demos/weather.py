@@ -6,7 +6,9 @@ through the real GRIB reader: composite reflectivity clipped to 0..60 dBZ,
 50 numbers per field. Then, with the ops every user has: the nearest hours
 of a chosen time, its analogues more than a day away, the mean of the codes
 of t - 1 h and t + 1 h as a prediction of t (against blending the pixels),
-and five k-means++ regimes with their decoded centroids.
+and five k-means++ regimes with their decoded centroids. Beside the model
+stands PCA of the same size fitted on the same training hours, scored on
+hours neither trained on.
 :mod:`latentatlas.demos.weather_report` writes the report.
 """
 
@@ -24,12 +26,15 @@ from typing import Any
 import numpy as np
 
 from ..atlas import Atlas
+from ..baselines import LinearCodec
 from ..clusters import load_run
 from ..errors import UsageError
 from ..ops.fit import FitReport
 from ..ops.search import Hit
 from ..progress import ProgressCallback, silent
-from ..sources import ReaderOptions
+from ..metrics import psnr
+from ..sources import ReaderOptions, read_sources
+from ..sources.loading import load_records
 from ..sources.radar import DEFAULT_GRID, REGIMES, RadarYear
 from ..sources.radar_files import export_radar
 from .weather_report import write_report
@@ -43,6 +48,7 @@ SAMPLES = Path("samples", "radar")
 TRAINING = Path("samples", "radar-training")
 EXPORT_RECORD = "export.json"
 PICTURES = "weather"
+HELD_OUT_HOURS = 480  # hours outside the training set on which the model and PCA are scored
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ class WeatherStudy:
     analogues: list[dict[str, Any]]
     interpolation: dict[str, Any]
     clusters: dict[str, Any]
+    against_pca: dict[str, Any]
     pictures: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     report: Path | None = None
@@ -160,10 +167,12 @@ def weather_demo(atlas_path: str | Path, settings: WeatherSettings = WeatherSett
         embedded = atlas.embed(data, progress=progress)
         seconds["embed"] = time.perf_counter() - started
         started = time.perf_counter()
+        pca = _fit_pca(atlas, training, settings, progress)
         study = _study(atlas, settings, fitted, embedded.total_rows, atlas_path / PICTURES, progress)
+        study.against_pca = _against_pca(atlas, pca, data, training, progress)
         seconds["study"] = time.perf_counter() - started
         study.seconds = {name: round(value, 1) for name, value in seconds.items()}
-        study.report = write_report(atlas, study, atlas_path / "report.html", atlas_path / PICTURES)
+        study.report = write_report(atlas, study, pca, atlas_path / "report.html", atlas_path / PICTURES)
     study.seconds["total"] = round(time.perf_counter() - clock, 1)
     return study
 
@@ -214,8 +223,33 @@ def _study(atlas: Atlas, settings: WeatherSettings, fitted: FitReport, fields: i
         interpolation={**interpolation.to_dict(), "unreadable": len(interpolation.failures)},
         clusters={"run": clusters.run, "k": clusters.k, "sizes": clusters.sizes, "inertia": clusters.inertia,
                   "silhouette": clusters.silhouette, "regimes": _regime_shares(atlas, settings)},
-        pictures=drawn,
+        against_pca={}, pictures=drawn,
     )
+
+
+def _fit_pca(atlas: Atlas, training: Path, settings: WeatherSettings, progress: ProgressCallback) -> LinearCodec:
+    """PCA with the model's code size, fitted on the model inputs of the hours the model trained on."""
+    progress("pca baseline", 0, None)
+    loaded = load_records(read_sources([training], READER).records)
+    inputs = atlas.model.prepare(loaded.images, [r.uri for r in loaded.records])
+    progress("pca baseline", 1, 1)
+    return LinearCodec.fit(inputs, settings.code_size, settings.seed)
+
+
+def _against_pca(atlas: Atlas, pca: LinearCodec, data: Path, training: Path,
+                 progress: ProgressCallback) -> dict[str, Any]:
+    """PSNR of the mean squared error (model grid, [0, 1]) of the model and of PCA on up to HELD_OUT_HOURS other hours."""
+    trained = {path.name for path in training.glob("*.grib2")}
+    others = [r for r in read_sources([data], READER).records if Path(r.uri.split("#")[0]).name not in trained]
+    chosen = others[::max(1, -(-len(others) // HELD_OUT_HOURS))]
+    progress("against pca", 0, len(chosen))
+    loaded = load_records(chosen, progress=progress)
+    inputs = atlas.model.prepare(loaded.images, [r.uri for r in loaded.records])
+    ours = float(psnr(inputs[None], atlas.model.reconstruct(inputs)[None])[0])
+    linear = float(psnr(inputs[None], pca.decode(pca.encode(inputs))[None])[0])
+    progress("against pca", len(chosen), len(chosen))
+    return {"hours": len(inputs), "ours_psnr": round(ours, 2), "pca_psnr": round(linear, 2),
+            "gain_db": round(ours - linear, 2)}
 
 
 def _hit(hit: Hit, chosen: datetime) -> dict[str, Any]:

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..atlas import Atlas
+from ..baselines import LinearCodec
 from ..clusters import load_run
+from ..metrics import psnr
 from ..ops.at_time import format_time, row_at
 from ..ops.embed import reader_options
 from ..ops.rows import read_pixels
@@ -35,12 +37,12 @@ _INTERPOLATION_ROWS = {
 }
 
 
-def write_report(atlas: Atlas, study: WeatherStudy, path: Path, pictures: Path) -> Path:
+def write_report(atlas: Atlas, study: WeatherStudy, pca: LinearCodec, path: Path, pictures: Path) -> Path:
     """Write the report of ``study`` to ``path``; its pictures go to ``pictures`` (and into ``study.pictures``).
 
     The search pictures are already there; this draws the fields beside
-    their decoded codes, the interpolation of the chosen hour and the
-    decoded centroids.
+    their decoded codes and ``pca``'s reconstructions (PCA of the same
+    size), the interpolation of the chosen hour and the decoded centroids.
     """
     settings = study.settings
     chosen = _utc(settings.time)
@@ -58,15 +60,25 @@ def write_report(atlas: Atlas, study: WeatherStudy, path: Path, pictures: Path) 
     originals = _originals(atlas, shown)
     size = originals[0].shape
     decoded = atlas.model.decode_images(_codes(atlas, shown), [size] * len(shown))
+    inputs = atlas.model.prepare(originals)
+    linear = atlas.model.to_images(pca.decode(pca.encode(inputs)), [size] * len(shown))
+    ours_db, pca_db = psnr(inputs, atlas.model.reconstruct(inputs)), psnr(inputs, pca.decode(pca.encode(inputs)))
     times = atlas.store.images(shown)
     labels = [_utc(times[i]["time"]) + ("" if n == 0 else f"\ncluster {n - 1}") for n, i in enumerate(shown)]
-    study.pictures["reconstructions"] = _maps(atlas, pictures / "reconstructions.png", [originals, decoded],
-                                              [[f"original\n{t}" for t in labels], [f"decoded\n{t}" for t in labels]])
-    report.heading("Original and decoded fields")
+    study.pictures["reconstructions"] = _maps(
+        atlas, pictures / "reconstructions.png", [originals, decoded, linear],
+        [[f"original\n{t}" for t in labels], [f"decoded, {db:.1f} dB" for db in ours_db],
+         [f"PCA, {db:.1f} dB" for db in pca_db]])
+    report.heading("Original and decoded fields, beside PCA")
     report.picture(study.pictures["reconstructions"].read_bytes(),
-                   f"Top: the field as read from GRIB2 (clipped to 0..60 dBZ). Bottom: decoded from its "
-                   f"{atlas.model.code_size} numbers. First {chosen}, then the hour nearest each k-means cluster's centre "
-                   "(below).")
+                   f"Top: the field as read from GRIB2 (clipped to 0..60 dBZ). Middle: decoded from its "
+                   f"{atlas.model.code_size} numbers. Bottom: PCA with as many numbers, fitted on the same training "
+                   f"hours. First {chosen}, then the hour nearest each k-means cluster's centre (below).")
+    against = study.against_pca
+    report.table(["on hours the model never trained on", "value"], [
+        ["hours scored", against["hours"]], ["PSNR of the model (dB)", against["ours_psnr"]],
+        ["PSNR of PCA of the same size (dB)", against["pca_psnr"]], ["gain over PCA (dB)", against["gain_db"]],
+    ])
 
     report.heading(f"Nearest hours of {chosen}")
     _hits(report, study.pictures["nearest"], study.nearest,

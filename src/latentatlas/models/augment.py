@@ -72,27 +72,31 @@ class Crop(Numeric):
 
 
 @dataclass(frozen=True)
-class HFlip(_Plain):
-    """Mirror half the images left to right."""
+class _Flip(_Plain):
+    """Mirror half the images along ``axis`` (3: left to right, 2: top to bottom)."""
 
-    kind: ClassVar[str] = "hflip"
+    axis: ClassVar[int]
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         chosen = rng.random(len(x)) < 0.5
-        x[chosen] = x[chosen][..., ::-1]
+        x[chosen] = np.flip(x[chosen], axis=self.axis)
         return x
 
 
 @dataclass(frozen=True)
-class VFlip(_Plain):
+class HFlip(_Flip):
+    """Mirror half the images left to right."""
+
+    kind: ClassVar[str] = "hflip"
+    axis: ClassVar[int] = 3
+
+
+@dataclass(frozen=True)
+class VFlip(_Flip):
     """Mirror half the images top to bottom."""
 
     kind: ClassVar[str] = "vflip"
-
-    def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        chosen = rng.random(len(x)) < 0.5
-        x[chosen] = x[chosen][..., ::-1, :]
-        return x
+    axis: ClassVar[int] = 2
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,9 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         Largest request body in bytes (413 beyond it); an uploaded ``.npz``
         may not unpack to more either.
     query_memory : int
-        Bytes of memory DuckDB may use for all running queries together;
-        a query needing more fails with an out-of-memory error (it never
-        spills to disk: the server writes no temporary files).
+        Bytes of memory the clients' SQL (``where`` predicates) may use
+        together; a predicate needing more fails with an out-of-memory
+        error (none spills to disk: the server writes no temporary files).
 
     ``app.state.queries`` (:class:`~latentatlas.server.queries.Queries`)
     runs the requests; its ``stop()`` interrupts them when the server stops.
@@ -77,18 +77,13 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         if value < 1:
             raise UsageError(f"{name} must be >= 1 byte, got {value}")
     atlas = Atlas.open(atlas_path, read_only=True)
-    # A `where` from the page is SQL: it may read the atlas's tables, not the server's files, and
-    # neither fill the memory nor the disk. Each query runs on its request's thread alone, so a slow one
-    # holds one core, not all. (Settings of the whole database: every request's cursor has them.)
-    settings = (f"memory_limit = '{int(query_memory)}B'", "temp_directory = ''", "threads = 1",
-                "enable_external_access = false")
-    for setting in settings:
-        atlas.store.con.execute(f"SET {setting}")
     try:
         atlas.model  # loaded once here, shared by every request's cursor
     except NotFittedError:
         pass  # searches by id still work; the rest say so in one line
-    queries = Queries(atlas, query_timeout)
+    # A `where` from the page is SQL: it may read the atlas's tables, not the server's files, and
+    # fill neither the memory nor the disk (see latentatlas.server.queries).
+    queries = Queries(atlas, query_timeout, query_memory)
 
     def as_json(data: Any) -> Response:
         return Response(dumps(data), media_type="application/json")

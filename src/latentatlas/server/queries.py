@@ -1,8 +1,8 @@
-"""Each request's work on its own database connection, off the event loop, stopped when it runs too long.
+"""Each request's work on its own database connections, off the event loop, stopped when it runs too long.
 
 ::
 
-    request ──> Queries.run(request, work) ──> a worker thread: work(atlas over a new cursor)
+    request ──> Queries.run(request, work) ──> a worker thread: work(atlas over new cursors)
                       │                                 ^
                       │ the client goes away            │ cursor.interrupt()
                       v                                 │
@@ -10,7 +10,13 @@
 
 A DuckDB connection runs one query at a time and ``interrupt()`` stops the
 query running on it, so each request gets its own cursor of the atlas's
-database and nothing else waits for it. A request whose time is up (the
+database and nothing else waits for it. The SQL a client writes (``where``
+predicates) runs in a second DuckDB database that attached the atlas's
+file read-only: its memory limit (``--query-memory``) bounds what such a
+query can take, and a query that exhausts it makes only the predicates
+fail, never the server's own reads of the atlas. Both databases run each
+query on its request's thread alone (a slow one holds one core, not all),
+never spill to disk, and have file access off. A request whose time is up (the
 query timeout), whose client has gone, or that is still running when the
 server stops is interrupted; the watchdog repeats the interrupt while the
 request runs, so a query started after the first one is stopped too. The
@@ -26,15 +32,18 @@ from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
 import anyio
+import duckdb
 from starlette.requests import Request
 
 from ..atlas import Atlas
 from ..errors import LatentAtlasError
+from ..store import DB_FILE
 
 __all__ = ["Queries", "RequestRefused", "QueryTimeout", "ServerStopping"]
 
 T = TypeVar("T")
 _TICK_S = 0.05
+_ATTACHED = "atlas"  # the atlas's name in the predicates' database
 
 
 class RequestRefused(LatentAtlasError):
@@ -67,26 +76,32 @@ class _Job:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def stop(self, reason: RequestRefused) -> None:
-        """Interrupt the running query (again); the first reason given is kept."""
+        """Interrupt the running queries (again); the first reason given is kept."""
         with self.lock:
             if self.reason is None:
                 self.reason = reason
             if self.atlas is not None:
                 self.atlas.store.con.interrupt()
+                self.atlas.store.predicates.con.interrupt()
 
-    def work(self, opened: Atlas, work: Callable[[Atlas], T]) -> tuple[T | None, Exception | None]:
-        """``work`` on a cursor of ``opened`` (closed after); its result or its error, so that an error
-        leaves the task group unwrapped."""
+    def work(self, opened: Atlas, sandbox: duckdb.DuckDBPyConnection,
+             work: Callable[[Atlas], T]) -> tuple[T | None, Exception | None]:
+        """``work`` on cursors of ``opened`` and ``sandbox`` (closed after); its result or its error (returned,
+        so that an error leaves the task group unwrapped)."""
         with self.lock:
             if self.reason is not None:
                 return None, None
             self.atlas = opened.cursor()
+            predicates = sandbox.cursor()
+            predicates.execute(f"USE {_ATTACHED}")
+            self.atlas.store.predicates = opened.store.cursor(con=predicates)
         try:
             return work(self.atlas), None
         except Exception as error:  # re-raised by Queries.run in the request's task
             return None, error
         finally:
             with self.lock:
+                self.atlas.store.predicates.close()
                 self.atlas.close()
                 self.atlas = None
 
@@ -100,11 +115,18 @@ class Queries:
         The opened atlas; each request works on :meth:`Atlas.cursor`.
     timeout : float
         Seconds a request may run (``serve --query-timeout``).
+    predicate_memory : int
+        Bytes the clients' SQL may use in all (``serve --query-memory``).
     """
 
-    def __init__(self, atlas: Atlas, timeout: float):
+    def __init__(self, atlas: Atlas, timeout: float, predicate_memory: int):
         self.atlas = atlas
         self.timeout = timeout
+        _lock_down(atlas.store.con)
+        self._sandbox = duckdb.connect(":memory:")
+        database = str(atlas.store.path / DB_FILE).replace("'", "''")
+        self._sandbox.execute(f"ATTACH '{database}' AS {_ATTACHED} (READ_ONLY)")
+        _lock_down(self._sandbox, f"memory_limit = '{int(predicate_memory)}B'")
         self._running: set[_Job] = set()
         self._lock = threading.Lock()
         self._stopping = False
@@ -131,7 +153,7 @@ class Queries:
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(_stop_when_client_leaves, request, job)
-                outcome.append(await anyio.to_thread.run_sync(job.work, self.atlas, work))
+                outcome.append(await anyio.to_thread.run_sync(job.work, self.atlas, self._sandbox, work))
                 group.cancel_scope.cancel()
         finally:
             with self._lock:
@@ -152,10 +174,11 @@ class Queries:
             job.stop(ServerStopping("the server is shutting down; the request was stopped"))
 
     def close(self) -> None:
-        """Stop the requests and the watchdog."""
+        """Stop the requests and the watchdog; close the predicates' database."""
         self.stop()
         self._closed.set()
         self._watchdog.join()
+        self._sandbox.close()
 
     def _watch(self) -> None:
         """Every tick: stop the overdue requests, and interrupt again those told to stop."""
@@ -167,6 +190,12 @@ class Queries:
                 if job.reason is not None or now > job.deadline:
                     job.stop(QueryTimeout(f"the request ran longer than the server's query timeout of "
                                           f"{self.timeout:g} s (--query-timeout) and was stopped"))
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, *settings: str) -> None:
+    """One thread per query, no spilling to disk, no file access (settings of the whole database)."""
+    for setting in (*settings, "threads = 1", "temp_directory = ''", "enable_external_access = false"):
+        con.execute(f"SET {setting}")
 
 
 async def _stop_when_client_leaves(request: Request, job: _Job) -> None:
