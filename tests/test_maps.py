@@ -143,6 +143,24 @@ def test_a_search_picture_of_a_grib_atlas_is_a_map_with_utc_times(radar_grib, tm
     assert figure.axes[-1].get_ylim() == (0.0, 60.0)
 
 
+def test_cluster_centroids_of_a_grib_atlas_are_maps_with_the_bar_to_the_clip(radar_grib, tmp_path, monkeypatch):
+    from latentatlas import Atlas
+    from latentatlas import viz
+
+    drawn = []
+    save = viz.save_png
+    monkeypatch.setattr(viz, "save_png", lambda figure, path: (drawn.append(figure), save(figure, path))[1])
+    with Atlas.open(tmp_path / "grib.atlas") as atlas:
+        atlas.build(radar_grib, reader=ReaderOptions(variables=("refc",), clip=(0, 60)),
+                    code_size=8, epochs=1, batch_size=8, base_channels=8, seed=0, progress=False)
+        drawn.clear()                                   # the loss curve of fit
+        atlas.cluster(3, out=tmp_path / "clusters", progress=False)
+    maps = [ax for ax in drawn[0].axes if ax.get_title()]
+    assert len(maps) == 3 and all(_collections(ax)["coastlines"] > 0 for ax in maps)
+    assert drawn[0].axes[-1].get_ylim() == (0.0, 60.0)
+    assert np.load(tmp_path / "clusters" / "centroids.npy").shape[1:] == GRID  # decoded at the grid's size
+
+
 def test_row_geometry_of_a_tile_is_its_window():
     from latentatlas.ops.search_picture import row_geometry
 

@@ -16,7 +16,7 @@ from ..models import LatentModel
 from ..progress import ProgressCallback, silent
 from ..sources import Failure
 from ..store import Store
-from .embed import check_model_matches
+from .embed import check_model_matches, reader_options
 from .rows import column_of, read_pixels
 
 __all__ = ["ClusterSettings", "ClusterReport", "cluster", "CLUSTERS_DIR"]
@@ -211,21 +211,32 @@ def _agreement(truth: np.ndarray, labels: np.ndarray) -> tuple[float | None, flo
 
 def _pictures(store: Store, model: LatentModel, report: ClusterReport, ids: np.ndarray, labels: np.ndarray,
               distances: np.ndarray, centers: np.ndarray, members: int) -> None:
-    """Write the centroid mosaic, the centroid arrays, a member grid per cluster and the silhouette curve."""
+    """Write the centroid mosaic, the centroid arrays, a member grid per cluster and the silhouette curve.
+
+    Centroids of fields (radar) are drawn as dBZ maps on the atlas's grid,
+    decoded at the grid's size, when the atlas knows where its fields lie.
+    """
     from ..plots import silhouette_curve
-    from ..viz import captioned_rows, grid, save_png, to_display
+    from ..viz import REFLECTIVITY, captioned_rows, field_colours, grid, is_field, save_png, to_display
+    from .search_picture import atlas_geometry, placed
 
     out = report.out
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("cluster_*.png"):
         stale.unlink()
     value_range = model.preprocess.value_range
-    decoded = model.decode_images(centers)
+    geometry = atlas_geometry(store)
+    decoded = model.decode_images(centers, None if geometry is None else [tuple(geometry.shape)] * len(centers))
     np.save(out / "centroids.npy", np.stack(decoded))
     starts = range(0, report.k, 10)
     rows = [decoded[i:i + 10] for i in starts]
     captions = [[f"{c} · {report.sizes[c]}" for c in range(i, min(i + 10, report.k))] for i in starts]
-    mosaic = captioned_rows(rows, captions, value_range=value_range)
+    style: dict = {"value_range": value_range}
+    if is_field(decoded[0]):
+        cmap, span = field_colours(REFLECTIVITY, reader_options(store).clip or value_range)
+        style = {"cmap": cmap, "value_range": span, "colorbar": "dBZ",
+                 "geometries": [[placed(geometry, image) for image in row] for row in rows]}
+    mosaic = captioned_rows(rows, captions, **style)
     report.pictures = [save_png(mosaic, out / "centroids.png"), out / "centroids.npy"]
     nearest = [ids[labels == c][np.argsort(distances[labels == c], kind="stable")[:members]] for c in range(report.k)]
     pixels = read_pixels(store, np.concatenate(nearest))
