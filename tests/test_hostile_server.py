@@ -227,7 +227,6 @@ def _zip_of(name: str, data: bytes) -> bytes:
 def _npy_header_only(shape: tuple[int, ...]) -> bytes:
     """The header of a uint8 ``.npy`` of ``shape``, without its data: small in the archive, huge as declared."""
     buffer = io.BytesIO()
-    buffer.write(np.lib.format.magic(1, 0))
     np.lib.format.write_array_header_1_0(buffer, {"descr": "|u1", "fortran_order": False, "shape": shape})
     return buffer.getvalue()
 

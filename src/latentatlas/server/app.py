@@ -98,10 +98,14 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     def shown(opened: Atlas, image: np.ndarray) -> np.ndarray:
         return to_colour(image, opened.model.preprocess.value_range)
 
-    async def answer(request: Request, work: Callable[[Atlas], Any], picture: bool = False) -> Response:
-        """``work`` run by :class:`Queries` on the request's own cursor, as JSON or (``picture``) PNG."""
+    async def answer(request: Request, work: Callable[[Atlas], Any], picture: bool = False,
+                     where: str | None = None) -> Response:
+        """``work`` run by :class:`Queries` on the request's own cursor, as JSON or (``picture``) PNG.
+
+        ``where``: the client's predicate the work evaluates, if any.
+        """
         encode = as_png if picture else as_json
-        return await queries.run(request, lambda opened: encode(work(opened)))
+        return await queries.run(request, lambda opened: encode(work(opened)), predicates=where is not None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -142,7 +146,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         """The ``k`` nearest rows of a stored row, given by ``id`` or by ``time`` (and its tile)."""
         tile = None if tile_row is None and tile_col is None else (tile_row, tile_col)
         return await answer(request, lambda opened: opened.search(
-            id=id, time=time, tile=tile, k=k, where=where, exclude_within=exclude_within).to_dict())
+            id=id, time=time, tile=tile, k=k, where=where, exclude_within=exclude_within).to_dict(), where=where)
 
     @app.post("/api/search")
     async def search_upload(request: Request, filename: str = "upload", k: int = 10, where: str | None = None,
@@ -168,7 +172,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
             result["query"] = {**result["query"], "image": name}
             return result
 
-        return await answer(request, found)
+        return await answer(request, found, where=where)
 
     @app.get("/api/images/{id}.png")
     async def stored_image(request: Request, id: int) -> Response:
