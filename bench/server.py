@@ -2,7 +2,7 @@
 
 Builds an atlas of scikit-learn's 1,797 digits with hourly times and
 labels, starts ``latentatlas serve`` on 127.0.0.1 (default limits: a 10 s
-query timeout, 256 MB of query memory), and sends a bounded, seeded mix of
+query timeout, 64 MB for the predicates), and sends a bounded, seeded mix of
 requests (search by id, search by time, image uploads, stored and decoded
 pictures) from ``--concurrency`` httpx clients. The run is made twice, each
 on a fresh server process: alone, and beside one more client that sends
@@ -87,16 +87,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(atlas: Path) -> tuple[subprocess.Popen, str]:
-    """``latentatlas serve`` on a free port, once it answers."""
+def start_server(atlas: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """``latentatlas serve`` on a free port (its stderr into ``log``), once it answers."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", "from latentatlas.cli import main; main()", "serve",
-                                "--atlas", str(atlas), "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(log, "ab") as stderr:
+        process = subprocess.Popen([sys.executable, "-c", "from latentatlas.cli import main; main()", "serve",
+                                    "--atlas", str(atlas), "--port", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         if process.poll() is not None:
-            raise RuntimeError(f"serve exited: {process.stderr.read().decode()}")
+            raise RuntimeError(f"serve exited: {log.read_text()}")
         try:
             httpx.get(f"{url}/api/info", timeout=10).raise_for_status()
             return process, url
@@ -163,9 +164,9 @@ def hostile(url: str, stop: threading.Event, answers: Counter) -> None:
             answers[f"{'endless' if where is ENDLESS else 'cross join'}: {status}"] += 1
 
 
-def run(atlas: Path, requests: list, concurrency: int, with_hostile: bool) -> dict[str, Any]:
-    """One phase on a fresh server: the load's figures and the server's peak memory."""
-    process, url = start_server(atlas)
+def run(atlas: Path, requests: list, concurrency: int, with_hostile: bool, log: Path) -> dict[str, Any]:
+    """One phase on a fresh server (its stderr into ``log``): the load's figures and the server's peak memory."""
+    process, url = start_server(atlas, log)
     try:
         load(url, requests[: len(requests) // 10], concurrency)  # warm-up: codes loaded, threads started
         stop, answers = threading.Event(), Counter()
@@ -190,12 +191,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log", type=Path, help="Keep the servers' stderr here (default: discarded).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         atlas, times, uploads = make_atlas(Path(scratch), args.seed)
         requests = plan(args.requests, len(times), times, uploads, args.seed)
-        alone = run(atlas, requests, args.concurrency, with_hostile=False)
-        beside = run(atlas, requests, args.concurrency, with_hostile=True)
+        log = args.log or Path(scratch) / "serve.log"
+        alone = run(atlas, requests, args.concurrency, with_hostile=False, log=log)
+        beside = run(atlas, requests, args.concurrency, with_hostile=True, log=log)
     ratios = {"p99_hostile_over_alone": round(beside["p99_ms"] / alone["p99_ms"], 2),
               "rss_hostile_over_alone": round(beside["server_peak_rss_bytes"] / alone["server_peak_rss_bytes"], 2)}
     print(f"p99 beside the hostile client / alone: {ratios['p99_hostile_over_alone']} (target <= 1.5); "

@@ -93,6 +93,15 @@ def test_errors_are_one_line(client, method, url, params, status, message):
         assert error.startswith("q.png: ")  # the upload's name, not the temporary file's
 
 
+@pytest.mark.parametrize("flag, value, message", [
+    ("--query-timeout", "0", "--query-timeout must be > 0 seconds, got 0"),
+    ("--max-upload", "-1", "--max-upload must be > 0 MB, got -1"),
+    ("--query-memory", "0", "--query-memory must be > 0 MB, got 0"),
+])
+def test_serve_refuses_limits_that_are_not_positive(cli, error_line, atlas_copy, flag, value, message):
+    assert message in error_line(cli("serve", "--atlas", atlas_copy, flag, value), 2)
+
+
 def test_a_stored_file_changed_since_is_named(client):
     uri = client.get("/api/search", params={"id": 5, "k": 1}).json()["results"][0]["uri"]
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(uri)

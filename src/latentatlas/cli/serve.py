@@ -24,7 +24,7 @@ def serve(
     max_upload: Annotated[float, typer.Option(
         help="Largest request body in MB (10^6 bytes; 413 beyond it); an uploaded .npz may not unpack to more.")] = 20.0,
     query_memory: Annotated[float, typer.Option(
-        help="MB of memory the clients' where predicates may use together (beyond it they fail; none spills to disk).")] = 256.0,
+        help="MB of memory the clients' where predicates may use together (beyond it they fail; none spills to disk).")] = 64.0,
     threads: ThreadsOption = None,
 ) -> None:
     """Serve a web page of the atlas: search by id, time or image, cluster runs, interpolation."""

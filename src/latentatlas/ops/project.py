@@ -16,7 +16,7 @@ from ..sources import Failure
 from ..store import Store
 from .rows import column_of, read_pixels
 
-__all__ = ["ProjectSettings", "ProjectionResult", "project", "COLOR_BY"]
+__all__ = ["ProjectSettings", "ProjectionResult", "project", "map_points", "COLOR_BY"]
 
 COLOR_BY = ("label", "cluster:RUN", "time", "none")
 
@@ -136,6 +136,36 @@ def project(
     figure = scatter(coords, values, continuous, title, color_by if color_by != "none" else "", thumbs)
     plot = save_png(figure, out)
     return ProjectionResult(settings.method, settings.dims, ids, coords, color_by, plot, coordinates, failures)
+
+
+def map_points(store: Store, color_by: str = "label", limit: int = 5000) -> dict[str, Any]:
+    """A 2-D PCA map of at most ``limit`` stored codes (spread evenly over the ids), for the web page.
+
+    Returns ``{"ids", "x", "y", "color_by", "values", "continuous"}``:
+    ``values`` colour the points by ``label``, ``time`` (seconds since
+    1970) or ``cluster:RUN``; ``none`` gives no values.
+
+    Raises
+    ------
+    UsageError
+        For an unknown ``color_by`` or cluster run, ``time`` on rows without
+        times, or an atlas without codes.
+    """
+    if color_by not in ("none", "label", "time") and not color_by.startswith("cluster:"):
+        raise UsageError(f"color_by must be none, label, time or cluster:RUN, got {color_by!r}")
+    count, _ = store.embedding_span()
+    if count == 0:
+        raise UsageError(f"no embedded rows in {store.path}")
+    all_ids = store.con.execute("SELECT id FROM embeddings ORDER BY id").fetchnumpy()["id"].astype(np.int64)
+    chosen = all_ids[np.unique(np.linspace(0, len(all_ids) - 1, min(limit, len(all_ids))).astype(np.int64))]
+    ids, codes = store.vectors(chosen)
+    coords = Projection("pca", 2).fit_transform(codes) if len(ids) > 2 else np.zeros((len(ids), 2))
+    labels = column_of(store, ids, "label::TEXT") if color_by == "label" else None
+    values, continuous = _colours(store, ids, color_by, labels)
+    shown = None if values is None else [None if v is None or v != v else v for v in values.tolist()]  # NaN: none
+    coords = coords.astype(np.float64).round(4)
+    return {"ids": ids.tolist(), "x": coords[:, 0].tolist(), "y": coords[:, 1].tolist(),
+            "color_by": color_by, "values": shown, "continuous": continuous}
 
 
 def _colours(store: Store, ids: np.ndarray, color_by: str, labels: np.ndarray) -> tuple[np.ndarray | None, bool]:

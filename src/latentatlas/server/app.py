@@ -28,8 +28,9 @@ from ..atlas import Atlas
 from ..clusters import load_run, run_names
 from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
 from ..jsonable import dumps
+from ..ops.project import map_points
 from ..ops.rows import read_row
-from ..viz import grid, to_colour
+from ..viz import field_colours, grid, is_field, to_colour
 from .queries import Queries, RequestRefused
 from .uploads import BodyLimit, check_upload_name, upload_suffix
 
@@ -37,11 +38,12 @@ __all__ = ["create_app"]
 
 _STATIC = Path(__file__).parent / "static"
 _MAX_STEPS = 32
+_MAX_MAP_POINTS = 20_000
 
 
 DEFAULT_QUERY_TIMEOUT_S = 10.0
 DEFAULT_MAX_UPLOAD = 20_000_000
-DEFAULT_QUERY_MEMORY = 256_000_000
+DEFAULT_QUERY_MEMORY = 64_000_000
 
 
 def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIMEOUT_S,
@@ -98,10 +100,30 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     def shown(opened: Atlas, image: np.ndarray) -> np.ndarray:
         return to_colour(image, opened.model.preprocess.value_range)
 
-    async def answer(request: Request, work: Callable[[Atlas], Any], picture: bool = False) -> Response:
-        """``work`` run by :class:`Queries` on the request's own cursor, as JSON or (``picture``) PNG."""
+    def legend(opened: Atlas) -> list[dict[str, Any]] | None:
+        """The colours fields are drawn in, one per step of dBZ, if the atlas's images are fields."""
+        try:
+            preprocess = opened.model.preprocess
+        except NotFittedError:
+            return None
+        if not is_field(np.zeros((1, 1, preprocess.channels), preprocess.dtype)):
+            return None
+        from matplotlib.colors import to_hex
+
+        cmap, (low, high) = field_colours()
+        steps = np.linspace(low, high, cmap.N + 1)[:-1]
+        return [{"from": float(v), "colour": to_hex(c)} for v, c in zip(steps, cmap.colors)]
+
+    maps: dict[tuple[str, int], dict[str, Any]] = {}  # the atlas is read-only: a map once made holds
+
+    async def answer(request: Request, work: Callable[[Atlas], Any], picture: bool = False,
+                     where: str | None = None) -> Response:
+        """``work`` run by :class:`Queries` on the request's own cursor, as JSON or (``picture``) PNG.
+
+        ``where``: the client's predicate the work evaluates, if any.
+        """
         encode = as_png if picture else as_json
-        return await queries.run(request, lambda opened: encode(work(opened)))
+        return await queries.run(request, lambda opened: encode(work(opened)), predicates=where is not None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,8 +154,17 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
 
     @app.get("/api/info")
     async def info(request: Request) -> Response:
-        """The atlas's summary (as ``latentatlas info --json``) and its cluster runs."""
-        return await answer(request, lambda opened: {**opened.info(), "runs": run_names(opened.store)})
+        """The atlas's summary (as ``latentatlas info --json``), its cluster runs, its time span and field legend.
+
+        ``times`` is ``{"first", "last"}`` (None without times); ``legend``
+        the dBZ colour steps when the images are radar fields (else None).
+        """
+        def summary(opened: Atlas) -> dict[str, Any]:
+            first, last = opened.store.con.execute("SELECT min(time), max(time) FROM images").fetchall()[0]
+            return {**opened.info(), "runs": run_names(opened.store),
+                    "times": None if first is None else {"first": first, "last": last}, "legend": legend(opened)}
+
+        return await answer(request, summary)
 
     @app.get("/api/search")
     async def search(request: Request, id: int | None = None, time: str | None = None, tile_row: int | None = None,
@@ -142,7 +173,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         """The ``k`` nearest rows of a stored row, given by ``id`` or by ``time`` (and its tile)."""
         tile = None if tile_row is None and tile_col is None else (tile_row, tile_col)
         return await answer(request, lambda opened: opened.search(
-            id=id, time=time, tile=tile, k=k, where=where, exclude_within=exclude_within).to_dict())
+            id=id, time=time, tile=tile, k=k, where=where, exclude_within=exclude_within).to_dict(), where=where)
 
     @app.post("/api/search")
     async def search_upload(request: Request, filename: str = "upload", k: int = 10, where: str | None = None,
@@ -168,7 +199,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
             result["query"] = {**result["query"], "image": name}
             return result
 
-        return await answer(request, found)
+        return await answer(request, found, where=where)
 
     @app.get("/api/images/{id}.png")
     async def stored_image(request: Request, id: int) -> Response:
@@ -200,6 +231,28 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
             return shown(opened, opened.decode(vector=stored.centroids[cluster].tolist()))
 
         return await answer(request, centre, picture=True)
+
+    @app.get("/api/map")
+    async def space_map(request: Request, color_by: str = "label",
+                        limit: int = Query(5000, ge=1, le=_MAX_MAP_POINTS)) -> Response:
+        """A 2-D PCA map of up to ``limit`` stored codes, coloured by ``label``, ``time``, ``cluster:RUN`` or ``none``."""
+        def points(opened: Atlas) -> dict[str, Any]:
+            if (color_by, limit) not in maps:
+                maps[color_by, limit] = map_points(opened.store, color_by, limit)
+            return maps[color_by, limit]
+
+        return await answer(request, points)
+
+    @app.get("/api/interpolate/{frame}.png")
+    async def interpolation_frame(request: Request, frame: int, a: int, b: int,
+                                  steps: int = Query(8, ge=2, le=_MAX_STEPS), spherical: bool = False) -> Response:
+        """Frame ``frame`` (0 is row ``a``, ``steps - 1`` row ``b``) of the interpolation, decoded."""
+        def one(opened: Atlas) -> np.ndarray:
+            if not 0 <= frame < steps:
+                raise UsageError(f"frame must be from 0 to {steps - 1}, got {frame}")
+            return shown(opened, opened.interpolate(a, b, steps, spherical).frames[frame])
+
+        return await answer(request, one, picture=True)
 
     @app.get("/api/interpolate.png")
     async def interpolation(request: Request, a: int, b: int, steps: int = Query(8, ge=2, le=_MAX_STEPS),

@@ -36,10 +36,10 @@ import duckdb
 from starlette.requests import Request
 
 from ..atlas import Atlas
-from ..errors import LatentAtlasError
-from ..store import DB_FILE
+from ..errors import LatentAtlasError, first_line
+from ..store import DB_FILE, Store
 
-__all__ = ["Queries", "RequestRefused", "QueryTimeout", "ServerStopping"]
+__all__ = ["Queries", "RequestRefused", "QueryTimeout", "ServerStopping", "ServerBusy"]
 
 T = TypeVar("T")
 _TICK_S = 0.05
@@ -62,6 +62,10 @@ class ServerStopping(RequestRefused):
     """The server is shutting down."""
 
 
+class ServerBusy(RequestRefused):
+    """The memory for clients' predicates is all in use by other queries just now."""
+
+
 class ClientGone(RequestRefused):
     """The client closed the connection before the answer (nobody reads this one)."""
 
@@ -82,28 +86,33 @@ class _Job:
                 self.reason = reason
             if self.atlas is not None:
                 self.atlas.store.con.interrupt()
-                self.atlas.store.predicates.con.interrupt()
+                if self.atlas.store.predicates is not None:
+                    self.atlas.store.predicates.con.interrupt()
 
-    def work(self, opened: Atlas, sandbox: duckdb.DuckDBPyConnection,
+    def work(self, opened: Atlas, sandbox: duckdb.DuckDBPyConnection | None,
              work: Callable[[Atlas], T]) -> tuple[T | None, Exception | None]:
-        """``work`` on cursors of ``opened`` and ``sandbox`` (closed after); its result or its error (returned,
-        so that an error leaves the task group unwrapped)."""
-        with self.lock:
-            if self.reason is not None:
-                return None, None
-            self.atlas = opened.cursor()
-            predicates = sandbox.cursor()
-            predicates.execute(f"USE {_ATTACHED}")
-            self.atlas.store.predicates = opened.store.cursor(con=predicates)
+        """``work`` on a cursor of ``opened``, its predicates on one of ``sandbox`` (if given), closed after.
+
+        Returns its result or its error (returned, so that the error leaves
+        the task group unwrapped).
+        """
         try:
+            with self.lock:
+                if self.reason is not None:
+                    return None, None
+                self.atlas = opened.cursor()
+                if sandbox is not None:
+                    self.atlas.store.predicates = _predicates(opened.store, sandbox)
             return work(self.atlas), None
         except Exception as error:  # re-raised by Queries.run in the request's task
             return None, error
         finally:
             with self.lock:
-                self.atlas.store.predicates.close()
-                self.atlas.close()
-                self.atlas = None
+                if self.atlas is not None:
+                    if self.atlas.store.predicates is not None:
+                        self.atlas.store.predicates.close()
+                    self.atlas.close()
+                    self.atlas = None
 
 
 class Queries:
@@ -134,8 +143,11 @@ class Queries:
         self._watchdog = threading.Thread(target=self._watch, name="latentatlas-watchdog", daemon=True)
         self._watchdog.start()
 
-    async def run(self, request: Request, work: Callable[[Atlas], T]) -> T:
+    async def run(self, request: Request, work: Callable[[Atlas], T], predicates: bool = False) -> T:
         """``work(atlas)`` in a worker thread on a cursor of its own; its result, or the error that stopped it.
+
+        ``predicates``: the work evaluates a client's ``where``, so its
+        atlas gets a connection of the predicates' database for it.
 
         Raises
         ------
@@ -143,6 +155,8 @@ class Queries:
             If it ran past the timeout.
         ServerStopping
             If the server stops before it ends (or had stopped before it began).
+        ServerBusy
+            If the predicates' memory is all in use just now.
         """
         job = _Job(time.monotonic() + self.timeout)
         with self._lock:
@@ -153,7 +167,7 @@ class Queries:
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(_stop_when_client_leaves, request, job)
-                outcome.append(await anyio.to_thread.run_sync(job.work, self.atlas, self._sandbox, work))
+                outcome.append(await anyio.to_thread.run_sync(job.work, self.atlas, self._sandbox if predicates else None, work))
                 group.cancel_scope.cancel()
         finally:
             with self._lock:
@@ -190,6 +204,18 @@ class Queries:
                 if job.reason is not None or now > job.deadline:
                     job.stop(QueryTimeout(f"the request ran longer than the server's query timeout of "
                                           f"{self.timeout:g} s (--query-timeout) and was stopped"))
+
+
+def _predicates(store: Store, sandbox: duckdb.DuckDBPyConnection) -> Store:
+    """``store`` over a new connection of the predicates' database."""
+    con = sandbox.cursor()
+    try:
+        con.execute(f"USE {_ATTACHED}")
+        return store.cursor(con=con)
+    except duckdb.Error as error:
+        con.close()
+        raise ServerBusy(f"no memory left for where predicates just now (--query-memory); try again: "
+                         f"{first_line(error)}") from None
 
 
 def _lock_down(con: duckdb.DuckDBPyConnection, *settings: str) -> None:
