@@ -164,10 +164,11 @@ class Queries:
                 raise ServerStopping("the server is shutting down")
             self._running.add(job)
         outcome: list[tuple[T | None, Exception | None]] = []
+        sandbox = self._sandbox if predicates else None
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(_stop_when_client_leaves, request, job)
-                outcome.append(await anyio.to_thread.run_sync(job.work, self.atlas, self._sandbox if predicates else None, work))
+                outcome.append(await anyio.to_thread.run_sync(job.work, self.atlas, sandbox, work))
                 group.cancel_scope.cancel()
         finally:
             with self._lock:
