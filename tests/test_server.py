@@ -169,7 +169,7 @@ def test_the_page_searches_in_a_real_browser(served, tmp_path):
     assert '<option value="k3">k3</option>' in dom
     assert dom.count('src="/api/clusters/k3/') == 3 and "cluster 2 · " in dom
     assert dom.count('class="card frame"') == 5 and 'src="/api/interpolate/4.png?a=3&amp;b=40&amp;steps=5"' in dom
-    assert dom.count('class="point"') == 300  # the map of the space, one point per row
+    assert dom.count('class="point"') == 300 and dom.count("<i style=") == 10  # the map: a point per row, a key per label
     assert 'placeholder="no times in this atlas"' in dom and "placeholder=\"label " in dom  # examples the atlas has
     assert '<div id="legend" hidden=""></div>' in dom  # no dBZ legend for digits
     assert '<p id="error" role="alert"></p>' in dom  # nothing went wrong
