@@ -118,7 +118,8 @@ def peak_rss(process: subprocess.Popen) -> int:
     return int(status.split("VmHWM:")[1].split()[0]) * 1024
 
 
-def test_an_endless_where_is_cut_off_without_delaying_another_client(server):
+@pytest.mark.parametrize("attackers", [1, 4])
+def test_endless_wheres_are_cut_off_without_delaying_another_client(server, attackers):
     _, url = server
     with httpx.Client(base_url=url, timeout=30) as client:
         search_times(client, range(5))  # warm: codes loaded, connections open
@@ -128,21 +129,19 @@ def test_an_endless_where_is_cut_off_without_delaying_another_client(server):
         def hostile() -> None:
             with httpx.Client(base_url=url, timeout=30) as attacker:
                 for _ in range(3):
-                    started = time.perf_counter()
-                    response = attacker.get("/api/search", params={"id": 1, "where": ENDLESS})
-                    answers.append((response, time.perf_counter() - started))
+                    answers.append(attacker.get("/api/search", params={"id": 1, "where": ENDLESS}))
 
-        attacker = threading.Thread(target=hostile)
-        attacker.start()
+        threads = [threading.Thread(target=hostile) for _ in range(attackers)]
+        for thread in threads:
+            thread.start()
         time.sleep(0.2)
         beside = statistics.median(search_times(client, range(20, 40)))
-        attacker.join(timeout=60)
-    assert len(answers) == 3
-    for response, _ in answers:
+        for thread in threads:
+            thread.join(timeout=60)
+    assert len(answers) == 3 * attackers
+    for response in answers:
         assert "query timeout of 1 s (--query-timeout)" in one_line_error(response, 408)
-    assert beside < 5 * alone, f"searches took {beside * 1e3:.1f} ms beside the endless where, {alone * 1e3:.1f} alone"
-    seconds = [taken for _, taken in answers]
-    assert max(seconds) < 10 * min(seconds)  # each one cut off alike
+    assert beside < 5 * alone, f"searches took {beside * 1e3:.1f} ms beside the endless wheres, {alone * 1e3:.1f} alone"
 
 
 def test_a_cross_join_fails_alone_with_its_memory_bounded(server):
