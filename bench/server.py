@@ -145,7 +145,8 @@ def load(url: str, requests: list[tuple[str, dict[str, Any]]], concurrency: int)
         thread.join()
     elapsed = time.perf_counter() - started
     ms = np.array(latencies) * 1e3
-    return {"requests": len(requests), "seconds": round(elapsed, 2), "requests_per_s": round(len(requests) / elapsed, 1),
+    return {"requests": len(requests), "seconds": round(elapsed, 2),
+            "requests_per_s": round(len(requests) / elapsed, 1),
             "p50_ms": round(float(np.percentile(ms, 50)), 1), "p99_ms": round(float(np.percentile(ms, 99)), 1),
             "errors": sum(errors.values()), "error_kinds": dict(errors)}
 

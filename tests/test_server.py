@@ -70,6 +70,28 @@ def test_pictures(client):
     assert strip.shape[1] > 4 * strip.shape[0]  # five frames side by side
 
 
+def test_the_map_and_the_frames(client):
+    coloured = client.get("/api/map", params={"color_by": "cluster:k3"}).json()
+    assert len(coloured["ids"]) == len(coloured["x"]) == len(coloured["y"]) == 300
+    assert set(coloured["values"]) == {0, 1, 2} and not coloured["continuous"]
+    sampled = client.get("/api/map", params={"color_by": "label", "limit": 7}).json()
+    assert sampled["ids"] == sorted(sampled["ids"]) and len(sampled["ids"]) == 7 and len(set(sampled["values"])) > 1
+    first = _png(client.get("/api/interpolate/0.png", params={"a": 3, "b": 40, "steps": 5}))
+    assert first.shape == (8, 8, 3) and np.array_equal(first, _png(client.get("/api/decoded/3.png")))
+    info = client.get("/api/info").json()
+    assert info["times"] is None and info["legend"] is None  # digits: no times, not fields
+
+
+def test_a_field_atlas_gets_the_dbz_legend(tmp_path):
+    fields = np.random.default_rng(0).uniform(0, 60, (40, 16, 16)).astype(np.float32)
+    np.save(tmp_path / "fields.npy", fields)
+    with Atlas.open(tmp_path / "fields.atlas") as atlas:
+        atlas.build(tmp_path / "fields.npy", code_size=4, epochs=1, base_channels=4, seed=0)
+    with TestClient(create_app(tmp_path / "fields.atlas")) as client:
+        legend = client.get("/api/info").json()["legend"]
+    assert [step["from"] for step in legend[:3]] == [0, 5, 10] and legend[1]["colour"].startswith("#")
+
+
 @pytest.mark.parametrize("method, url, params, status, message", [
     ("get", "/api/search", {"id": 9999}, 400, "unknown id 9999"),
     ("get", "/api/search", {"k": 3}, 400, "give exactly one query"),
@@ -81,6 +103,9 @@ def test_pictures(client):
     ("get", "/api/clusters/nope", {}, 400, "no cluster run named 'nope'; stored runs: k3"),
     ("get", "/api/clusters/k3/7.png", {}, 400, "run 'k3' has clusters 0 to 2, not 7"),
     ("get", "/api/interpolate.png", {"a": 1, "b": 2, "steps": 99}, 400, "steps: Input should be less than or equal to 32"),
+    ("get", "/api/interpolate/5.png", {"a": 1, "b": 2, "steps": 5}, 400, "frame must be from 0 to 4, got 5"),
+    ("get", "/api/map", {"color_by": "colour"}, 400, "color_by must be none, label, time or cluster:RUN"),
+    ("get", "/api/map", {"color_by": "time"}, 400, "have no time"),
     ("post", "/api/search", {"filename": "q.png"}, 422, "q.png: not an image"),
 ])
 def test_errors_are_one_line(client, method, url, params, status, message):
@@ -143,5 +168,8 @@ def test_the_page_searches_in_a_real_browser(served, tmp_path):
     assert dom.count('class="card hit"') == 4 and dom.index('data-id="17"') < dom.index('class="card hit"', dom.index('data-id="17"'))
     assert '<option value="k3">k3</option>' in dom
     assert dom.count('src="/api/clusters/k3/') == 3 and "cluster 2 · " in dom
-    assert 'src="/api/interpolate.png?a=3&amp;b=40&amp;steps=5"' in dom
+    assert dom.count('class="card frame"') == 5 and 'src="/api/interpolate/4.png?a=3&amp;b=40&amp;steps=5"' in dom
+    assert dom.count('class="point"') == 300 and dom.count("<i style=") == 10  # the map: a point per row, a key per label
+    assert 'placeholder="no times in this atlas"' in dom and "placeholder=\"label " in dom  # examples the atlas has
+    assert '<div id="legend" hidden=""></div>' in dom  # no dBZ legend for digits
     assert '<p id="error" role="alert"></p>' in dom  # nothing went wrong

@@ -22,9 +22,11 @@ def serve(
     query_timeout: Annotated[float, typer.Option(
         help="Seconds a request may run before its query is interrupted (answered with 408).")] = 10.0,
     max_upload: Annotated[float, typer.Option(
-        help="Largest request body in MB (10^6 bytes; 413 beyond it); an uploaded .npz may not unpack to more.")] = 20.0,
+        help="Largest request body in MB (10^6 bytes; 413 beyond it); an uploaded .npz may not unpack "
+             "to more.")] = 20.0,
     query_memory: Annotated[float, typer.Option(
-        help="MB of memory the clients' where predicates may use together (beyond it they fail; none spills to disk).")] = 64.0,
+        help="MB of memory the clients' where predicates may use together (beyond it they fail; none "
+             "spills to disk).")] = 64.0,
     threads: ThreadsOption = None,
 ) -> None:
     """Serve a web page of the atlas: search by id, time or image, cluster runs, interpolation."""

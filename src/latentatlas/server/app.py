@@ -235,7 +235,11 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     @app.get("/api/map")
     async def space_map(request: Request, color_by: str = "label",
                         limit: int = Query(5000, ge=1, le=_MAX_MAP_POINTS)) -> Response:
-        """A 2-D PCA map of up to ``limit`` stored codes, coloured by ``label``, ``time``, ``cluster:RUN`` or ``none``."""
+        """A 2-D PCA map of up to ``limit`` stored codes, coloured by ``color_by``.
+
+        ``color_by`` is ``label``, ``time``, ``cluster:RUN`` or ``none``; see
+        :func:`latentatlas.ops.project.map_points`.
+        """
         def points(opened: Atlas) -> dict[str, Any]:
             if (color_by, limit) not in maps:
                 maps[color_by, limit] = map_points(opened.store, color_by, limit)

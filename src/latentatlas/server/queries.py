@@ -16,7 +16,10 @@ file read-only: its memory limit (``--query-memory``) bounds what such a
 query can take, and a query that exhausts it makes only the predicates
 fail, never the server's own reads of the atlas. Both databases run each
 query on its request's thread alone (a slow one holds one core, not all),
-never spill to disk, and have file access off. A request whose time is up (the
+never spill to disk, and have file access off; and requests with a
+predicate run on at most half the cores' worth of worker threads, the
+others waiting their turn (their timeout runs meanwhile), so however many
+clients send predicates, the rest of the machine serves the other requests. A request whose time is up (the
 query timeout), whose client has gone, or that is still running when the
 server stops is interrupted; the watchdog repeats the interrupt while the
 request runs, so a query started after the first one is stopped too. The
@@ -26,6 +29,7 @@ stopping), even if its work finished in the meantime.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -137,6 +141,7 @@ class Queries:
         self._sandbox.execute(f"ATTACH '{database}' AS {_ATTACHED} (READ_ONLY)")
         _lock_down(self._sandbox, f"memory_limit = '{int(predicate_memory)}B'")
         self._running: set[_Job] = set()
+        self._predicate_threads: anyio.CapacityLimiter | None = None  # made in the event loop, on first use
         self._lock = threading.Lock()
         self._stopping = False
         self._closed = threading.Event()
@@ -164,10 +169,11 @@ class Queries:
                 raise ServerStopping("the server is shutting down")
             self._running.add(job)
         outcome: list[tuple[T | None, Exception | None]] = []
+        sandbox, threads = (self._sandbox, self._predicate_limiter()) if predicates else (None, None)
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(_stop_when_client_leaves, request, job)
-                outcome.append(await anyio.to_thread.run_sync(job.work, self.atlas, self._sandbox if predicates else None, work))
+                outcome.append(await anyio.to_thread.run_sync(job.work, self.atlas, sandbox, work, limiter=threads))
                 group.cancel_scope.cancel()
         finally:
             with self._lock:
@@ -178,6 +184,12 @@ class Queries:
         if error is not None:
             raise error
         return result  # type: ignore[return-value]
+
+    def _predicate_limiter(self) -> anyio.CapacityLimiter:
+        """The worker threads requests with a predicate share: half the cores, at least one."""
+        if self._predicate_threads is None:
+            self._predicate_threads = anyio.CapacityLimiter(max(1, (os.cpu_count() or 1) // 2))
+        return self._predicate_threads
 
     def stop(self) -> None:
         """Interrupt every running request and refuse new ones (the server is stopping)."""
