@@ -28,7 +28,6 @@ from ..atlas import Atlas
 from ..clusters import load_run, run_names
 from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
 from ..jsonable import dumps
-from ..ops.project import map_points
 from ..ops.rows import read_row
 from ..viz import field_colours, grid, is_field, to_colour
 from .queries import Queries, RequestRefused
@@ -241,6 +240,8 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         :func:`latentatlas.ops.project.map_points`.
         """
         def points(opened: Atlas) -> dict[str, Any]:
+            from ..ops.project import map_points  # scikit-learn's PCA: loaded when a map is first asked for
+
             if (color_by, limit) not in maps:
                 maps[color_by, limit] = map_points(opened.store, color_by, limit)
             return maps[color_by, limit]
