@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from latentatlas import Atlas  # noqa: E402
 from latentatlas.server import create_app  # noqa: E402
+from latentatlas.sources import ReaderOptions  # noqa: E402
 
 
 @pytest.fixture
@@ -86,10 +87,12 @@ def test_a_field_atlas_gets_the_dbz_legend(tmp_path):
     fields = np.random.default_rng(0).uniform(0, 60, (40, 16, 16)).astype(np.float32)
     np.save(tmp_path / "fields.npy", fields)
     with Atlas.open(tmp_path / "fields.atlas") as atlas:
-        atlas.build(tmp_path / "fields.npy", code_size=4, epochs=1, base_channels=4, seed=0)
+        atlas.build(tmp_path / "fields.npy", reader=ReaderOptions(clip=(0, 60)), code_size=4, epochs=1,
+                    base_channels=4, seed=0)
     with TestClient(create_app(tmp_path / "fields.atlas")) as client:
         legend = client.get("/api/info").json()["legend"]
-    assert [step["from"] for step in legend[:3]] == [0, 5, 10] and legend[1]["colour"].startswith("#")
+    assert [step["from"] for step in legend] == list(range(0, 60, 5))  # 5 dBZ steps, ending at the clip
+    assert legend[0]["colour"] == "#ffffff" and legend[1]["colour"] == "#04e9e7"
 
 
 @pytest.mark.parametrize("method, url, params, status, message", [

@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .sources.geometry import GridGeometry
 
-__all__ = ["to_display", "to_colour", "grid", "captioned_rows", "field_colours", "is_field", "loss_curve", "figure_png", "save_png",
+__all__ = ["to_display", "to_colour", "grid", "captioned_rows", "field_colours", "reflectivity_legend", "is_field", "loss_curve", "figure_png", "save_png",
            "restoration_grid", "REFLECTIVITY"]
 
 REFLECTIVITY = "reflectivity"
@@ -103,6 +103,14 @@ def field_colours(name: str = REFLECTIVITY, value_range: tuple[float, float] | N
     if name not in matplotlib.colormaps:
         raise UsageError(f"unknown colour map {name!r}; use {REFLECTIVITY} or a matplotlib name such as viridis")
     return matplotlib.colormaps[name], value_range
+
+
+def reflectivity_legend(value_range: tuple[float, float] | None = None) -> list[tuple[float, str]]:
+    """The NWS colours as ``(from dBZ, "#rrggbb")``, one per 5 dBZ step that starts inside ``value_range``."""
+    from matplotlib.colors import to_hex
+
+    low, high = value_range or _NWS_RANGE
+    return [(5.0 * b, to_hex(colour)) for b, colour in enumerate(_NWS_DBZ_COLOURS) if low <= 5.0 * b < high]
 
 
 def _reflectivity(span: tuple[float, float]):

@@ -29,7 +29,8 @@ from ..clusters import load_run, run_names
 from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
 from ..jsonable import dumps
 from ..ops.rows import read_row
-from ..viz import field_colours, grid, is_field, to_colour
+from ..ops.embed import reader_options
+from ..viz import grid, is_field, reflectivity_legend, to_colour
 from .queries import Queries, RequestRefused
 from .uploads import BodyLimit, check_upload_name, upload_suffix
 
@@ -100,18 +101,15 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         return to_colour(image, opened.model.preprocess.value_range)
 
     def legend(opened: Atlas) -> list[dict[str, Any]] | None:
-        """The colours fields are drawn in, one per step of dBZ, if the atlas's images are fields."""
+        """The colours fields are drawn in, one per 5 dBZ up to the clip range, if the atlas's images are fields."""
         try:
             preprocess = opened.model.preprocess
         except NotFittedError:
             return None
         if not is_field(np.zeros((1, 1, preprocess.channels), preprocess.dtype)):
             return None
-        from matplotlib.colors import to_hex
-
-        cmap, (low, high) = field_colours()
-        steps = np.linspace(low, high, cmap.N + 1)[:-1]
-        return [{"from": float(v), "colour": to_hex(c)} for v, c in zip(steps, cmap.colors)]
+        clip = reader_options(opened.store).clip
+        return [{"from": start, "colour": colour} for start, colour in reflectivity_legend(clip)]
 
     maps: dict[tuple[str, int], dict[str, Any]] = {}  # the atlas is read-only: a map once made holds
 
