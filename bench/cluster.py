@@ -10,7 +10,7 @@ and smaller runs with ``--n``, ``--k``, ``--tsne-n``, ``--skip-digits``, ...:
     .venv/bin/python bench/cluster.py --n 100000 --k 20 --tsne-n 2000 --digits-epochs 5
 
 K-means: ``--n`` generated clustered vectors of ``--d`` numbers into ``--k``
-clusters, our :class:`~latentatlas.kmeans.KMeans` (FAISS engine, greedy
+clusters, our :class:`~latentatlas.cluster.kmeans.KMeans` (FAISS engine, greedy
 k-means++ seeds drawn from 256 rows per cluster, its default) beside
 scikit-learn's ``KMeans`` (greedy k-means++ seeding on all rows), both with
 ``--restarts`` restarts and exactly ``--iters`` Lloyd iterations
@@ -18,7 +18,7 @@ scikit-learn's ``KMeans`` (greedy k-means++ seeding on all rows), both with
 scikit-learn does (``init_size="all"``). The three run side by side
 in ``--repeats`` rounds, each round with its own seed; the fastest round of
 each is its time (every round is listed), the mean its inertia. t-SNE: ``--tsne-n`` of those vectors, reduced to 50 dimensions by PCA,
-with openTSNE (our :class:`~latentatlas.projection.Projection`) beside
+with openTSNE (our :class:`~latentatlas.space.projection.Projection`) beside
 scikit-learn's ``TSNE``, both running 250 early-exaggeration iterations and
 ``--tsne-iters`` more, on all cores. Digits: the sample set exported,
 ``build`` with ``--digits-code-size``, ``--digits-epochs`` and
@@ -64,7 +64,7 @@ def kmeans(args) -> dict:
     """
     from sklearn.cluster import KMeans as SklearnKMeans
 
-    from latentatlas.kmeans import SEED_ROWS_PER_CLUSTER, KMeans
+    from latentatlas.cluster.kmeans import SEED_ROWS_PER_CLUSTER, KMeans
 
     X = clustered(args.n, args.d, args.k, args.seed)
     contenders = {
@@ -101,7 +101,7 @@ def tsne(args) -> dict:
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
-    from latentatlas.projection import Projection
+    from latentatlas.space.projection import Projection
 
     X = clustered(args.tsne_n, args.d, 20, args.seed + 1)
     ours, ours_s = timed(lambda: Projection("tsne", n_iter=args.tsne_iters, random_state=args.seed).fit(X))
@@ -126,7 +126,7 @@ def digits(args) -> dict:
     import torch
 
     from latentatlas import Atlas
-    from latentatlas.sources.samples import export_sample
+    from latentatlas.datasets.samples import export_sample
     from latentatlas.threads import idle_cores
 
     torch.set_num_threads(idle_cores())

@@ -56,7 +56,7 @@ def main() -> None:
             decompress_rate = timed_rate(lambda: atlas.decompress(root / "codes", root / "restored"), n_test)
         result = evaluation.to_dict()
         if args.plot:
-            from latentatlas.viz import rate_distortion_figure, save_png
+            from latentatlas.pictures.grids import rate_distortion_figure, save_png
 
             save_png(rate_distortion_figure(result), args.plot)
 

@@ -15,7 +15,7 @@ import torch
 
 from latentatlas.models import AutoencoderConfig, LatentModel
 from latentatlas.models.flops import count_flops
-from latentatlas.preprocess import PreprocessConfig
+from latentatlas.models.preprocess import PreprocessConfig
 
 
 def timed(fn, repeats: int) -> float:

@@ -36,15 +36,15 @@ import time
 import numpy as np
 import torch
 
-from latentatlas.baselines import LinearCodec
+from latentatlas.baselines.codec import LinearCodec
 from latentatlas.models import Corruption, LatentModel
 from latentatlas.models.augment import Augmentation
 from latentatlas.models.device import resolve_device, resolve_precision
 from latentatlas.models.flops import count_flops
 from latentatlas.ops.fit import ModelOptions, architecture
-from latentatlas.preprocess import PreprocessConfig
-from latentatlas.sources.samples import _photographs, load_sample
-from latentatlas.train import TrainConfig, train
+from latentatlas.models.preprocess import PreprocessConfig
+from latentatlas.datasets.samples import _photographs, load_sample
+from latentatlas.models.train import TrainConfig, train
 from shared import HELD_OUT
 
 PHOTO_CROPS = 6000

@@ -10,8 +10,8 @@ digits and 32-pixel generated shapes (``--per-group`` of each). Every
 stored image of ``--queries`` per group is copied in each way of
 :data:`TRANSFORMS` (rotations of 30 and 90 degrees, scale, crop, JPEG,
 and a 96-pixel copy rotated 30 degrees) and matched, as ``features
-search`` does (:func:`latentatlas.features.extract` and
-:func:`~latentatlas.features.match` with the default settings), against
+search`` does (:func:`latentatlas.search.orb.extract` and
+:func:`~latentatlas.search.orb.match` with the default settings), against
 every stored image. The inliers of a copy with its original are "true";
 the most inliers of a copy with any other stored image, and of photographs
 that are not stored (the query's best candidate when it has no copy), are
@@ -63,7 +63,7 @@ def stored_images(per_group: int, distractors: int, seed: int) -> tuple[dict[str
     """The stored images by group (and ``distractors`` more tiles and digits), and photographs kept out of the atlas."""
     import cv2
 
-    from latentatlas.sources.samples import _photographs, load_sample
+    from latentatlas.datasets.samples import _photographs, load_sample
 
     rng = np.random.default_rng(seed)
     photos = []
@@ -105,7 +105,7 @@ def summary(values: list[int]) -> str:
 
 
 def main() -> None:
-    from latentatlas.features import OrbSettings, extract, match
+    from latentatlas.search.orb import OrbSettings, extract, match
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-group", type=int, default=10, help="stored images per group")

@@ -100,7 +100,7 @@ def ours(phase: str, atlas: Path, folder: Path) -> dict:
     single queries and a batch and saves the true neighbours; ``ann``
     (after the build) times single queries and measures their recall.
     """
-    from latentatlas.ops.engine import Engine
+    from latentatlas.search.engine import Engine
     from latentatlas.store import Store
 
     queries = np.load(folder / "queries.npy")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from latentatlas.sources import write_image
-from latentatlas.sources.samples import load_sample
+from latentatlas.datasets.samples import load_sample
 
 HELD_OUT = ("astronaut", "coffee", "camera", "grass")
 

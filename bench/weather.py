@@ -50,7 +50,7 @@ def reader(scale: float):
 def write_fields(folder: Path, count: int) -> float:
     """``count`` hours of generated radar on HRRR's grid as GRIB2 files; returns the seconds taken."""
     from latentatlas.sources.lambert import HRRR_SHAPE
-    from latentatlas.sources.radar_files import export_radar
+    from latentatlas.datasets.radar_files import export_radar
 
     start = time.perf_counter()
     export_radar(folder, "grib2", days=math.ceil(count / 24), grid=HRRR_SHAPE)

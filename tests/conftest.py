@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from latentatlas.sources import ReaderOptions, write_image
-from latentatlas.sources.samples import load_sample
+from latentatlas.datasets.samples import load_sample
 
 DIGITS_PER_CLASS = 30
 
@@ -138,7 +138,7 @@ def moving_atlas(tmp_path_factory, moving_stack) -> Path:
 @pytest.fixture(scope="session")
 def radar_npy(tmp_path_factory):
     """Two days of generated radar (from 2019-01-01) on a 32x56 grid as radar.npy + radar.times.npy."""
-    from latentatlas.sources.samples import export_sample
+    from latentatlas.datasets.samples import export_sample
 
     folder, _ = export_sample("radar", tmp_path_factory.mktemp("radar"), fmt="npy", days=2, grid=(32, 56))
     return folder / "radar.npy"
@@ -159,7 +159,7 @@ def radar_atlas(tmp_path_factory, radar_npy):
 @pytest.fixture(scope="session")
 def shapes_dir(tmp_path_factory) -> Path:
     """Generated shapes (32x32 RGB): 240 to train on in ``train/``, 24 others (another seed) in ``test/``."""
-    from latentatlas.sources.samples import export_sample
+    from latentatlas.datasets.samples import export_sample
 
     root = tmp_path_factory.mktemp("shapes")
     export_sample("shapes", root / "train", n=240)

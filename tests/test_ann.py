@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentatlas.ann import AnnIndex, AnnSettings
+from latentatlas.search.ann import AnnIndex, AnnSettings
 from latentatlas.errors import UsageError
-from latentatlas.index import ExactIndex
+from latentatlas.search.exact import ExactIndex
 
 
 def _clustered(rng, n: int = 3000, d: int = 16, clusters: int = 30) -> np.ndarray:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentatlas.baselines import LinearCodec, decode_image, encode_image, match_quality, quality_sweep
+from latentatlas.baselines.codec import LinearCodec, decode_image, encode_image, match_quality, quality_sweep
 from latentatlas.errors import UsageError
 from latentatlas.models import AutoencoderConfig, LatentModel
-from latentatlas.preprocess import PreprocessConfig
+from latentatlas.models.preprocess import PreprocessConfig
 
 
 def test_pca_reconstructs_low_rank_images_and_matches_scikit_learn(rng):

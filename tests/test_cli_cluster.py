@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from latentatlas import Atlas
-from latentatlas.clusters import load_run
+from latentatlas.store.clusters import load_run
 
 
 def _json(result):

@@ -6,7 +6,7 @@ import json
 
 import pyarrow.parquet as pq
 
-from latentatlas.ops.temporal import JSON_KEYS
+from latentatlas.ops.evaluate.interpolation import JSON_KEYS
 from latentatlas.sources import read_image
 
 

@@ -196,7 +196,7 @@ def test_orb_search_says_no_match_for_an_unrelated_photograph(cli, atlas_copy, t
 def test_orb_search_finds_a_30_degree_rotated_96_pixel_copy_of_a_small_image(cli, tmp_path):
     import cv2
 
-    from latentatlas.sources.samples import load_sample
+    from latentatlas.datasets.samples import load_sample
 
     tiles = load_sample("photos", tile=64)
     original = "coffee_0128_0512"  # a tile with texture (flat ones, such as sky, have no repeatable corners)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from latentatlas import Atlas
-from latentatlas.clusters import load_run
+from latentatlas.store.clusters import load_run
 
 ROW_KEYS = {"representation", "precision", "recall", "f1", "knn_accuracy", "map_at_10"}
 

@@ -11,7 +11,7 @@ import pytest
 
 from latentatlas.errors import UsageError
 from latentatlas.ops.sql import translate
-from latentatlas.store import IMAGE_COLUMNS, Store
+from latentatlas.store.database import IMAGE_COLUMNS, Store
 
 # The article's queries with only the table (`ai-analytics-solutions.advdata.wxembed` -> items),
 # the code column (ref -> vector) and the dates changed.

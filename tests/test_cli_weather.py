@@ -11,7 +11,7 @@ import pytest
 
 from latentatlas import Atlas
 from latentatlas.sources import ReaderOptions, read_source
-from latentatlas.sources.radar import RadarYear
+from latentatlas.datasets.radar import RadarYear
 
 GRID = (32, 56)
 START = datetime(2019, 1, 1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from latentatlas import ModelMismatchError, UsageError
-from latentatlas.clusters import ClusterRun, free_run_name, load_run, run_names, save_run
+from latentatlas.store.clusters import ClusterRun, free_run_name, load_run, run_names, save_run
 from latentatlas.store import Store
 
 

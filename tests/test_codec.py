@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from latentatlas import Atlas
-from latentatlas.codefile import file_size
+from latentatlas.codec.codefile import file_size
 from latentatlas.errors import BadInputError, ModelMismatchError, UsageError
 from latentatlas.ops.codec import INT8_SCALE_FILE, read_code
 from latentatlas.sources import read_image
@@ -47,7 +47,7 @@ def test_round_trip_matches_decoding_the_stored_code(atlas_copy, digits_dir, tmp
 
 
 def _int8(atlas_path):
-    from latentatlas.quantise import Int8Quantiser
+    from latentatlas.codec.quantise import Int8Quantiser
 
     return Int8Quantiser.from_dict(json.loads((atlas_path / "model" / INT8_SCALE_FILE).read_text()))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentatlas.codefile import CodeHeader, file_size, header_size, pack, unpack
+from latentatlas.codec.codefile import CodeHeader, file_size, header_size, pack, unpack
 from latentatlas.errors import BadInputError
 
 MODEL = "0123456789abcdef"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from latentatlas.errors import UsageError
-from latentatlas.features import Features, OrbSettings, extract, match, plausible
+from latentatlas.search.orb import Features, OrbSettings, extract, match, plausible
 
 
 @pytest.mark.parametrize("transform, expected", [
@@ -34,7 +34,7 @@ def test_a_keypoint_votes_once():
 
 
 def test_small_low_contrast_images_get_keypoints():
-    from latentatlas.sources.samples import load_sample
+    from latentatlas.datasets.samples import load_sample
 
     digit = load_sample("digits").images[0]
     assert digit.shape == (8, 8) and len(extract(digit, OrbSettings())) >= 10

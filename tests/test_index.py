@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from latentatlas.errors import UsageError
-from latentatlas.index import METRICS, ExactIndex, exact_search, merge_neighbours
+from latentatlas.search.exact import METRICS, ExactIndex, exact_search, merge_neighbours
 
 
 def _reference(matrix: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
@@ -95,7 +95,7 @@ def test_bad_parameters(call, message):
 
 @pytest.mark.parametrize("nq", [1, 2, 40])
 def test_parallel_scans_give_the_same_answer(monkeypatch, rng, nq):
-    import latentatlas.index as index
+    import latentatlas.search.exact as index
 
     matrix = rng.normal(size=(3001, 6)).astype(np.float32)
     queries = rng.normal(size=(nq, 6)).astype(np.float32)

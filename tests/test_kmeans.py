@@ -8,7 +8,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import check_estimator
 
 from latentatlas import UsageError
-from latentatlas.kmeans import KMeans, assign
+from latentatlas.cluster.kmeans import KMeans, assign
 
 
 def planted(rng, k=6, per=50, d=8, spread=20.0):

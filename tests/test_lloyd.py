@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentatlas.lloyd import bounded_lloyd
+from latentatlas.cluster.lloyd import bounded_lloyd
 
 
 def plain_lloyd(X: np.ndarray, centers: np.ndarray, iterations: int) -> np.ndarray:

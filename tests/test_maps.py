@@ -7,11 +7,11 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from latentatlas.maps import outlines
+from latentatlas.pictures.maps import outlines
 from latentatlas.sources import ReaderOptions
 from latentatlas.sources.geometry import GridGeometry, file_geometry
 from latentatlas.sources.lambert import LambertGrid
-from latentatlas.viz import REFLECTIVITY, captioned_rows, field_colours
+from latentatlas.pictures.grids import REFLECTIVITY, captioned_rows, field_colours
 
 GRID = (32, 56)
 
@@ -19,7 +19,7 @@ GRID = (32, 56)
 @pytest.fixture(scope="module")
 def radar_grib(tmp_path_factory):
     """A day of generated radar as GRIB2 files on HRRR's Lambert grid (32 x 56 points)."""
-    from latentatlas.sources.radar_files import export_radar
+    from latentatlas.datasets.radar_files import export_radar
 
     folder, _ = export_radar(tmp_path_factory.mktemp("grib"), "grib2", days=1, grid=GRID,
                              start=datetime(2019, 9, 20))
@@ -62,7 +62,7 @@ def _labels(ticks) -> list[str]:
 
 
 def test_the_lambert_grid_of_the_radar_export_is_read_from_grib_and_netcdf(radar_grib, tmp_path):
-    from latentatlas.sources.radar_files import export_radar
+    from latentatlas.datasets.radar_files import export_radar
 
     grib = file_geometry(sorted(radar_grib.glob("*.grib2"))[0])
     assert grib.shape == GRID and grib.lambert == LambertGrid.conus(*GRID)
@@ -122,7 +122,7 @@ def test_outlines_are_kept_to_the_extent():
 
 def test_a_search_picture_of_a_grib_atlas_is_a_map_with_utc_times(radar_grib, tmp_path, monkeypatch):
     from latentatlas import Atlas
-    from latentatlas.ops import search_picture
+    from latentatlas.pictures import search as search_picture
 
     drawn = []
     save = search_picture.save_png
@@ -145,7 +145,7 @@ def test_a_search_picture_of_a_grib_atlas_is_a_map_with_utc_times(radar_grib, tm
 
 def test_cluster_centroids_of_a_grib_atlas_are_maps_with_the_bar_to_the_clip(radar_grib, tmp_path, monkeypatch):
     from latentatlas import Atlas
-    from latentatlas import viz
+    from latentatlas.pictures import grids as viz
 
     drawn = []
     save = viz.save_png
@@ -162,7 +162,7 @@ def test_cluster_centroids_of_a_grib_atlas_are_maps_with_the_bar_to_the_clip(rad
 
 
 def test_row_geometry_of_a_tile_is_its_window():
-    from latentatlas.ops.search_picture import row_geometry
+    from latentatlas.pictures.search import row_geometry
 
     whole = _conus()
     tile = row_geometry(whole, {"meta": {"top": 16, "left": 28}, "height": 16, "width": 28})
@@ -174,7 +174,7 @@ def test_row_geometry_of_a_tile_is_its_window():
 def test_a_field_query_from_a_file_of_the_same_grid_is_a_map_and_another_grid_is_not(radar_grib, tmp_path,
                                                                                       monkeypatch):
     from latentatlas import Atlas
-    from latentatlas.ops import search_picture
+    from latentatlas.pictures import search as search_picture
 
     drawn = []
     save = search_picture.save_png

@@ -9,7 +9,7 @@ import pytest
 
 from latentatlas.errors import BadInputError, ModelMismatchError, NotFittedError
 from latentatlas.models import AutoencoderConfig, LatentModel, load_model, save_model
-from latentatlas.preprocess import PreprocessConfig
+from latentatlas.models.preprocess import PreprocessConfig
 
 
 def _model(code_size: int = 8, seed: int = 0) -> LatentModel:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from latentatlas.errors import BadInputError, UsageError
-from latentatlas.preprocess import PreprocessConfig, Preprocessor
+from latentatlas.models.preprocess import PreprocessConfig, Preprocessor
 
 
 def test_infer_follows_the_data():

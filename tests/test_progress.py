@@ -7,10 +7,10 @@ import pytest
 
 from latentatlas import Atlas, progress
 from latentatlas.models import AutoencoderConfig, LatentModel
-from latentatlas.preprocess import PreprocessConfig
+from latentatlas.models.preprocess import PreprocessConfig
 from latentatlas.progress import ProgressBar, _position
-from latentatlas.sources.samples import load_sample
-from latentatlas.train import TrainConfig, train
+from latentatlas.datasets.samples import load_sample
+from latentatlas.models.train import TrainConfig, train
 
 
 class Recorder:

@@ -7,7 +7,7 @@ import pytest
 from sklearn.utils.estimator_checks import check_estimator
 
 from latentatlas import UsageError
-from latentatlas.projection import Projection
+from latentatlas.space.projection import Projection
 
 
 @pytest.fixture()

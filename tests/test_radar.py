@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from latentatlas.errors import UsageError
-from latentatlas.sources.radar import NO_ECHO_DBZ, REGIMES, RadarYear
-from latentatlas.sources.samples import export_sample, load_sample
+from latentatlas.datasets.radar import NO_ECHO_DBZ, REGIMES, RadarYear
+from latentatlas.datasets.samples import export_sample, load_sample
 
 GRID = (64, 112)
 

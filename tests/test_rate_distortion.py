@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from latentatlas import Atlas
-from latentatlas.codefile import file_size
+from latentatlas.codec.codefile import file_size
 
 
 @pytest.fixture(scope="module")

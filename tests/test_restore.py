@@ -9,7 +9,7 @@ from latentatlas import Atlas
 from latentatlas.errors import BadInputError, ModelMismatchError, UsageError
 from latentatlas.models.tiled import apply_tiled
 from latentatlas.sources import read_image, write_image
-from latentatlas.sources.samples import export_sample, load_sample
+from latentatlas.datasets.samples import export_sample, load_sample
 
 TILE, HALF = 32, 16
 

@@ -9,8 +9,8 @@ import pytest
 
 from latentatlas.errors import UsageError
 from latentatlas.sources import read_source
-from latentatlas.preprocess import LUMA
-from latentatlas.sources.samples import TASK_COLOURS, export_sample, load_sample
+from latentatlas.models.preprocess import LUMA
+from latentatlas.datasets.samples import TASK_COLOURS, export_sample, load_sample
 
 
 def test_digits_are_the_1797_labelled_8x8_digits():

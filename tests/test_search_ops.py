@@ -9,7 +9,7 @@ import pytest
 
 from latentatlas import Atlas
 from latentatlas.errors import UsageError
-from latentatlas.ops.neighbours import parse_window
+from latentatlas.search.neighbours import parse_window
 from latentatlas.store import ImageRow
 
 
@@ -124,7 +124,7 @@ def test_float16_codes_give_the_same_neighbours_here(vector_atlas):
 
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_exact_scans_read_the_codes_from_a_fresh_index_or_the_table_alike(vector_atlas, metric):
-    from latentatlas.ops.engine import Engine
+    from latentatlas.search.engine import Engine
 
     with Atlas.open(vector_atlas) as atlas:
         from_table = atlas.search_batch([1, 2, 3], k=6, metric="ip", exact=True)

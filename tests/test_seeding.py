@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentatlas import seeding
-from latentatlas.seeding import kmeans_plusplus
+from latentatlas.cluster import seeding
+from latentatlas.cluster.seeding import kmeans_plusplus
 
 
 def reference_seeds(X: np.ndarray, k: int, rng: np.random.RandomState) -> np.ndarray:

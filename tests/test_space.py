@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
-from latentatlas.space import mean_average_precision, natural_order, score_representation, scores_from_confusion
+from latentatlas.space.scores import mean_average_precision, natural_order, score_representation, scores_from_confusion
 
 
 def test_precision_and_recall_equal_scikit_learns_on_a_known_confusion_matrix():

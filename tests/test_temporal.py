@@ -9,7 +9,7 @@ import pytest
 
 from latentatlas import Atlas
 from latentatlas.errors import UsageError
-from latentatlas.ops.temporal import JSON_KEYS, find_triples, parse_step
+from latentatlas.ops.evaluate.interpolation import JSON_KEYS, find_triples, parse_step
 
 
 @pytest.mark.parametrize("text, seconds", [("1h", 3600), ("30min", 1800), ("15m", 900), ("1d", 86400),

@@ -8,9 +8,9 @@ import torch
 
 from latentatlas.errors import BadInputError, UsageError
 from latentatlas.models import AutoencoderConfig, LatentModel
-from latentatlas.preprocess import PreprocessConfig
-from latentatlas.sources.samples import load_sample
-from latentatlas.train import TrainConfig, split, train
+from latentatlas.models.preprocess import PreprocessConfig
+from latentatlas.datasets.samples import load_sample
+from latentatlas.models.train import TrainConfig, split, train
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def _plain(seed: int = 0, code_size: int = 8, size: int = 8, **kwargs) -> Latent
 
 
 def test_the_kept_model_is_never_worse_than_pca(digit_inputs):
-    from latentatlas.baselines import LinearCodec
+    from latentatlas.baselines.codec import LinearCodec
 
     model = _plain()
     history = train(model, digit_inputs, TrainConfig(epochs=1, learning_rate=1e-9))

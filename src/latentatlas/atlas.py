@@ -22,24 +22,24 @@ from .ops import features as features_op
 from .ops import fit as fit_op
 from .ops import index as index_op
 from .ops import info as info_op
-from .ops import neighbours as neighbours_op
+from .search import neighbours as neighbours_op
 from .ops import search as search_op
 from .ops import sql as sql_op
-from .ops.engine import EngineCache
+from .search.engine import EngineCache
 from .progress import Progress, shows_progress
 from .sources import ReaderOptions
-from .store import QueryResult, Store
+from .store.database import QueryResult, Store
 
 if TYPE_CHECKING:
     from .ops.cluster import ClusterReport
     from .ops.codec import CompressReport, DecompressReport
     from .ops.interpolate import Interpolation
-    from .ops.rate_distortion import CodecEvaluation
-    from .ops.restoration import RestoreEvaluation
+    from .ops.evaluate.codec import CodecEvaluation
+    from .ops.evaluate.restore import RestoreEvaluation
     from .ops.restore import RestoreReport
-    from .ops.temporal import TemporalReport
+    from .ops.evaluate.interpolation import TemporalReport
     from .ops.project import ProjectionResult
-    from .ops.space import SpaceReport
+    from .ops.evaluate.space import SpaceReport
 
 __all__ = ["Atlas"]
 
@@ -115,7 +115,7 @@ class Atlas:
         ``settings`` are fields of :class:`~latentatlas.ops.fit.ModelOptions`
         (``code_size``, ``size``, ``channels``, ``fit``, ``value_range``,
         ``base_channels``, ``corrupt`` (e.g. ``["noise:0.1"]``: learn to undo
-        it), ``bottleneck`` (``"conv"`` for restoration), ...) and :class:`~latentatlas.train.TrainConfig`
+        it), ``bottleneck`` (``"conv"`` for restoration), ...) and :class:`~latentatlas.models.train.TrainConfig`
         (``epochs``, ``batch_size``, ``val_fraction``, ``loss``, ``seed``, ...).
         ``reader`` says how to read the sources (variable, clip, crop,
         scale, tiles: :class:`~latentatlas.sources.ReaderOptions`); it is
@@ -169,7 +169,7 @@ class Atlas:
         as ``dtype`` (float16 halves the memory). Loaded codes are kept
         between calls and reloaded when the atlas changes. ``out`` draws
         the query and its hits into a PNG, fields in ``colormap`` (see
-        :func:`latentatlas.ops.search_picture.draw_search`).
+        :func:`latentatlas.pictures.search.draw_search`).
         """
         if isinstance(query, np.ndarray) and query.ndim == 1:
             query, vector = None, query
@@ -180,7 +180,7 @@ class Atlas:
                                                time=time, tile=tile)
         result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
         if out is not None:
-            from .ops.search_picture import draw_search
+            from .pictures.search import draw_search
 
             result.out = draw_search(self.store, resolved, result, out, colormap, lambda: self.model)
         return result
@@ -213,14 +213,14 @@ class Atlas:
         """The ``k`` nearest rows of each stored row in ``ids`` (None: all rows), e.g. a kNN graph.
 
         ``out`` writes them as Parquet (``query_id, rank, id, distance``);
-        see :func:`latentatlas.ops.neighbours.search_batch`.
+        see :func:`latentatlas.search.neighbours.search_batch`.
         """
         return neighbours_op.search_batch(self.store, ids, k, metric, where, exclude_within, exclude_self, exact,
                                           out, self._engines, progress, dtype)
 
     @shows_progress
     def index(self, kind: str = "ivfpq", progress: Progress = True, **settings: Any) -> index_op.IndexReport:
-        """Build the approximate index ``search`` then uses; ``settings`` are fields of :class:`~latentatlas.ann.AnnSettings`."""
+        """Build the approximate index ``search`` then uses; ``settings`` are fields of :class:`~latentatlas.search.ann.AnnSettings`."""
         chosen = _settings(index_op.AnnSettings, kind=kind, **settings)
         return index_op.build_index(self.store, chosen, progress)
 
@@ -262,7 +262,7 @@ class Atlas:
         ``settings`` are fields of :class:`~latentatlas.ops.cluster.ClusterSettings`
         (``name``, ``where``, ``engine``, ``restarts``, ``max_iter``, ``seed``,
         ``replace``, ...). Read a stored run back with
-        :func:`latentatlas.clusters.load_run`.
+        :func:`latentatlas.store.clusters.load_run`.
         """
         from .ops import cluster as cluster_op
 
@@ -287,12 +287,12 @@ class Atlas:
     @shows_progress
     def evaluate_space(self, label_column: str = "label", *, progress: Progress = True,
                        **settings: Any) -> SpaceReport:
-        """Raw pixels, PCA, LDA and our codes scored side by side; see :func:`latentatlas.ops.space.evaluate_space`.
+        """Raw pixels, PCA, LDA and our codes scored side by side; see :func:`latentatlas.ops.evaluate.space.evaluate_space`.
 
-        ``settings`` are fields of :class:`~latentatlas.ops.space.SpaceSettings`
+        ``settings`` are fields of :class:`~latentatlas.ops.evaluate.space.SpaceSettings`
         (``test_fraction``, ``knn``, ``seed``, ``where``).
         """
-        from .ops import space as space_op
+        from .ops.evaluate import space as space_op
 
         return space_op.evaluate_space(self.store, self.model,
                                        _settings(space_op.SpaceSettings, label_column=label_column, **settings), progress)
@@ -334,9 +334,9 @@ class Atlas:
                        progress: Progress = True) -> CodecEvaluation:
         """Rate–distortion of our codes beside PCA, JPEG and WebP on held-out images.
 
-        See :func:`latentatlas.ops.rate_distortion.evaluate_codec`.
+        See :func:`latentatlas.ops.evaluate.codec.evaluate_codec`.
         """
-        from .ops import rate_distortion
+        from .ops.evaluate import codec as rate_distortion
 
         train = _as_list(pca_train) if pca_train is not None else None
         return rate_distortion.evaluate_codec(self.store, self.model, _as_list(sources), train, dtypes, formats, progress)
@@ -347,9 +347,9 @@ class Atlas:
         """Mean-of-neighbours prediction of each stored (t - step, t, t + step) triple.
 
         ``step`` is a ``timedelta`` or text like ``"1h"``. See
-        :func:`latentatlas.ops.temporal.evaluate_interpolation`.
+        :func:`latentatlas.ops.evaluate.interpolation.evaluate_interpolation`.
         """
-        from .ops import temporal
+        from .ops.evaluate import interpolation as temporal
 
         step = temporal.parse_step(step) if isinstance(step, str) else step
         return temporal.evaluate_interpolation(self.store, self.model, step, where, progress=progress)
@@ -374,11 +374,11 @@ class Atlas:
         """Corrupt clean held-out ``images`` with the model's corruption; score ours beside classic filters.
 
         ``out`` writes the grid picture. ``settings`` are fields of
-        :class:`~latentatlas.ops.restoration.RestoreEvalSettings` (``corrupt``,
+        :class:`~latentatlas.ops.evaluate.restore.RestoreEvalSettings` (``corrupt``,
         ``validation``, ``seed``, ``stride``, ``examples``, ``baselines``). See
-        :func:`latentatlas.ops.restoration.evaluate_restore`.
+        :func:`latentatlas.ops.evaluate.restore.evaluate_restore`.
         """
-        from .ops import restoration
+        from .ops.evaluate import restore as restoration
 
         chosen = _settings(restoration.RestoreEvalSettings, **settings)
         return restoration.evaluate_restore(self.model, _as_list(images), chosen, out, progress)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..quantise import DTYPES
+from ..codec.quantise import DTYPES
 from . import evaluate
 from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
                      show_result)
@@ -71,7 +71,7 @@ def evaluate_codec(
         sources, pca_train=pca_train, dtypes=dtypes or DTYPES, progress=progress), threads, quiet or json_output)
     result = evaluation.to_dict()
     if out is not None:
-        from ..viz import rate_distortion_figure, save_png
+        from ..pictures.grids import rate_distortion_figure, save_png
 
         result["plot"] = str(save_png(rate_distortion_figure(result), out))
     show_result(result, json_output, _print_table, evaluation.failures)

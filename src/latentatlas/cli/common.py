@@ -160,7 +160,7 @@ def writable_atlas(path: Path, create: bool = True) -> Iterator[Any]:
     leave a directory that a later run would have to ``--overwrite``.
     """
     from ..atlas import Atlas
-    from ..store import DB_FILE
+    from ..store.database import DB_FILE
 
     if not create:
         Atlas.open(path, read_only=True).close()

@@ -16,7 +16,7 @@ app = typer.Typer(help="Built-in sample sets (nothing is downloaded).", no_args_
 @command(app, "list")
 def list_samples(json_output: JsonOption = False) -> None:
     """The sample sets and what they hold."""
-    from ..sources.samples import SAMPLES
+    from ..datasets.samples import SAMPLES
 
     rows = [{"name": s.name, "labelled": s.labelled, "description": s.description, "formats": list(s.formats)}
             for s in SAMPLES.values()]
@@ -45,7 +45,7 @@ def export(
     quiet: QuietOption = False,
 ) -> None:
     """Write a sample set: image files (sub-folders by label) plus labels.csv, or radar fields."""
-    from ..sources.samples import export_sample, sample_set
+    from ..datasets.samples import export_sample, sample_set
 
     options: dict[str, Any] = {k: v for k, v in (("days", days), ("grid", parse_grid(grid)), ("start", start)) if v is not None}
     with progress_bar(quiet or json_output) as progress:

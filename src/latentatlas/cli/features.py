@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..features import MIN_INLIERS
+from ..search.orb import MIN_INLIERS
 from .common import AtlasOption, JsonOption, QuietOption, command, console, progress_bar, writable_atlas
 from .search import print_ranked, print_summary
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from ..errors import UsageError
-from ..viz import REFLECTIVITY
+from ..pictures.grids import REFLECTIVITY
 from .common import (
     AtlasOption, JsonOption, QuietOption, command, console, emit_json, parse_numbers, print_table, progress_bar,
 )
@@ -66,7 +66,7 @@ def search(
     tile = None if tile_row is None else (tile_row, tile_col)
     with Atlas.open(atlas, read_only=True) as opened:
         if batch:
-            from ..ops.neighbours import read_ids
+            from ..search.neighbours import read_ids
 
             ids = read_ids(ids_from) if ids_from is not None else None
             with progress_bar(quiet or json_output) as progress:

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 
 from ..atlas import Atlas
-from ..metrics import psnr
+from ..ops.evaluate.quality import psnr
 from ..progress import ProgressCallback, silent
-from ..report import Report
+from ..pictures.report import Report
 from ..sources import read_sources
 from ..sources.loading import load_records
-from ..sources.samples import export_sample
-from ..train import split
-from ..viz import captioned_rows, grid
+from ..datasets.samples import export_sample
+from ..models.train import split
+from ..pictures.grids import captioned_rows, grid
 
 __all__ = ["photos_demo", "psnr"]
 

@@ -26,17 +26,17 @@ from typing import Any
 import numpy as np
 
 from ..atlas import Atlas
-from ..baselines import LinearCodec
-from ..clusters import load_run
+from ..baselines.codec import LinearCodec
+from ..store.clusters import load_run
 from ..errors import UsageError
 from ..ops.fit import FitReport
 from ..ops.search import Hit
 from ..progress import ProgressCallback, silent
-from ..metrics import psnr
+from ..ops.evaluate.quality import psnr
 from ..sources import ReaderOptions, read_sources
 from ..sources.loading import load_records
-from ..sources.radar import DEFAULT_GRID, REGIMES, RadarYear
-from ..sources.radar_files import export_radar
+from ..datasets.radar import DEFAULT_GRID, REGIMES, RadarYear
+from ..datasets.radar_files import export_radar
 from .weather_report import write_report
 
 __all__ = ["WeatherSettings", "WeatherStudy", "weather_demo", "DEFAULT_TIME", "READER"]

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..atlas import Atlas
-from ..baselines import LinearCodec
-from ..clusters import load_run
-from ..metrics import psnr
+from ..baselines.codec import LinearCodec
+from ..store.clusters import load_run
+from ..ops.evaluate.quality import psnr
 from ..ops.at_time import format_time, row_at
 from ..ops.embed import reader_options
 from ..ops.rows import read_pixels
-from ..ops.search_picture import atlas_geometry, placed
-from ..ops.temporal import JSON_KEYS
-from ..report import Report
-from ..sources.radar import REGIMES
-from ..viz import REFLECTIVITY, captioned_rows, field_colours, save_png
+from ..pictures.search import atlas_geometry, placed
+from ..ops.evaluate.interpolation import JSON_KEYS
+from ..pictures.report import Report
+from ..datasets.radar import REGIMES
+from ..pictures.grids import REFLECTIVITY, captioned_rows, field_colours, save_png
 
 if TYPE_CHECKING:
     from .weather import WeatherStudy

@@ -1,7 +1,7 @@
 """Corruptions a restoration model learns to undo, drawn afresh for every training batch.
 
 Each corruption maps a batch of model inputs ``(N, C, H, W)`` float32 in
-[0, 1] (the value scale of :mod:`latentatlas.preprocess`) to corrupted
+[0, 1] (the value scale of :mod:`latentatlas.models.preprocess`) to corrupted
 inputs in [0, 1], drawing what it needs from a NumPy ``Generator``; the same
 seed gives the same corruption. A :class:`Corruption` chains several in
 order and is written in a small spec language, one spec per step::
@@ -29,7 +29,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from ..errors import UsageError
-from ..preprocess import LUMA
+from .preprocess import LUMA
 from .specs import Numeric, SpecLanguage
 
 __all__ = ["Corruption", "Corrupted", "Noise", "SaltPepper", "Mask", "Gray", "Downsample", "Jpeg", "KNOWN_SPECS"]

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..errors import BadInputError, ModelMismatchError, NotFittedError, UsageError
-from ..preprocess import PreprocessConfig
+from .preprocess import PreprocessConfig
 from .autoencoder import AutoencoderConfig, ConvAutoencoder
 from .corruptions import Corruption
 from .latent import LatentModel

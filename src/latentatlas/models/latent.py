@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelMismatchError
-from ..preprocess import PreprocessConfig, Preprocessor
+from .preprocess import PreprocessConfig, Preprocessor
 from .autoencoder import AutoencoderConfig, ConvAutoencoder
 from .corruptions import Corruption
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..errors import UsageError
-from ..store import Store
+from ..store.database import Store
 
 __all__ = ["parse_time", "format_time", "row_at"]
 

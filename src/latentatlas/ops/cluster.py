@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from ..clusters import ClusterRun, check_name, free_run_name, save_run
+from ..store.clusters import ClusterRun, check_name, free_run_name, save_run
 from ..errors import UsageError
-from ..kmeans import ENGINES, KMeans, check_init_size
+from ..cluster.kmeans import ENGINES, KMeans, check_init_size
 from ..models import LatentModel
 from ..progress import ProgressCallback, silent
 from ..sources import Failure
-from ..store import Store
+from ..store.database import Store
 from .embed import check_model_matches, reader_options
 from .rows import column_of, read_pixels
 
@@ -44,7 +44,7 @@ class ClusterSettings:
     restarts, max_iter, seed
         K-means restarts (best inertia kept), iterations per restart, seed.
     init_size : int, "auto" or "all"
-        Rows sampled for the k-means++ seeding (see :class:`~latentatlas.kmeans.KMeans`).
+        Rows sampled for the k-means++ seeding (see :class:`~latentatlas.cluster.kmeans.KMeans`).
     members : int
         Members nearest the centre shown per cluster.
     replace : bool
@@ -216,9 +216,9 @@ def _pictures(store: Store, model: LatentModel, report: ClusterReport, ids: np.n
     Centroids of fields (radar) are drawn as dBZ maps on the atlas's grid,
     decoded at the grid's size, when the atlas knows where its fields lie.
     """
-    from ..plots import silhouette_curve
-    from ..viz import REFLECTIVITY, captioned_rows, field_colours, grid, is_field, save_png, to_display
-    from .search_picture import atlas_geometry, placed
+    from ..pictures.plots import silhouette_curve
+    from ..pictures.grids import REFLECTIVITY, captioned_rows, field_colours, grid, is_field, save_png, to_display
+    from ..pictures.search import atlas_geometry, placed
 
     out = report.out
     out.mkdir(parents=True, exist_ok=True)

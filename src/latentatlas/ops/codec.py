@@ -1,6 +1,6 @@
 """Compress and decompress: one small code file per image, decoded back at the original size.
 
-The files are described in :mod:`latentatlas.codefile`. ``int8`` codes use a
+The files are described in :mod:`latentatlas.codec.codefile`. ``int8`` codes use a
 per-dimension scale learned once per model from the atlas's embeddings and
 kept in ``model/int8_scale.json``; each int8 file carries the table's CRC-32
 so that a file is never decoded with another table.
@@ -17,14 +17,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..codefile import SUFFIX, CodeHeader, file_size, pack, unpack
+from ..codec.codefile import SUFFIX, CodeHeader, file_size, pack, unpack
 from ..errors import BadInputError, LatentAtlasError, ModelMismatchError, UsageError
 from ..models import LatentModel
 from ..progress import ProgressCallback, silent
-from ..quantise import Int8Quantiser, check_dtype, dequantise, quantise
+from ..codec.quantise import Int8Quantiser, check_dtype, dequantise, quantise
 from ..sources import Failure, ReaderOptions, Record, read_source
 from ..sources.loading import load_records
-from ..store import Store
+from ..store.database import Store
 from .decode import save_decoded
 from .embed import check_model_matches, whole_image_options
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..models import LatentModel
 from ..sources import write_image
-from ..store import Store
+from ..store.database import Store
 from .search import resolve_query
 
 __all__ = ["decode", "save_decoded"]

@@ -10,7 +10,7 @@ from ..errors import ModelMismatchError
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
 from ..sources.loading import iter_batches, transform_each
-from ..store import ImageRow, Store
+from ..store.database import ImageRow, Store
 
 if TYPE_CHECKING:  # the model brings PyTorch, which searching does not need
     from ..models import LatentModel

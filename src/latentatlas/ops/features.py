@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..errors import UsageError
-from ..features import DESCRIPTOR_BYTES, Features, OrbSettings, draw_matches, extract, match
+from ..search.orb import DESCRIPTOR_BYTES, Features, OrbSettings, draw_matches, extract, match
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, read_image, write_image
-from ..store import Store
+from ..store.database import Store
 from .rows import RowReader, read_pixels, read_row
 
 if TYPE_CHECKING:
@@ -215,9 +215,9 @@ def _preselect(store: Store, pixels: np.ndarray, candidates: int | None,
         raise UsageError(f"candidates must be >= 1, got {candidates}")
     if model is None:
         raise UsageError("choosing candidates by embedding needs the atlas's model")
-    from .engine import EngineCache
+    from ..search.engine import EngineCache
     from .embed import check_model_matches
-    from .neighbours import nearest
+    from ..search.neighbours import nearest
 
     encoder = model()
     check_model_matches(store, encoder)

@@ -14,13 +14,13 @@ from ..models import AutoencoderConfig, Corruption, LatentModel, save_model
 from ..models.augment import Augmentation
 from ..models.presets import AUTO, choose_preset, stem_for
 from ..models.training_set import StreamingImages
-from ..preprocess import PreprocessConfig, Preprocessor
+from ..models.preprocess import PreprocessConfig, Preprocessor
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
 from ..sources.geometry import file_geometry
 from ..sources.loading import Loaded, iter_batches, load_records, transform_each
-from ..store import Store
-from ..train import History, TrainConfig, train
+from ..store.database import Store
+from ..models.train import History, TrainConfig, train
 from .embed import GRID_KEY, READER_KEY
 
 __all__ = ["ModelOptions", "FitReport", "fit", "architecture", "split_settings", "read_history", "HISTORY_FILE",
@@ -104,7 +104,7 @@ def fit(
 
     With ``options.corrupt`` the model learns to undo that corruption: each
     training batch is corrupted afresh and the clean images are the targets
-    (see :func:`latentatlas.train.train`).
+    (see :func:`latentatlas.models.train.train`).
 
     Raises
     ------
@@ -249,7 +249,7 @@ def architecture(options: ModelOptions, preprocess: PreprocessConfig, corruption
 
 def write_history(history: History, directory: Path) -> None:
     """Write ``history.json`` and the ``loss.png`` curve beside the weights."""
-    from ..viz import loss_curve, save_png
+    from ..pictures.grids import loss_curve, save_png
 
     data = history.to_dict()
     (directory / HISTORY_FILE).write_text(json.dumps(data, indent=2) + "\n")

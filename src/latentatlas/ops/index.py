@@ -7,12 +7,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..ann import AnnIndex, AnnSettings
+from ..search.ann import AnnIndex, AnnSettings
 from ..errors import UsageError
 from ..progress import ProgressCallback, silent
-from ..store import Store
+from ..store.database import Store
 from .embed import FINGERPRINT_KEY
-from .engine import ann_dir, load_matrix
+from ..search.engine import ann_dir, load_matrix
 
 __all__ = ["AnnSettings", "IndexReport", "build_index", "remove_index"]
 

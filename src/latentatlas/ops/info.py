@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import has_model, load_model
-from ..store import Store
+from ..store.database import Store
 from .embed import READER_KEY
 from .fit import read_history
 

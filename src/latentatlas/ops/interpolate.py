@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..models import LatentModel
-from ..store import Store
+from ..store.database import Store
 from .embed import check_model_matches
 from .search import resolve_query
 
@@ -115,7 +115,7 @@ def _endpoint(store: Store, model: LatentModel, end: Endpoint) -> tuple[np.ndarr
 def save_strip(path: str | Path, interpolation: Interpolation, value_range: tuple[float, float]) -> Path:
     """Write the frames side by side as an image, or stacked ``(steps, H, W[, C])`` as ``.npy``."""
     from ..sources import write_image
-    from ..viz import grid, to_display
+    from ..pictures.grids import grid, to_display
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from ..clusters import load_run
+from ..store.clusters import load_run
 from ..errors import UsageError
-from ..projection import METHODS, Projection
+from ..space.projection import METHODS, Projection
 from ..progress import ProgressCallback, silent
 from ..sources import Failure
-from ..store import Store
+from ..store.database import Store
 from .rows import column_of, read_pixels
 
 __all__ = ["ProjectSettings", "ProjectionResult", "project", "map_points", "COLOR_BY"]
@@ -129,8 +129,8 @@ def project(
     coordinates = Path(coordinates) if coordinates is not None else out.with_suffix(".parquet")
     _write_coordinates(coordinates, ids, coords, store, labels, color_by, values)
     thumbs, failures = _thumbnails(store, ids, coords, settings)
-    from ..plots import scatter
-    from ..viz import save_png
+    from ..pictures.plots import scatter
+    from ..pictures.grids import save_png
 
     title = f"{settings.method.upper() if settings.method != 'tsne' else 't-SNE'} of {len(ids)} codes"
     figure = scatter(coords, values, continuous, title, color_by if color_by != "none" else "", thumbs)
@@ -205,8 +205,8 @@ def _thumbnails(store: Store, ids: np.ndarray, coords: np.ndarray,
                 settings: ProjectSettings) -> tuple[list[tuple[int, np.ndarray]], list[Failure]]:
     if not settings.thumbnails:
         return [], []
-    from ..plots import spread_points
-    from ..viz import to_display
+    from ..pictures.plots import spread_points
+    from ..pictures.grids import to_display
 
     rows = spread_points(coords, settings.thumbnails, settings.seed)
     pixels = read_pixels(store, ids[rows])

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import BadInputError, UsageError
 from ..sources import Failure, Record, read_source
 from ..sources.loading import load_records
-from ..store import Store
+from ..store.database import Store
 from .embed import reader_options
 
 __all__ = ["Pixels", "RowReader", "read_pixels", "read_row", "column_of"]

@@ -3,7 +3,7 @@
 The query is resolved to a code (and, when known, a time) by
 :func:`resolve_query`; :func:`search` ranks the stored codes with the
 atlas's engine (its ANN index when fresh, else an exact scan) under the
-filters of :func:`latentatlas.ops.neighbours.nearest`.
+filters of :func:`latentatlas.search.neighbours.nearest`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from ..errors import BadInputError, UsageError
-from ..index import check_metric
+from ..search.exact import check_metric
 from ..sources import read_source
-from ..store import Store
-from .engine import EngineCache, ann_dir
-from .neighbours import Filters, nearest, parse_window
+from ..store.database import Store
+from ..search.engine import EngineCache, ann_dir
+from ..search.neighbours import Filters, nearest, parse_window
 
 if TYPE_CHECKING:
     from ..models import LatentModel

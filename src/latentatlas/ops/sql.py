@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UsageError, first_line
-from ..store import QueryResult, Store
+from ..store.database import QueryResult, Store
 
 __all__ = ["dialects", "translate", "sql"]
 

@@ -41,7 +41,7 @@ from starlette.requests import Request
 
 from ..atlas import Atlas
 from ..errors import LatentAtlasError, first_line
-from ..store import DB_FILE, Store
+from ..store.database import DB_FILE, Store
 
 __all__ = ["Queries", "RequestRefused", "QueryTimeout", "ServerStopping", "ServerBusy"]
 

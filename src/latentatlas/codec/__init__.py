@@ -1,0 +1,1 @@
+"""The codec: quantised codes and the code-file format."""

@@ -1,0 +1,1 @@
+"""Evaluations, one module per evaluate command: space, codec, interpolation, restoration; and image quality."""

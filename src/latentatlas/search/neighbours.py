@@ -1,0 +1,269 @@
+"""Nearest neighbours under filters, for one query or many: the core of search, batch search and duplicates.
+
+Filters: ``where`` (any SQL predicate on ``images``, evaluated by DuckDB to
+a set of allowed ids), ``exclude_within`` (drop rows whose time lies within
+that window of the query's time) and ``exclude_self`` (drop the query's own
+row). Whatever the engine, ``k`` rows come back whenever ``k`` rows pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import BadInputError, UsageError
+from .exact import check_metric
+from ..progress import ProgressCallback, silent
+from ..store.database import Store
+from .engine import Engine, EngineCache
+
+__all__ = ["Filters", "Neighbours", "nearest", "parse_window", "read_ids", "search_batch"]
+
+_BLOCK = 1024  # queries per engine call in a batch
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
+_WINDOW = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(min|w|d|h|m|s)\s*")
+
+
+def parse_window(window: str | timedelta | None) -> timedelta | None:
+    """``"1d"``, ``"6h"``, ``"1d12h"``, ``"30min"`` (w, d, h, m/min, s) or a timedelta.
+
+    Raises
+    ------
+    UsageError
+        If the text is not a positive duration.
+    """
+    if window is None or isinstance(window, timedelta):
+        if window is not None and window <= timedelta(0):
+            raise UsageError(f"--exclude-within must be positive, got {window}")
+        return window
+    text = str(window).strip().lower()
+    parts = _WINDOW.findall(text)
+    if not parts or _WINDOW.sub("", text):
+        raise UsageError(f"--exclude-within must be a duration such as 1d, 6h, 1d12h or 30min, got {window!r}")
+    seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
+    return parse_window(timedelta(seconds=seconds))
+
+
+@dataclass
+class Neighbours:
+    """The ``k`` nearest ids of each query and their distances; id -1 marks an empty slot."""
+
+    query_ids: np.ndarray
+    ids: np.ndarray
+    distances: np.ndarray
+    settings: dict[str, Any]
+    out: Path | None = None
+
+    def records(self) -> list[dict[str, Any]]:
+        """One ``{"query_id", "rank", "id", "distance"}`` per found neighbour."""
+        return [
+            {"query_id": int(q), "rank": rank, "id": int(i), "distance": float(d)}
+            for q, row, dist in zip(self.query_ids, self.ids, self.distances)
+            for rank, (i, d) in enumerate(zip(row, dist)) if i >= 0
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary; the neighbours themselves unless they went to a file."""
+        data = {"query": self.settings, "queries": len(self.query_ids), "out": str(self.out) if self.out else None}
+        if self.out is None:
+            data["results"] = self.records()
+        return data
+
+
+@dataclass
+class Filters:
+    """Which stored rows a search may return; make with :meth:`of`, once for any number of queries.
+
+    ``allowed`` are the ids a ``where`` predicate keeps (None: all);
+    ``width`` the time window left out around each query's time.
+    """
+
+    allowed: np.ndarray | None = None
+    width: np.timedelta64 | None = None
+    ids: np.ndarray | None = None
+    times: np.ndarray | None = None
+    allowed_times: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, store: Store, where: str | None = None, exclude_within: str | timedelta | None = None) -> "Filters":
+        """Evaluate ``where`` (SQL on ``images``) and read the times a window needs.
+
+        Raises
+        ------
+        UsageError
+            On a bad predicate or window.
+        """
+        filters = cls(allowed=store.ids_where(where) if where else None)
+        window = parse_window(exclude_within)
+        if window is not None:
+            filters.width = np.timedelta64(int(window.total_seconds() * 1e6), "us")
+            filters.ids, filters.times = store.times()
+            known = filters.times if filters.allowed is None else filters.times[np.isin(filters.ids, filters.allowed)]
+            filters.allowed_times = np.sort(known[~np.isnat(known)])
+        return filters
+
+    def times_of(self, ids: np.ndarray) -> np.ndarray:
+        """The stored times of ``ids`` (NaT when unknown)."""
+        position = np.clip(np.searchsorted(self.ids, ids), 0, max(len(self.ids) - 1, 0))
+        found = self.ids[position] == ids if len(self.ids) else np.zeros(np.shape(ids), bool)
+        return np.where(found, self.times[position], np.datetime64("NaT"))
+
+    def near(self, query_time: np.datetime64) -> np.ndarray:
+        """Ids of the rows within the window of one time (none for NaT)."""
+        if np.isnat(query_time):
+            return np.empty(0, np.int64)
+        return self.ids[~np.isnat(self.times) & (np.abs(self.times - query_time) <= self.width)]
+
+    def most_near(self, query_times: np.ndarray) -> int:
+        """The largest number of allowed rows within the window of any of these times."""
+        known = query_times[~np.isnat(query_times)]
+        if len(known) == 0:
+            return 0
+        times = self.allowed_times
+        return int((np.searchsorted(times, known + self.width, "right")
+                    - np.searchsorted(times, known - self.width, "left")).max())
+
+    def inside(self, ids: np.ndarray, query_times: np.ndarray) -> np.ndarray:
+        """Whether each found id ``(nq, m)`` lies within its query's window."""
+        times = self.times_of(ids)
+        return (np.abs(times - query_times[:, None]) <= self.width) & ~np.isnat(times) & (ids >= 0)
+
+
+def nearest(engine: Engine, vectors: np.ndarray, k: int, metric: str, filters: Filters | None = None,
+            query_times: np.ndarray | None = None, exclude_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest stored ids of each query vector ``(nq, d)`` that pass the filters.
+
+    ``query_times`` (``datetime64``, NaT for none) are the queries' times
+    for a time window; ``exclude_ids`` the queries' own ids to leave out.
+    Returns ids and distances ``(nq, k)``; id -1 fills slots when fewer pass.
+    """
+    if k < 1:
+        raise UsageError(f"k must be >= 1, got {k}")
+    check_metric(metric)
+    filters = filters or Filters()
+    allowed = filters.allowed
+    window = filters.width is not None and query_times is not None
+    extra = 0 if exclude_ids is None else 1
+    if window:
+        query_times = np.asarray(query_times, "datetime64[us]")
+        if len(vectors) == 1:  # one query: leave its window out of the allowed ids
+            allowed = np.setdiff1d(engine.ids if allowed is None else allowed, filters.near(query_times[0]),
+                                   assume_unique=True)
+            window = False
+        else:
+            extra += filters.most_near(query_times)
+    ids, distances = engine.search(vectors, k + extra, metric, allowed)
+    if extra == 0:
+        return ids, distances
+    drop = ids < 0
+    if window:
+        drop |= filters.inside(ids, query_times)
+    if exclude_ids is not None:
+        drop |= ids == np.asarray(exclude_ids)[:, None]
+    order = np.argsort(drop, axis=1, kind="stable")[:, :k]
+    ids, distances = np.take_along_axis(ids, order, 1), np.take_along_axis(distances, order, 1)
+    kept = ~np.take_along_axis(drop, order, 1)
+    return np.where(kept, ids, -1), np.where(kept, distances, np.inf).astype(np.float32)
+
+
+def read_ids(path: str | Path) -> np.ndarray:
+    """Ids from a text file (numbers separated by spaces, commas or lines) or a Parquet/CSV ``id`` column.
+
+    Raises
+    ------
+    BadInputError
+        If the file cannot be read or holds something other than ids.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() in (".parquet", ".csv"):
+            import duckdb
+
+            reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv_auto"
+            return duckdb.sql(f"SELECT id FROM {reader}(?)", params=[str(path)]).fetchnumpy()["id"].astype(np.int64)
+        words = path.read_text().replace(",", " ").split()
+        return np.array([int(w) for w in words], np.int64)
+    except (ValueError, OSError) as error:
+        raise BadInputError(f"{path}: not a list of ids ({error})") from None
+    except Exception as error:  # duckdb.Error: no id column, unreadable file
+        raise BadInputError(f"{path}: not a table with an id column ({str(error).splitlines()[0]})") from None
+
+
+def search_batch(
+    store: Store,
+    ids: Sequence[int] | np.ndarray | None = None,
+    k: int = 10,
+    metric: str = "l2",
+    where: str | None = None,
+    exclude_within: str | timedelta | None = None,
+    exclude_self: bool = False,
+    exact: bool = False,
+    out: str | Path | None = None,
+    engines: EngineCache | None = None,
+    progress: ProgressCallback = silent,
+    dtype: str = "float32",
+) -> Neighbours:
+    """The ``k`` nearest rows of many stored rows (``ids``; None: every row), e.g. for a kNN graph.
+
+    Each row's first neighbour is itself unless ``exclude_self``. With
+    ``out`` the neighbours are written as Parquet (``query_id, rank, id,
+    distance``, one row per neighbour) instead of being kept. ``dtype``
+    float16 holds the codes of an exact scan in half the memory.
+
+    Raises
+    ------
+    UsageError
+        On an unknown id, ``k < 1``, an unknown metric or a bad filter.
+    """
+    if k < 1:
+        raise UsageError(f"k must be >= 1, got {k}")
+    check_metric(metric)
+    filters = Filters.of(store, where, exclude_within)
+    engine = (engines or EngineCache()).get(store, metric, exact, dtype)
+    query_ids = engine.ids if ids is None else np.asarray(ids, np.int64).reshape(-1)
+    times = None if filters.width is None else filters.times_of(query_ids)
+    found = np.empty((len(query_ids), k), np.int64)
+    distances = np.empty((len(query_ids), k), np.float32)
+    progress("search", 0, len(query_ids))
+    for start in range(0, len(query_ids), _BLOCK):
+        block = slice(start, start + _BLOCK)
+        found[block], distances[block] = nearest(
+            engine, engine.vectors(query_ids[block]), k, metric, filters,
+            None if times is None else times[block], query_ids[block] if exclude_self else None,
+        )
+        progress("search", min(start + _BLOCK, len(query_ids)), len(query_ids))
+    settings = {"ids": "all" if ids is None else len(query_ids), "k": k, "metric": metric, "where": where,
+                "exclude_within": None if exclude_within is None else str(exclude_within), "exclude_self": exclude_self,
+                "engine": engine.kind}
+    result = Neighbours(query_ids, found, distances, settings)
+    if out is not None:
+        result.out = _write_parquet(result, Path(out))
+    return result
+
+
+def _write_parquet(result: Neighbours, path: Path) -> Path:
+    """Neighbours as one Parquet row each, written to a temporary name and renamed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    k = result.ids.shape[1]
+    keep = (result.ids >= 0).reshape(-1)
+    table = pa.table({
+        "query_id": np.repeat(result.query_ids, k)[keep],
+        "rank": np.tile(np.arange(k, dtype=np.int32), len(result.query_ids))[keep],
+        "id": result.ids.reshape(-1)[keep],
+        "distance": result.distances.reshape(-1)[keep],
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, staging)
+    os.replace(staging, path)
+    return path

@@ -1,0 +1,1 @@
+"""The space: projections of codes to 2 or 3 dimensions, and scores of how a representation separates classes."""

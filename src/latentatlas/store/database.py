@@ -1,0 +1,442 @@
+"""The atlas directory and its DuckDB tables.
+
+::
+
+    my.atlas/
+      model/            config.json, weights.safetensors, history.json, loss.png
+      atlas.duckdb      images, embeddings(id, vector FLOAT[d]), settings
+      index/            approximate-search index files
+
+The store knows tables and files, not models: it takes and gives rows and
+float32 matrices.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import AtlasNotFoundError, BadInputError, ModelMismatchError, UsageError, first_line
+from .sql_guard import check_reads_only
+
+__all__ = ["Store", "ImageRow", "QueryResult", "IMAGE_COLUMNS", "row_ids"]
+
+DB_FILE = "atlas.duckdb"
+IMAGE_COLUMNS = ("id", "uri", "sha256", "time", "label", "tile_row", "tile_col", "width", "height", "meta")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id BIGINT PRIMARY KEY,
+    uri TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    time TIMESTAMP,
+    label TEXT,
+    tile_row INTEGER,
+    tile_col INTEGER,
+    width INTEGER,
+    height INTEGER,
+    meta JSON
+);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value JSON);
+"""
+# every column of images plus the code, so queries written for one wide table (BigQuery's) need no join
+_ITEMS_VIEW = "CREATE OR REPLACE {temp} VIEW items AS SELECT i.*, e.vector FROM images i JOIN embeddings e USING (id)"
+_READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
+def row_ids(ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    """``ids`` as int64 row ids.
+
+    Raises
+    ------
+    UsageError
+        ``"unknown id N: row ids are whole numbers from 0 to 9223372036854775807"``
+        for an id that does not fit DuckDB's BIGINT.
+    """
+    values = np.asarray(ids).reshape(-1)
+    if values.dtype.kind == "i" or (values.dtype.kind == "u" and (not values.size or values.max() <= _BIGINT_MAX)):
+        return values.astype(np.int64)
+    wrong = next((i for i in values.astype(object) if not _is_bigint(i)), None)
+    if wrong is not None:
+        raise UsageError(f"unknown id {wrong}: row ids are whole numbers from 0 to {_BIGINT_MAX}")
+    return values.astype(np.int64)
+
+
+_BIGINT_MAX = np.iinfo(np.int64).max
+
+
+def _is_bigint(value: Any) -> bool:
+    try:
+        return -_BIGINT_MAX - 1 <= int(value) <= _BIGINT_MAX and int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+@dataclass
+class ImageRow:
+    """One row of the ``images`` table (the id is given by the store)."""
+
+    uri: str
+    sha256: str
+    width: int
+    height: int
+    time: datetime | None = None
+    label: str | None = None
+    tile_row: int | None = None
+    tile_col: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class QueryResult:
+    """Columns and rows of a query, values as Python objects."""
+
+    columns: list[str]
+    rows: list[tuple]
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows as ``{column: value}`` dicts."""
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+class Store:
+    """The files and tables of one atlas.
+
+    Parameters
+    ----------
+    path : path
+        The atlas directory.
+    read_only : bool
+        Open the database read-only (several readers may share it).
+
+    Attributes
+    ----------
+    predicates : Store or None
+        Where :meth:`ids_where` evaluates ``where`` predicates, if not here.
+    """
+
+    def __init__(self, path: str | Path, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        self.predicates: Store | None = None
+        db = self.path / DB_FILE
+        if read_only and not db.is_file():
+            raise AtlasNotFoundError(f"{self.path}: no atlas here (build one with `latentatlas build`)")
+        if not read_only:
+            if self.path.exists() and not self.path.is_dir():
+                raise UsageError(f"{self.path}: exists and is not a directory")
+            self.path.mkdir(parents=True, exist_ok=True)
+        import duckdb
+
+        try:
+            self.con = duckdb.connect(str(db), read_only=read_only)
+            self._probe()
+            if not read_only:
+                self.con.execute(_SCHEMA)
+        except duckdb.Error as error:
+            raise BadInputError(f"{db}: damaged or not a DuckDB file: {first_line(error)}") from None
+        self._ensure_items_view()
+
+    def _probe(self) -> None:
+        """Read the first row of every table, so a truncated or overwritten file is refused on open, not mid-command."""
+        for (table,) in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+            self.con.execute(f'SELECT * FROM "{table}" LIMIT 1').fetchall()
+
+    @property
+    def model_dir(self) -> Path:
+        """Where the model's files live."""
+        return self.path / "model"
+
+    @property
+    def index_dir(self) -> Path:
+        """Where approximate-search index files live."""
+        return self.path / "index"
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.con.close()
+
+    def cursor(self, con: Any = None) -> "Store":
+        """The same atlas over another connection: a new one to the open database (DuckDB's ``con.cursor()``), or ``con``.
+
+        A connection runs one query at a time and is interrupted as a whole,
+        so work in another thread (a server's request) takes its own.
+        Settings of the database (file access, threads) are shared; closing
+        the cursor leaves this store open. ``con`` is a connection of
+        another DuckDB database that attached this atlas's file as its
+        default catalog (the server evaluates ``where`` predicates in one
+        with a memory limit of its own).
+        """
+        other = object.__new__(Store)
+        other.path, other.read_only, other.predicates = self.path, self.read_only, None
+        other.con = self.con.cursor() if con is None else con
+        other._ensure_items_view()  # a read-only atlas's view is temporary: one per connection
+        return other
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the body in one transaction: all of it lands, or none."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The single value a query returns (fetched whole, so the connection is free after)."""
+        return self.con.execute(sql, list(params)).fetchall()[0][0]
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """A value stored under ``key`` in the ``settings`` table."""
+        if not self.has_table("settings"):
+            return default
+        rows = self.con.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()
+        return json.loads(rows[0][0]) if rows else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a JSON-able value under ``key``."""
+        self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)])
+
+    # -- tables -----------------------------------------------------------------------------
+
+    def has_table(self, name: str) -> bool:
+        """Whether a table or view of that name exists."""
+        query = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+        return self.scalar(query, [name]) > 0
+
+    def code_size(self) -> int | None:
+        """The ``d`` of ``embeddings.vector FLOAT[d]``, or None before the first embed."""
+        if not self.has_table("embeddings"):
+            return None
+        data_type = self.scalar(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'embeddings' AND column_name = 'vector'"
+        )
+        return int(data_type.split("[")[1].rstrip("]"))
+
+    def ensure_embeddings(self, code_size: int) -> None:
+        """Create ``embeddings(id, vector FLOAT[code_size])``, or check the existing one's size."""
+        existing = self.code_size()
+        if existing is None:
+            self.con.execute(f"CREATE TABLE embeddings (id BIGINT PRIMARY KEY, vector FLOAT[{int(code_size)}])")
+            self._ensure_items_view()
+        elif existing != code_size:
+            raise ModelMismatchError(
+                f"{self.path}: the atlas holds codes of {existing} numbers but the model makes {code_size}"
+            )
+
+    def _ensure_items_view(self) -> None:
+        """Give the atlas the view ``items`` once it has codes (a temporary one when read-only).
+
+        Atlases made before the view existed get it when opened; read-only
+        connections cannot write, so theirs lives as long as the connection.
+        """
+        if self.has_table("embeddings") and not self.has_table("items"):
+            self.con.execute(_ITEMS_VIEW.format(temp="TEMP" if self.read_only else ""))
+
+    def count(self, table: str = "images") -> int:
+        """Number of rows of a table (0 if it does not exist)."""
+        return self.scalar(f"SELECT count(*) FROM {table}") if self.has_table(table) else 0
+
+    def known_keys(self) -> set[tuple[str, str]]:
+        """``(uri, sha256)`` of every stored image, to skip them when embedding again."""
+        return set(self.con.execute("SELECT uri, sha256 FROM images").fetchall())
+
+    def next_id(self) -> int:
+        """The id the next added row gets."""
+        return self.scalar("SELECT coalesce(max(id) + 1, 0) FROM images")
+
+    def add(self, rows: Sequence[ImageRow], vectors: np.ndarray) -> np.ndarray:
+        """Add images with their codes in one transaction; returns their new ids."""
+        import pyarrow as pa
+
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        if len(rows) != len(vectors):
+            raise ValueError(f"{len(rows)} rows but {len(vectors)} vectors")
+        d = vectors.shape[1]
+        if d != self.code_size():
+            raise ModelMismatchError(f"{self.path}: the atlas holds codes of {self.code_size()} numbers, not {d}")
+        first = self.next_id()
+        ids = np.arange(first, first + len(rows), dtype=np.int64)
+        images = pa.table({
+            "id": ids,
+            "uri": [r.uri for r in rows],
+            "sha256": [r.sha256 for r in rows],
+            "time": pa.array([r.time for r in rows], pa.timestamp("us")),
+            "label": pa.array([r.label for r in rows], pa.string()),
+            "tile_row": pa.array([r.tile_row for r in rows], pa.int32()),
+            "tile_col": pa.array([r.tile_col for r in rows], pa.int32()),
+            "width": pa.array([r.width for r in rows], pa.int32()),
+            "height": pa.array([r.height for r in rows], pa.int32()),
+            "meta": [json.dumps(r.meta) if r.meta else None for r in rows],
+        })
+        embeddings = pa.table({"id": ids, "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), d)})
+        self.con.register("_new_images", images)
+        self.con.register("_new_embeddings", embeddings)
+        try:
+            with self.transaction():
+                self.con.execute("INSERT INTO images SELECT * FROM _new_images")
+                self.con.execute(f"INSERT INTO embeddings SELECT id, vector::FLOAT[{d}] FROM _new_embeddings")
+        finally:
+            self.con.unregister("_new_images")
+            self.con.unregister("_new_embeddings")
+        return ids
+
+    def clear(self) -> None:
+        """Delete every image and code and everything made from them (the model stays).
+
+        Cluster runs, centroids and ORB features go in the same transaction
+        as the rows; the approximate-search index files go once it commits.
+        Ids restart at 0 after a clear, so a derived row left behind would
+        belong to a new image.
+        """
+        with self.transaction():
+            self.con.execute("DELETE FROM images")
+            for derived in ("embeddings", "clusters", "centroids", "orb_features"):
+                if self.has_table(derived):
+                    self.con.execute(f"DROP TABLE {derived}")
+            self.con.execute("DELETE FROM settings WHERE key LIKE 'cluster_run:%' OR key = 'orb_features'")
+        shutil.rmtree(self.index_dir, ignore_errors=True)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def vectors(self, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Ids (int64) and codes (float32 matrix, C order) of all rows or of ``ids``, by id."""
+        if self.code_size() is None:
+            return np.empty(0, np.int64), np.empty((0, 0), np.float32)
+        if ids is None:
+            table = self.con.sql("SELECT id, vector FROM embeddings ORDER BY id").to_arrow_table()
+        else:
+            import pyarrow as pa
+
+            self.con.register("_wanted", pa.table({"id": row_ids(ids)}))
+            try:
+                table = self.con.sql(
+                    "SELECT e.id, e.vector FROM embeddings e SEMI JOIN _wanted w ON e.id = w.id ORDER BY e.id"
+                ).to_arrow_table()
+            finally:
+                self.con.unregister("_wanted")
+        found = table.column("id").to_numpy()
+        flat = table.column("vector").combine_chunks().flatten().to_numpy()
+        return found, np.ascontiguousarray(flat.reshape(len(found), self.code_size()), np.float32)
+
+    def embedding_span(self) -> tuple[int, int]:
+        """How many codes are stored and the largest id among them (-1 when none)."""
+        if self.code_size() is None:
+            return 0, -1
+        count, largest = self.con.execute("SELECT count(*), coalesce(max(id), -1) FROM embeddings").fetchall()[0]
+        return int(count), int(largest)
+
+    def iter_vectors(self, after: int = -1, batch_rows: int = 8192) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Ids and codes of the rows with ``id > after``, batch by batch in stored order.
+
+        The whole table is never held at once, and DuckDB's cache is kept
+        small while scanning, so a caller can fill one preallocated matrix.
+        """
+        d = self.code_size()
+        if d is None:
+            return
+        limit = self.scalar("SELECT current_setting('memory_limit')")
+        in_use = self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")
+        self.con.execute(f"SET memory_limit = '{in_use // (1 << 20) + 16}MiB'")  # cache little beyond what is held
+        try:
+            reader = self.con.sql(f"SELECT id, vector FROM embeddings WHERE id > {int(after)}").to_arrow_reader(batch_rows)
+            for batch in reader:
+                ids = batch.column(0).to_numpy().astype(np.int64, copy=False)
+                flat = batch.column(1).flatten().to_numpy()
+                yield ids, flat.reshape(len(ids), d)
+        finally:
+            self.con.execute(f"SET memory_limit = '{limit}'")
+
+    def times(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids (sorted) of all ``images`` rows and their ``time`` as ``datetime64[us]`` (NaT when unknown)."""
+        table = self.con.sql("SELECT id, time FROM images ORDER BY id").fetchnumpy()
+        times = np.ma.filled(table["time"], np.datetime64("NaT")).astype("datetime64[us]")
+        return table["id"].astype(np.int64), times
+
+    def images(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The ``images`` rows of ``ids`` as dicts keyed by id (missing ids are absent)."""
+        if len(ids) == 0:
+            return {}
+        placeholders = ", ".join("?" * len(ids))
+        result = self.con.execute(f"SELECT * FROM images WHERE id IN ({placeholders})", row_ids(ids).tolist())
+        columns = [d[0] for d in result.description]
+        rows = {}
+        for values in result.fetchall():
+            row = dict(zip(columns, values))
+            row["meta"] = json.loads(row["meta"]) if row["meta"] else {}
+            rows[row["id"]] = row
+        return rows
+
+    def ids_where(self, predicate: str) -> np.ndarray:
+        """Ids of the ``images`` rows for which an SQL predicate holds.
+
+        When :attr:`predicates` is set, the predicate runs on that store's
+        connection instead.
+
+        Raises
+        ------
+        UsageError
+            If the predicate is not valid SQL on ``images`` or is more than
+            one expression.
+        """
+        if self.predicates is not None:
+            return self.predicates.ids_where(predicate)
+        query = f"SELECT id FROM images WHERE ({predicate}) ORDER BY id"
+        self._check_read_only(query, what=f"--where predicate {predicate!r}")
+        try:
+            with self._rolled_back():
+                return self.con.sql(query).fetchnumpy()["id"].astype(np.int64)
+        except Exception as error:  # duckdb.Error subclasses: parser, binder, conversion
+            raise UsageError(f"bad --where predicate {predicate!r}: {first_line(error)}") from None
+
+    def query(self, sql: str) -> QueryResult:
+        """Run one read-only statement (SELECT, WITH ... SELECT, EXPLAIN of a read) and return its rows.
+
+        Every node of the statement is checked (see :mod:`latentatlas.store.sql_guard`);
+        on a writable atlas the statement also runs inside a transaction that
+        is rolled back, so nothing it might do to the tables is kept.
+        """
+        self._check_read_only(sql, what="query")
+        try:
+            with self._rolled_back():
+                result = self.con.execute(sql)
+                columns = [d[0] for d in result.description]
+                return QueryResult(columns, result.fetchall())
+        except Exception as error:  # duckdb.Error subclasses
+            raise UsageError(f"query failed: {first_line(error)}") from None
+
+    @contextmanager
+    def _rolled_back(self) -> Iterator[None]:
+        if self.read_only:  # DuckDB itself refuses every write
+            yield
+            return
+        self.con.begin()
+        try:
+            yield
+        finally:
+            self.con.rollback()
+
+    def _check_read_only(self, sql: str, what: str) -> None:
+        import duckdb
+
+        try:
+            statements = self.con.extract_statements(sql)
+        except duckdb.Error as error:
+            raise UsageError(f"bad {what}: {first_line(error)}") from None
+        if len(statements) != 1:
+            raise UsageError(f"bad {what}: expected one statement, got {len(statements)}")
+        kind = statements[0].type.name
+        if kind not in _READ_ONLY_STATEMENTS:
+            raise UsageError(f"bad {what}: only read-only queries are allowed, got {kind}")
+        check_reads_only(sql, what)
