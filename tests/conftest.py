@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from latentatlas.sources import ReaderOptions, write_image
 from latentatlas.datasets.samples import load_sample
+from latentatlas.sources import ReaderOptions, write_image
 
 DIGITS_PER_CLASS = 30
 

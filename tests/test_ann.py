@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentatlas.search.ann import AnnIndex, AnnSettings
 from latentatlas.errors import UsageError
+from latentatlas.search.ann import AnnIndex, AnnSettings
 from latentatlas.search.exact import ExactIndex
 
 

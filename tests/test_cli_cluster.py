@@ -98,7 +98,7 @@ def test_where_clusters_a_subset(cli, atlas_copy):
     (["-k", "0"], "k must be >= 1 or 'auto', got 0"),
     (["-k", "many"], "-k must be a number or 'auto', got 'many'"),
     (["-k", "400"], "300 embedded rows; k-means into 400 clusters needs at least that many"),
-    (["-k", "3", "--where", "label = 'x'"], "0 embedded rows match --where"),
+    (["-k", "3", "--where", "label = 'x'"], "0 embedded rows match the --where predicate"),
     (["-k", "auto", "--k-range", "5"], "--k-range must be LOW:HIGH"),
     (["-k", "auto", "--k-range", "1:4"], "2 <= LOW <= HIGH, got 1:4"),
     (["-k", "3", "--engine", "gpu"], "engine must be one of faiss, sklearn"),

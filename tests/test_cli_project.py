@@ -53,7 +53,7 @@ def test_lda_refuses_rows_without_labels(cli, atlas_copy, tmp_path):
     (["--color-by", "cluster:nope"], "no cluster run named 'nope'"),
     (["--color-by", "time"], "--color-by time: the rows of"),
     (["--thumbnails", "--dims", "3"], "thumbnails are drawn on 2-D pictures only"),
-    (["--where", "label = 'x'"], "no embedded rows match --where"),
+    (["--where", "label = 'x'"], "no embedded rows match the --where predicate"),
 ])
 def test_usage_errors_are_one_line(cli, digits_atlas, tmp_path, args, message):
     result = cli("project", "--atlas", digits_atlas, "--out", tmp_path / "p.png", *args)

@@ -57,7 +57,7 @@ def test_batch_search_from_a_file_and_for_all_rows(cli, vector_atlas, tmp_path):
     (["--all", "--out", "graph.png"], "writes its neighbours as Parquet: --out must end in .parquet, got graph.png"),
     (["--id", "3", "--exclude-self"], "--exclude-self goes with a batch search"),
     (["--id", "3", "--time", "2024-01-01 03:00"], "give exactly one query: an image file, --id, --vector or --time"),
-    (["--id", "3", "--tile-row", "0", "--tile-col", "0"], "--tile-row and --tile-col pick the tile of a --time query"),
+    (["--id", "3", "--tile-row", "0", "--tile-col", "0"], "--tile-row and --tile-col pick the tile of a query by --time"),
     (["--id", "3", "--colormap", "viridis"], "--colormap colours the picture of --out FILE.png"),
     (["--all", "--out", "g.parquet", "--colormap", "viridis"], "--colormap goes with the picture of one query"),
 ])

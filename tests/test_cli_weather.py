@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from latentatlas import Atlas
-from latentatlas.sources import ReaderOptions, read_source
 from latentatlas.datasets.radar import RadarYear
+from latentatlas.sources import ReaderOptions, read_source
 
 GRID = (32, 56)
 START = datetime(2019, 1, 1)

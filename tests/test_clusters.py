@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from latentatlas import ModelMismatchError, UsageError
-from latentatlas.store.clusters import ClusterRun, free_run_name, load_run, run_names, save_run
 from latentatlas.store import Store
+from latentatlas.store.clusters import ClusterRun, free_run_name, load_run, run_names, save_run
 
 
 @pytest.fixture()

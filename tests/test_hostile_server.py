@@ -271,7 +271,7 @@ def test_an_array_upload_is_searched(server, digits_dir):
     ("/api/search", {"id": "-99999999999999999999"}, "row ids are whole numbers from 0 to 9223372036854775807"),
     ("/api/search", {"id": "123456"}, "unknown id 123456"),
     ("/api/search", {"id": "1", "where": "(SELECT count(*) FROM read_text('/etc/hostname')) > 0"}, "disabled"),
-    ("/api/search", {"id": "1", "where": "1 = 1; DROP TABLE images"}, "bad --where predicate"),
+    ("/api/search", {"id": "1", "where": "1 = 1; DROP TABLE images"}, "bad where predicate"),
     ("/api/images/99999999999999999999.png", {}, "row ids are whole numbers"),
     ("/api/decoded/1e3.png", {}, "id: Input should be a valid integer"),
     ("/api/interpolate.png", {"a": "1", "b": "99999999999999999999"}, "row ids are whole numbers"),

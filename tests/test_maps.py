@@ -7,11 +7,11 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from latentatlas.pictures.grids import REFLECTIVITY, captioned_rows, field_colours
 from latentatlas.pictures.maps import outlines
 from latentatlas.sources import ReaderOptions
 from latentatlas.sources.geometry import GridGeometry, file_geometry
 from latentatlas.sources.lambert import LambertGrid
-from latentatlas.pictures.grids import REFLECTIVITY, captioned_rows, field_colours
 
 GRID = (32, 56)
 

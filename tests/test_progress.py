@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from latentatlas import Atlas, progress
+from latentatlas.datasets.samples import load_sample
 from latentatlas.models import AutoencoderConfig, LatentModel
 from latentatlas.models.preprocess import PreprocessConfig
-from latentatlas.progress import ProgressBar, _position
-from latentatlas.datasets.samples import load_sample
 from latentatlas.models.train import TrainConfig, train
+from latentatlas.progress import ProgressBar, _position
 
 
 class Recorder:

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from latentatlas.errors import BadInputError, NotFittedError, UsageError
 from latentatlas.codec.quantise import Int8Quantiser, check_dtype, dequantise, itemsize, quantise
+from latentatlas.errors import BadInputError, NotFittedError, UsageError
 
 
 def test_int8_keeps_learned_codes_within_half_a_step(rng):

@@ -7,9 +7,9 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from latentatlas.errors import UsageError
 from latentatlas.datasets.radar import NO_ECHO_DBZ, REGIMES, RadarYear
 from latentatlas.datasets.samples import export_sample, load_sample
+from latentatlas.errors import UsageError
 
 GRID = (64, 112)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from latentatlas import Atlas
+from latentatlas.datasets.samples import export_sample, load_sample
 from latentatlas.errors import BadInputError, ModelMismatchError, UsageError
 from latentatlas.models.tiled import apply_tiled
 from latentatlas.sources import read_image, write_image
-from latentatlas.datasets.samples import export_sample, load_sample
 
 TILE, HALF = 32, 16
 

@@ -7,10 +7,10 @@ import csv
 import numpy as np
 import pytest
 
-from latentatlas.errors import UsageError
-from latentatlas.sources import read_source
-from latentatlas.models.preprocess import LUMA
 from latentatlas.datasets.samples import TASK_COLOURS, export_sample, load_sample
+from latentatlas.errors import UsageError
+from latentatlas.models.preprocess import LUMA
+from latentatlas.sources import read_source
 
 
 def test_digits_are_the_1797_labelled_8x8_digits():

@@ -38,7 +38,7 @@ def test_parse_window(text, seconds):
 
 @pytest.mark.parametrize("text", ["1 day", "d", "-1d", "0h", "1d2", "5y"])
 def test_parse_window_refuses(text):
-    with pytest.raises(UsageError, match="--exclude-within must be"):
+    with pytest.raises(UsageError, match="exclude_within must be"):
         parse_window(text)
 
 

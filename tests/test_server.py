@@ -98,7 +98,7 @@ def test_a_field_atlas_gets_the_dbz_legend(tmp_path):
 @pytest.mark.parametrize("method, url, params, status, message", [
     ("get", "/api/search", {"id": 9999}, 400, "unknown id 9999"),
     ("get", "/api/search", {"k": 3}, 400, "give exactly one query"),
-    ("get", "/api/search", {"id": 1, "where": "label ="}, 400, "bad --where predicate"),
+    ("get", "/api/search", {"id": 1, "where": "label ="}, 400, "bad where predicate"),
     ("get", "/api/search", {"id": "seven"}, 400, "id: Input should be a valid integer"),
     ("get", "/api/search", {"id": 1, "where": "(SELECT count(*) FROM read_text('/etc/hostname')) > 0"}, 400,
      "disabled"),  # the page's SQL reads the atlas, not the server's files

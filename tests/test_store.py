@@ -62,11 +62,11 @@ def test_where_selects_ids_and_bad_predicates_are_usage_errors(tmp_path, rng):
     assert store.ids_where("label = 'b'").tolist() == [3, 4]
     assert store.ids_where("time > '2020-01-01 00:30' AND label = 'a'").tolist() == [1, 2]
     assert store.ids_where("meta->>'i' = '1'").tolist() == [1, 4]
-    with pytest.raises(UsageError, match="bad --where predicate 'label ='"):
+    with pytest.raises(UsageError, match="bad where predicate 'label ='"):
         store.ids_where("label =")
-    with pytest.raises(UsageError, match="bad --where predicate 'nosuch = 1'.*nosuch"):
+    with pytest.raises(UsageError, match="bad where predicate 'nosuch = 1'.*nosuch"):
         store.ids_where("nosuch = 1")
-    with pytest.raises(UsageError, match="bad --where predicate"):
+    with pytest.raises(UsageError, match="bad where predicate"):
         store.ids_where("1=1; DELETE FROM images")
     with pytest.raises(UsageError, match="expected one statement"):
         store.query("SELECT 1; DELETE FROM images")

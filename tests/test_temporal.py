@@ -20,7 +20,7 @@ def test_parse_step(text, seconds):
 
 @pytest.mark.parametrize("text", ["", "h", "1 hour", "1w", "0h", "-1h", "1h x"])
 def test_parse_step_refuses(text):
-    with pytest.raises(UsageError, match="--step"):
+    with pytest.raises(UsageError, match="step must be"):
         parse_step(text)
 
 

@@ -65,12 +65,12 @@ def test_a_crop_outside_the_image_is_a_bad_input(tmp_path):
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"clip": (60, 0)}, "--clip must be two finite numbers LOW < HIGH"),
-    ({"crop": (0, 0, 0, 5)}, "--crop must be TOP,LEFT,HEIGHT,WIDTH"),
-    ({"scale": 1.5}, r"--scale must be in \(0, 1\]"),
-    ({"tile": 2}, "--tile must be at least 4 pixels"),
-    ({"stride": 4}, "--stride needs --tile"),
-    ({"fill": float("nan")}, "--fill must be a finite number"),
+    ({"clip": (60, 0)}, "clip must be two finite numbers LOW < HIGH"),
+    ({"crop": (0, 0, 0, 5)}, "crop must be TOP,LEFT,HEIGHT,WIDTH"),
+    ({"scale": 1.5}, r"scale must be in \(0, 1\]"),
+    ({"tile": 2}, "tile must be at least 4 pixels"),
+    ({"stride": 4}, "stride needs a tile size"),
+    ({"fill": float("nan")}, "fill must be a finite number"),
 ])
 def test_bad_reader_options_are_usage_errors(settings, message):
     with pytest.raises(UsageError, match=message):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from latentatlas.datasets.samples import load_sample
 from latentatlas.errors import BadInputError, UsageError
 from latentatlas.models import AutoencoderConfig, LatentModel
 from latentatlas.models.preprocess import PreprocessConfig
-from latentatlas.datasets.samples import load_sample
 from latentatlas.models.train import TrainConfig, split, train
 
 

@@ -22,24 +22,24 @@ from .ops import features as features_op
 from .ops import fit as fit_op
 from .ops import index as index_op
 from .ops import info as info_op
-from .search import neighbours as neighbours_op
 from .ops import search as search_op
 from .ops import sql as sql_op
-from .search.engine import EngineCache
 from .progress import Progress, shows_progress
+from .search import neighbours as neighbours_op
+from .search.engine import EngineCache
 from .sources import ReaderOptions
 from .store.database import QueryResult, Store
 
 if TYPE_CHECKING:
     from .ops.cluster import ClusterReport
     from .ops.codec import CompressReport, DecompressReport
-    from .ops.interpolate import Interpolation
     from .ops.evaluate.codec import CodecEvaluation
-    from .ops.evaluate.restore import RestoreEvaluation
-    from .ops.restore import RestoreReport
     from .ops.evaluate.interpolation import TemporalReport
-    from .ops.project import ProjectionResult
+    from .ops.evaluate.restore import RestoreEvaluation
     from .ops.evaluate.space import SpaceReport
+    from .ops.interpolate import Interpolation
+    from .ops.project import ProjectionResult
+    from .ops.restore import RestoreReport
 
 __all__ = ["Atlas"]
 

@@ -1,15 +1,27 @@
-"""Checks on parameters shared by the configurations: one message for one kind of mistake."""
+"""Checks on parameters, declared once: one message for one kind of mistake, naming the parameter.
+
+Public functions declare their constraints with :func:`validated`; the
+private cores they call check nothing again. Messages name the parameter as
+Python spells it (``k``, ``metric``); the command line maps those names to
+its flags (:func:`latentatlas.cli.common.command`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, TypeVar
 
 from .errors import UsageError
 
-__all__ = ["whole_number", "MAX_SIDE", "MAX_CHANNELS"]
+__all__ = ["whole_number", "at_least", "one_of", "validated", "MAX_SIDE", "MAX_CHANNELS"]
 
 MAX_SIDE = 8192  # pixels per side of a model input: past this one image alone is gigabytes of activations
 MAX_CHANNELS = 4096
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def whole_number(name: str, value: Any, low: int, high: int) -> int:
@@ -24,3 +36,64 @@ def whole_number(name: str, value: Any, low: int, high: int) -> int:
             or not low <= value <= high:
         raise UsageError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
     return int(value)
+
+
+@dataclass(frozen=True)
+class _AtLeast:
+    low: int
+
+    def __call__(self, name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < self.low:
+            raise UsageError(f"{name} must be >= {self.low}, got {value!r}", parameter=name)
+
+
+@dataclass(frozen=True)
+class _OneOf:
+    options: tuple[str, ...]
+
+    def __call__(self, name: str, value: Any) -> None:
+        if value not in self.options:
+            raise UsageError(f"{name} must be one of {', '.join(self.options)}, got {value!r}", parameter=name)
+
+
+def at_least(low: int) -> Callable[[str, Any], None]:
+    """A whole number of at least ``low``: ``"<name> must be >= <low>, got <value>"``."""
+    return _AtLeast(low)
+
+
+def one_of(options: Iterable[str]) -> Callable[[str, Any], None]:
+    """One of ``options``: ``"<name> must be one of a, b, got 'c'"``."""
+    return _OneOf(tuple(options))
+
+
+def validated(**constraints: Callable[[str, Any], None]) -> Callable[[F], F]:
+    """Check the named arguments of every call against their constraints before the function runs.
+
+    Examples
+    --------
+    >>> @validated(k=at_least(1))
+    ... def top(k: int = 10) -> int:
+    ...     return k
+    >>> top(0)
+    Traceback (most recent call last):
+    ...
+    latentatlas.errors.UsageError: k must be >= 1, got 0
+    """
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+        unknown = set(constraints) - set(signature.parameters)
+        if unknown:
+            raise TypeError(f"{fn.__qualname__} has no parameter {', '.join(sorted(unknown))}")
+
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            for name, check in constraints.items():
+                check(name, bound.arguments[name])
+            return fn(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import sys
+import typing
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterator, Sequence
 
 import typer
+import typer.models
 
 from ..errors import LatentAtlasError, UsageError
 from ..jsonable import dumps
@@ -68,12 +71,14 @@ def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callab
     """
 
     def register(fn: Callable) -> Callable:
+        flags = option_flags(fn)
+
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
             except LatentAtlasError as error:
-                typer.echo(f"Error: {error}", err=True)
+                typer.echo(f"Error: {in_flags(error, flags)}", err=True)
                 raise typer.Exit(error.exit_code) from None
             except KeyboardInterrupt:
                 typer.echo("Interrupted.", err=True)
@@ -83,6 +88,29 @@ def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callab
         return fn
 
     return register
+
+
+def option_flags(fn: Callable) -> dict[str, str]:
+    """Each option of a command function by its Python name, as its long flag (``exclude_within`` -> ``--exclude-within``)."""
+    flags = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for info in getattr(hint, "__metadata__", ()):
+            if isinstance(info, typer.models.OptionInfo):
+                first = [info.default] if isinstance(info.default, str) else []  # typer.Option("--out", "-o")
+                declared = [d for d in [*first, *(info.param_decls or ())] if d.startswith("-")]
+                flags[name] = next((d for d in declared if d.startswith("--")),
+                                   declared[0] if declared else "--" + name.replace("_", "-"))
+    return flags
+
+
+def in_flags(error: LatentAtlasError, flags: dict[str, str]) -> str:
+    """The error's message with the Python parameters it names written as the command's ``flags``."""
+    message = str(error)
+    names = getattr(error, "parameter", None) or ()
+    for name in (names,) if isinstance(names, str) else names:
+        if name in flags:
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}\b", flags[name], message, count=1)
+    return message
 
 
 def emit_json(data: Any) -> None:

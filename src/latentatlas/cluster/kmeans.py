@@ -17,9 +17,9 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from ..errors import UsageError
+from ..threads import idle_cores
 from .lloyd import bounded_lloyd
 from .seeding import kmeans_plusplus
-from ..threads import idle_cores
 
 __all__ = ["KMeans", "ENGINES", "SEED_ROWS_PER_CLUSTER", "assign", "check_init_size"]
 

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 
 from ..atlas import Atlas
-from ..ops.evaluate.quality import psnr
-from ..progress import ProgressCallback, silent
-from ..pictures.report import Report
-from ..sources import read_sources
-from ..sources.loading import load_records
 from ..datasets.samples import export_sample
 from ..models.train import split
+from ..ops.evaluate.quality import psnr
 from ..pictures.grids import captioned_rows, grid
+from ..pictures.report import Report
+from ..progress import ProgressCallback, silent
+from ..sources import read_sources
+from ..sources.loading import load_records
 
 __all__ = ["photos_demo", "psnr"]
 

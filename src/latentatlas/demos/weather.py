@@ -27,16 +27,16 @@ import numpy as np
 
 from ..atlas import Atlas
 from ..baselines.codec import LinearCodec
-from ..store.clusters import load_run
+from ..datasets.radar import DEFAULT_GRID, REGIMES, RadarYear
+from ..datasets.radar_files import export_radar
 from ..errors import UsageError
+from ..ops.evaluate.quality import psnr
 from ..ops.fit import FitReport
 from ..ops.search import Hit
 from ..progress import ProgressCallback, silent
-from ..ops.evaluate.quality import psnr
 from ..sources import ReaderOptions, read_sources
 from ..sources.loading import load_records
-from ..datasets.radar import DEFAULT_GRID, REGIMES, RadarYear
-from ..datasets.radar_files import export_radar
+from ..store.clusters import load_run
 from .weather_report import write_report
 
 __all__ = ["WeatherSettings", "WeatherStudy", "weather_demo", "DEFAULT_TIME", "READER"]

@@ -10,16 +10,16 @@ import numpy as np
 
 from ..atlas import Atlas
 from ..baselines.codec import LinearCodec
-from ..store.clusters import load_run
-from ..ops.evaluate.quality import psnr
+from ..datasets.radar import REGIMES
 from ..ops.at_time import format_time, row_at
 from ..ops.embed import reader_options
-from ..ops.rows import read_pixels
-from ..pictures.search import atlas_geometry, placed
 from ..ops.evaluate.interpolation import JSON_KEYS
-from ..pictures.report import Report
-from ..datasets.radar import REGIMES
+from ..ops.evaluate.quality import psnr
+from ..ops.rows import read_pixels
 from ..pictures.grids import REFLECTIVITY, captioned_rows, field_colours, save_png
+from ..pictures.report import Report
+from ..pictures.search import atlas_geometry, placed
+from ..store.clusters import load_run
 
 if TYPE_CHECKING:
     from .weather import WeatherStudy

@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 from ..errors import BadInputError, ModelMismatchError, NotFittedError, UsageError
-from .preprocess import PreprocessConfig
 from .autoencoder import AutoencoderConfig, ConvAutoencoder
 from .corruptions import Corruption
 from .latent import LatentModel
+from .preprocess import PreprocessConfig
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "FORMAT", "save_model", "load_model", "has_model"]
 

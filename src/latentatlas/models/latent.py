@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from ..errors import ModelMismatchError
-from .preprocess import PreprocessConfig, Preprocessor
 from .autoencoder import AutoencoderConfig, ConvAutoencoder
 from .corruptions import Corruption
+from .preprocess import PreprocessConfig, Preprocessor
 
 __all__ = ["LatentModel", "NO_CODE"]
 

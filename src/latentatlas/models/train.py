@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import BadInputError, UsageError
+from ..progress import ProgressCallback, silent
 from .augment import Augmentation
 from .autoencoder import ConvAutoencoder
 from .device import resolve_device, resolve_precision
@@ -27,7 +28,6 @@ from .latent import LatentModel
 from .losses import LOSSES, Loss
 from .prefetch import prefetch
 from .training_set import ArrayImages, TrainingImages
-from ..progress import ProgressCallback, silent
 
 __all__ = ["TrainConfig", "EpochStats", "History", "train", "split", "LOSSES", "Corrupt", "PCA_SAMPLE"]
 

@@ -38,7 +38,8 @@ def parse_time(value: str | datetime | np.datetime64) -> datetime:
         try:
             when = datetime.fromisoformat(text)
         except ValueError:
-            raise UsageError(f"--time must be a date and time such as '2019-09-20 05:00', got {value!r}") from None
+            raise UsageError(f"time must be a date and time such as '2019-09-20 05:00', got {value!r}",
+                             parameter="time") from None
     if when.tzinfo is not None:
         when = when.astimezone(timezone.utc).replace(tzinfo=None)
     return when

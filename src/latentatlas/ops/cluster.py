@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from ..store.clusters import ClusterRun, check_name, free_run_name, save_run
-from ..errors import UsageError
 from ..cluster.kmeans import ENGINES, KMeans, check_init_size
+from ..errors import UsageError
 from ..models import LatentModel
 from ..progress import ProgressCallback, silent
 from ..sources import Failure
+from ..store.clusters import ClusterRun, check_name, free_run_name, save_run
 from ..store.database import Store
 from .embed import check_model_matches, reader_options
 from .rows import column_of, read_pixels
@@ -133,8 +133,9 @@ def cluster(
     ids, codes = store.vectors(store.ids_where(settings.where) if settings.where else None)
     smallest = settings.k or settings.k_range[0]
     if len(ids) < smallest:
-        matching = " match --where" if settings.where else ""
-        raise UsageError(f"{len(ids)} embedded rows{matching}; k-means into {smallest} clusters needs at least that many")
+        matching = " match the where predicate" if settings.where else ""
+        raise UsageError(f"{len(ids)} embedded rows{matching}; k-means into {smallest} clusters needs at least that many",
+                         parameter="where")
 
     if settings.k is None:
         estimator, curve = _pick_k(codes, settings, progress)
@@ -216,8 +217,8 @@ def _pictures(store: Store, model: LatentModel, report: ClusterReport, ids: np.n
     Centroids of fields (radar) are drawn as dBZ maps on the atlas's grid,
     decoded at the grid's size, when the atlas knows where its fields lie.
     """
-    from ..pictures.plots import silhouette_curve
     from ..pictures.grids import REFLECTIVITY, captioned_rows, field_colours, grid, is_field, save_png, to_display
+    from ..pictures.plots import silhouette_curve
     from ..pictures.search import atlas_geometry, placed
 
     out = report.out

@@ -18,10 +18,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..codec.codefile import SUFFIX, CodeHeader, file_size, pack, unpack
+from ..codec.quantise import Int8Quantiser, check_dtype, dequantise, quantise
 from ..errors import BadInputError, LatentAtlasError, ModelMismatchError, UsageError
 from ..models import LatentModel
 from ..progress import ProgressCallback, silent
-from ..codec.quantise import Int8Quantiser, check_dtype, dequantise, quantise
 from ..sources import Failure, ReaderOptions, Record, read_source
 from ..sources.loading import load_records
 from ..store.database import Store

@@ -14,9 +14,9 @@ import numpy as np
 
 from ..errors import UsageError
 from ..progress import ProgressCallback, silent
-from ..store.database import Store
 from ..search.engine import EngineCache
 from ..search.neighbours import Filters, nearest
+from ..store.database import Store
 
 __all__ = ["DuplicateGroup", "DuplicatesReport", "duplicates"]
 

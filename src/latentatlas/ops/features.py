@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..errors import UsageError
-from ..search.orb import DESCRIPTOR_BYTES, Features, OrbSettings, draw_matches, extract, match
 from ..progress import ProgressCallback, silent
+from ..search.orb import DESCRIPTOR_BYTES, Features, OrbSettings, draw_matches, extract, match
 from ..sources import Failure, read_image, write_image
 from ..store.database import Store
 from .rows import RowReader, read_pixels, read_row
@@ -216,8 +216,8 @@ def _preselect(store: Store, pixels: np.ndarray, candidates: int | None,
     if model is None:
         raise UsageError("choosing candidates by embedding needs the atlas's model")
     from ..search.engine import EngineCache
-    from .embed import check_model_matches
     from ..search.neighbours import nearest
+    from .embed import check_model_matches
 
     encoder = model()
     check_model_matches(store, encoder)

@@ -12,15 +12,15 @@ import numpy as np
 from ..errors import BadInputError, UsageError
 from ..models import AutoencoderConfig, Corruption, LatentModel, save_model
 from ..models.augment import Augmentation
-from ..models.presets import AUTO, choose_preset, stem_for
-from ..models.training_set import StreamingImages
 from ..models.preprocess import PreprocessConfig, Preprocessor
+from ..models.presets import AUTO, choose_preset, stem_for
+from ..models.train import History, TrainConfig, train
+from ..models.training_set import StreamingImages
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
 from ..sources.geometry import file_geometry
 from ..sources.loading import Loaded, iter_batches, load_records, transform_each
 from ..store.database import Store
-from ..models.train import History, TrainConfig, train
 from .embed import GRID_KEY, READER_KEY
 
 __all__ = ["ModelOptions", "FitReport", "fit", "architecture", "split_settings", "read_history", "HISTORY_FILE",

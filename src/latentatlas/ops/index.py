@@ -7,12 +7,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..search.ann import AnnIndex, AnnSettings
 from ..errors import UsageError
 from ..progress import ProgressCallback, silent
+from ..search.ann import AnnIndex, AnnSettings
+from ..search.engine import ann_dir, load_matrix
 from ..store.database import Store
 from .embed import FINGERPRINT_KEY
-from ..search.engine import ann_dir, load_matrix
 
 __all__ = ["AnnSettings", "IndexReport", "build_index", "remove_index"]
 

@@ -114,8 +114,8 @@ def _endpoint(store: Store, model: LatentModel, end: Endpoint) -> tuple[np.ndarr
 
 def save_strip(path: str | Path, interpolation: Interpolation, value_range: tuple[float, float]) -> Path:
     """Write the frames side by side as an image, or stacked ``(steps, H, W[, C])`` as ``.npy``."""
-    from ..sources import write_image
     from ..pictures.grids import grid, to_display
+    from ..sources import write_image
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..store.clusters import load_run
 from ..errors import UsageError
-from ..space.projection import METHODS, Projection
 from ..progress import ProgressCallback, silent
 from ..sources import Failure
+from ..space.projection import METHODS, Projection
+from ..store.clusters import load_run
 from ..store.database import Store
 from .rows import column_of, read_pixels
 
@@ -109,7 +109,8 @@ def project(
     settings.check()
     ids, codes = store.vectors(store.ids_where(settings.where) if settings.where else None)
     if len(ids) == 0:
-        raise UsageError(f"no embedded rows{' match --where' if settings.where else ''} in {store.path}")
+        raise UsageError(f"no embedded rows{' match the where predicate' if settings.where else ''} in {store.path}",
+                         parameter="where")
     labels = column_of(store, ids, "label::TEXT")
     has_label = np.array([v is not None for v in labels], bool)
     estimator = Projection(settings.method, settings.dims, perplexity=settings.perplexity, random_state=settings.seed)
@@ -129,8 +130,8 @@ def project(
     coordinates = Path(coordinates) if coordinates is not None else out.with_suffix(".parquet")
     _write_coordinates(coordinates, ids, coords, store, labels, color_by, values)
     thumbs, failures = _thumbnails(store, ids, coords, settings)
-    from ..pictures.plots import scatter
     from ..pictures.grids import save_png
+    from ..pictures.plots import scatter
 
     title = f"{settings.method.upper() if settings.method != 'tsne' else 't-SNE'} of {len(ids)} codes"
     figure = scatter(coords, values, continuous, title, color_by if color_by != "none" else "", thumbs)
@@ -205,8 +206,8 @@ def _thumbnails(store: Store, ids: np.ndarray, coords: np.ndarray,
                 settings: ProjectSettings) -> tuple[list[tuple[int, np.ndarray]], list[Failure]]:
     if not settings.thumbnails:
         return [], []
-    from ..pictures.plots import spread_points
     from ..pictures.grids import to_display
+    from ..pictures.plots import spread_points
 
     rows = spread_points(coords, settings.thumbnails, settings.seed)
     pixels = read_pixels(store, ids[rows])

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from ..checks import at_least, one_of, validated
 from ..errors import BadInputError, UsageError
-from ..search.exact import check_metric
+from ..search.engine import EngineCache, ann_dir
+from ..search.metrics import METRICS
+from ..search.neighbours import Filters, nearest, parse_window
 from ..sources import read_source
 from ..store.database import Store
-from ..search.engine import EngineCache, ann_dir
-from ..search.neighbours import Filters, nearest, parse_window
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -104,10 +105,11 @@ def resolve_query(
     given = [name for name, value in (("id", id), ("image", image), ("vector", vector), ("time", time))
              if value is not None]
     if len(given) != 1:
-        raise UsageError("give exactly one query: an image file, --id, --vector or --time"
-                         + (f" (got {', '.join(given)})" if given else ""))
+        raise UsageError("give exactly one query: an image file, id, vector or time"
+                         + (f" (got {', '.join(given)})" if given else ""), parameter=("id", "vector", "time"))
     if tile is not None and time is None:
-        raise UsageError("--tile-row and --tile-col pick the tile of a --time query")
+        raise UsageError("tile_row and tile_col pick the tile of a query by time",
+                         parameter=("tile_row", "tile_col", "time"))
     if time is not None:
         from .at_time import parse_time, row_at
 
@@ -123,9 +125,9 @@ def resolve_query(
         values = np.asarray(vector, np.float32).reshape(-1)
         d = store.code_size()
         if d is not None and len(values) != d:
-            raise UsageError(f"--vector has {len(values)} numbers; the atlas's codes have {d}")
+            raise UsageError(f"vector has {len(values)} numbers; the atlas's codes have {d}", parameter="vector")
         if not np.isfinite(values).all():
-            raise UsageError("--vector contains NaN or infinite values")
+            raise UsageError("vector contains NaN or infinite values", parameter="vector")
         return Query(values, {"vector": values.tolist()})
     from .embed import check_model_matches, whole_image_options
 
@@ -138,6 +140,7 @@ def resolve_query(
     return Query(encoder.encode([pixels], [records[0].uri])[0], {"image": records[0].uri}, records[0].time, pixels)
 
 
+@validated(k=at_least(1), metric=one_of(METRICS))
 def search(
     store: Store,
     query: Query,
@@ -175,12 +178,10 @@ def search(
         On ``k < 1``, an unknown metric, a malformed predicate, a query of
         the wrong length, or ``exclude_within`` for a query without a time.
     """
-    if k < 1:
-        raise UsageError(f"k must be >= 1, got {k}")
-    check_metric(metric)
     window = parse_window(exclude_within)
     if window is not None and query.time is None:
-        raise UsageError("--exclude-within needs a query with a time (a stored row, or an image from a manifest with times)")
+        raise UsageError("exclude_within needs a query with a time (a stored row, or an image from a manifest with times)",
+                         parameter="exclude_within")
     engine = (engines or EngineCache()).get(store, metric, exact, dtype)
     d = store.code_size()
     if d is not None and d != len(query.vector):

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from ..errors import UsageError
-from ..sources.geometry import GridGeometry
-from ..store.database import Store
-from .grids import REFLECTIVITY, captioned_rows, field_colours, is_field, save_png
 from ..ops.at_time import format_time
 from ..ops.embed import GRID_KEY, reader_options
 from ..ops.rows import read_pixels
 from ..ops.search import Query, SearchResult
+from ..sources.geometry import GridGeometry
+from ..store.database import Store
+from .grids import REFLECTIVITY, captioned_rows, field_colours, is_field, save_png
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -53,7 +53,8 @@ def draw_search(store: Store, query: Query, result: SearchResult, path: str | Pa
     """
     path = Path(path)
     if path.suffix.lower() != PICTURE_SUFFIX:
-        raise UsageError(f"the picture of a search is a PNG file: --out must end in {PICTURE_SUFFIX}, got {path.name}")
+        raise UsageError(f"out must end in {PICTURE_SUFFIX} (the picture of a search is a PNG file), got {path.name}",
+                         parameter="out")
     ids = [hit.id for hit in result.hits]
     stored = read_pixels(store, ids + ([query.source["id"]] if "id" in query.source else []))
     pixels = dict(zip(stored.ids.tolist(), stored.images))

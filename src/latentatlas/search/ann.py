@@ -30,13 +30,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadInputError, UsageError
-from .exact import ExactIndex, check_metric, exact_distances, merge_neighbours, pad_neighbours
 from ..progress import ProgressCallback, silent
+from .exact import ExactIndex, exact_distances, merge_neighbours, pad_neighbours
+from .metrics import METRICS, get_metric
 
 __all__ = ["KINDS", "AnnSettings", "AnnRecord", "AnnIndex", "metric_family"]
 
 KINDS = ("hnsw", "ivfpq")
-FAMILIES = ("l2", "ip", "cosine")
+FAMILIES = tuple(dict.fromkeys(m.family for m in METRICS.values()))  # the kinds of FAISS index
 _ADD_ROWS = 20_000
 _TRAIN_ROWS = 100_000
 _EXACT_SHARE = 0.02  # filters keeping fewer rows than this share are answered by an exact scan of them
@@ -46,7 +47,7 @@ _PARALLEL_QUERIES = 16  # fewer queries are searched on one thread
 
 def metric_family(metric: str) -> str:
     """The index metric a search metric needs: ``sqeuclidean`` ranks like ``l2``."""
-    return "l2" if check_metric(metric) == "sqeuclidean" else metric
+    return get_metric(metric).family
 
 
 @dataclass
@@ -89,8 +90,6 @@ class AnnSettings:
         """Return self if every value is usable, else raise :class:`UsageError`."""
         if self.kind not in KINDS:
             raise UsageError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if self.metric not in FAMILIES + ("sqeuclidean",):
-            raise UsageError(f"metric must be one of l2, sqeuclidean, cosine, ip, got {self.metric!r}")
         self.metric = metric_family(self.metric)
         for name in ("hnsw_m", "ef_construction", "ef_search", "nprobe", "refine"):
             if getattr(self, name) < 1:

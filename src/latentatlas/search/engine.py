@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .ann import AnnIndex, metric_family
 from ..errors import UsageError
-from .exact import ExactIndex, merge_neighbours, pad_neighbours
-from ..store.database import Store
 from ..ops.embed import FINGERPRINT_KEY
+from ..store.database import Store
+from .ann import AnnIndex, metric_family
+from .exact import ExactIndex, merge_neighbours, pad_neighbours
 
 __all__ = ["Engine", "EngineCache", "load_matrix", "ann_dir"]
 

@@ -9,11 +9,7 @@ The distances of those few candidates are then recomputed exactly in
 float64 (from differences for l2), re-ranked, and the best ``k`` returned,
 so a stored vector is its own nearest neighbour at distance exactly 0.0.
 
-Metrics (smaller is nearer):
-
-- ``l2``: Euclidean distance; ``sqeuclidean``: its square;
-- ``cosine``: one minus the cosine similarity;
-- ``ip``: the negative inner product.
+The metrics and their scores are those of :mod:`latentatlas.search.metrics`.
 """
 
 from __future__ import annotations
@@ -26,14 +22,15 @@ from typing import Iterator
 
 import numpy as np
 
+from ..checks import at_least, one_of, validated
 from ..errors import UsageError
+from .metrics import METRICS, Metric, get_metric
 from .topk import TopK, merge_topk
 
 __all__ = [
-    "METRICS", "ExactIndex", "check_metric", "exact_distances", "exact_search", "merge_neighbours", "pad_neighbours",
+    "METRICS", "ExactIndex", "exact_distances", "exact_search", "merge_neighbours", "pad_neighbours",
 ]
 
-METRICS = ("l2", "sqeuclidean", "cosine", "ip")
 _SCORE_FLOATS = 1 << 19  # scores held per chunk and thread (2 MiB): rows x queries
 _MIN_CHUNK_ROWS = 256
 _MAX_CHUNK_ROWS = 16384
@@ -41,15 +38,8 @@ _PARALLEL_SCORES = 1 << 18  # scans computing fewer scores than this stay on one
 _GATHER_BELOW = 0.25  # a filter keeping fewer rows than this share gathers them instead of masking
 
 
-def check_metric(metric: str) -> str:
-    """Return ``metric`` if known, else raise :class:`UsageError`."""
-    if metric not in METRICS:
-        raise UsageError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    return metric
-
-
 def exact_distances(vectors: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
-    """Distances between ``vectors[..., j, :]`` and ``queries[..., :]``, computed in float64.
+    """Distances between ``vectors[..., j, :]`` and ``queries[..., :]`` by ``metric``, computed in float64.
 
     Parameters
     ----------
@@ -60,18 +50,7 @@ def exact_distances(vectors: np.ndarray, queries: np.ndarray, metric: str) -> np
     -------
     ndarray of shape (nq, m) or (m,), float32
     """
-    x = np.asarray(vectors, np.float64)
-    q = np.asarray(queries, np.float64)[..., None, :]
-    if metric in ("l2", "sqeuclidean"):
-        diff = x - q
-        squared = np.einsum("...j,...j->...", diff, diff)
-        return (np.sqrt(squared) if metric == "l2" else squared).astype(np.float32)
-    dots = np.einsum("...j,...j->...", x, q)
-    if metric == "ip":
-        return (-dots).astype(np.float32)
-    tiny = np.finfo(np.float32).tiny
-    norms = np.maximum(np.linalg.norm(x, axis=-1), tiny) * np.maximum(np.linalg.norm(q, axis=-1), tiny)
-    return np.maximum(1.0 - dots / norms, 0.0).astype(np.float32)
+    return get_metric(metric).distance(vectors, queries)
 
 
 def merge_neighbours(ids: np.ndarray, distances: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,8 +99,7 @@ class ExactIndex:
         if matrix.ndim != 2:
             raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
         self.matrix = np.ascontiguousarray(matrix, dtype)
-        self._half_squared_norms: np.ndarray | None = None
-        self._inverse_norms: np.ndarray | None = None
+        self._row_terms: dict[str, np.ndarray] = {}
 
     @property
     def n(self) -> int:
@@ -142,14 +120,15 @@ class ExactIndex:
         block = self.matrix[start:stop]
         return block if block.dtype == np.float32 else block.astype(np.float32)
 
-    def _norm_terms(self, metric: str) -> np.ndarray:
-        """Per-row term of the score: half the squared norm (l2) or one over the norm (cosine)."""
-        if metric in ("l2", "sqeuclidean") and self._half_squared_norms is None:
-            self._half_squared_norms = self._per_chunk(lambda x: 0.5 * np.einsum("ij,ij->i", x, x))
-        if metric == "cosine" and self._inverse_norms is None:
+    def _norm_terms(self, metric: Metric) -> np.ndarray | None:
+        """The metric's per-row term of the score: half the squared norm, or one over the norm."""
+        kind = metric.row_term
+        if kind is not None and kind not in self._row_terms:
             tiny = np.finfo(np.float32).tiny
-            self._inverse_norms = self._per_chunk(lambda x: 1.0 / np.maximum(np.linalg.norm(x, axis=1), tiny))
-        return self._inverse_norms if metric == "cosine" else self._half_squared_norms
+            term = {"half_squared_norm": lambda x: 0.5 * np.einsum("ij,ij->i", x, x),
+                    "inverse_norm": lambda x: 1.0 / np.maximum(np.linalg.norm(x, axis=1), tiny)}[kind]
+            self._row_terms[kind] = self._per_chunk(term)
+        return self._row_terms.get(kind) if kind is not None else None
 
     def _per_chunk(self, fn) -> np.ndarray:
         out = np.empty(self.n, np.float32)
@@ -157,6 +136,7 @@ class ExactIndex:
             out[start:start + _MAX_CHUNK_ROWS] = fn(self._rows(start, start + _MAX_CHUNK_ROWS))
         return out
 
+    @validated(k=at_least(1), metric=one_of(METRICS))
     def search(self, queries: np.ndarray, k: int, metric: str = "l2",
                mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` rows nearest to each query, nearest first.
@@ -177,9 +157,6 @@ class ExactIndex:
             Row positions, ``m = min(k, allowed rows)``; ties go to the lower row.
         distances : ndarray of the same shape, float32
         """
-        check_metric(metric)
-        if k < 1:
-            raise UsageError(f"k must be >= 1, got {k}")
         single = np.ndim(queries) == 1
         queries = np.atleast_2d(queries)
         if self.matrix.dtype == np.float16:  # rounded like the codes, so a stored row is at distance 0
@@ -201,21 +178,21 @@ class ExactIndex:
         if k == 0:
             return np.empty((nq, 0), np.int64), np.empty((nq, 0), np.float32)
         candidates = min(self.n if mask is None else int(np.count_nonzero(mask)), k + max(8, k // 2))
-        rows = self._candidates(queries, candidates, metric, mask)
+        rows = self._candidates(queries, candidates, METRICS[metric], mask)
         distances = exact_distances(self._rows_at(rows), queries, metric)
         return merge_neighbours(rows, distances, k)
 
     def _rows_at(self, rows: np.ndarray) -> np.ndarray:
         return self.matrix[np.maximum(rows, 0)]
 
-    def _candidates(self, queries: np.ndarray, m: int, metric: str, mask: np.ndarray | None) -> np.ndarray:
+    def _candidates(self, queries: np.ndarray, m: int, metric: Metric, mask: np.ndarray | None) -> np.ndarray:
         """Rows of the ``m`` best scores per query, -1 where fewer exist.
 
         Large scans run on every core: a batch is split by queries, a single
         query by rows, each part scanning with single-threaded BLAS.
         """
         nq = len(queries)
-        if metric == "cosine":
+        if metric.unit_queries:
             norms = np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), np.finfo(np.float32).tiny)
             queries = np.ascontiguousarray(queries / norms, np.float32)
         terms = self._norm_terms(metric)
@@ -235,7 +212,7 @@ class ExactIndex:
             return np.concatenate([rows for rows, _ in results])
         return merge_topk(results, m)[0]
 
-    def _scan(self, queries: np.ndarray, m: int, metric: str, terms: np.ndarray | None,
+    def _scan(self, queries: np.ndarray, m: int, metric: Metric, terms: np.ndarray | None,
               penalty: np.ndarray | None, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``m`` best rows and scores per query among rows ``start .. stop``."""
         nq = len(queries)
@@ -250,22 +227,11 @@ class ExactIndex:
                 np.matmul(block, queries[0], out=scores[0])
             else:
                 np.matmul(queries, block.T, out=scores)
-            _to_scores(scores, metric, None if terms is None else terms[first:last])
+            metric.to_scores(scores, None if terms is None else terms[first:last])
             if penalty is not None:
                 scores += penalty[first:last]
             best.add(scores, first)
         return best.result()
-
-
-def _to_scores(dots: np.ndarray, metric: str, terms: np.ndarray | None) -> None:
-    """Inner products to scores in place: smaller ranks nearer, like the metric."""
-    if metric in ("l2", "sqeuclidean"):
-        np.subtract(terms, dots, out=dots)  # ||x||^2 / 2 - x.q ranks like ||x - q||^2
-    elif metric == "cosine":
-        np.multiply(dots, terms, out=dots)
-        np.negative(dots, out=dots)
-    else:
-        np.negative(dots, out=dots)
 
 
 def exact_search(matrix: np.ndarray, query: np.ndarray, k: int, metric: str = "l2") -> tuple[np.ndarray, np.ndarray]:

@@ -17,11 +17,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..checks import at_least, one_of, validated
 from ..errors import BadInputError, UsageError
-from .exact import check_metric
 from ..progress import ProgressCallback, silent
 from ..store.database import Store
 from .engine import Engine, EngineCache
+from .metrics import METRICS
 
 __all__ = ["Filters", "Neighbours", "nearest", "parse_window", "read_ids", "search_batch"]
 
@@ -40,12 +41,13 @@ def parse_window(window: str | timedelta | None) -> timedelta | None:
     """
     if window is None or isinstance(window, timedelta):
         if window is not None and window <= timedelta(0):
-            raise UsageError(f"--exclude-within must be positive, got {window}")
+            raise UsageError(f"exclude_within must be positive, got {window}", parameter="exclude_within")
         return window
     text = str(window).strip().lower()
     parts = _WINDOW.findall(text)
     if not parts or _WINDOW.sub("", text):
-        raise UsageError(f"--exclude-within must be a duration such as 1d, 6h, 1d12h or 30min, got {window!r}")
+        raise UsageError(f"exclude_within must be a duration such as 1d, 6h, 1d12h or 30min, got {window!r}",
+                         parameter="exclude_within")
     seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
     return parse_window(timedelta(seconds=seconds))
 
@@ -143,9 +145,6 @@ def nearest(engine: Engine, vectors: np.ndarray, k: int, metric: str, filters: F
     for a time window; ``exclude_ids`` the queries' own ids to leave out.
     Returns ids and distances ``(nq, k)``; id -1 fills slots when fewer pass.
     """
-    if k < 1:
-        raise UsageError(f"k must be >= 1, got {k}")
-    check_metric(metric)
     filters = filters or Filters()
     allowed = filters.allowed
     window = filters.width is not None and query_times is not None
@@ -197,6 +196,7 @@ def read_ids(path: str | Path) -> np.ndarray:
         raise BadInputError(f"{path}: not a table with an id column ({str(error).splitlines()[0]})") from None
 
 
+@validated(k=at_least(1), metric=one_of(METRICS))
 def search_batch(
     store: Store,
     ids: Sequence[int] | np.ndarray | None = None,
@@ -223,9 +223,6 @@ def search_batch(
     UsageError
         On an unknown id, ``k < 1``, an unknown metric or a bad filter.
     """
-    if k < 1:
-        raise UsageError(f"k must be >= 1, got {k}")
-    check_metric(metric)
     filters = Filters.of(store, where, exclude_within)
     engine = (engines or EngineCache()).get(store, metric, exact, dtype)
     query_ids = engine.ids if ids is None else np.asarray(ids, np.int64).reshape(-1)

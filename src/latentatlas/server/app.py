@@ -25,12 +25,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..atlas import Atlas
-from ..store.clusters import load_run, run_names
 from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
 from ..jsonable import dumps
-from ..ops.rows import read_row
 from ..ops.embed import reader_options
+from ..ops.rows import read_row
 from ..pictures.grids import grid, is_field, reflectivity_legend, to_colour
+from ..store.clusters import load_run, run_names
 from .queries import Queries, RequestRefused
 from .uploads import BodyLimit, check_upload_name, upload_suffix
 

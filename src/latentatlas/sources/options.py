@@ -69,26 +69,28 @@ class ReaderOptions:
         object.__setattr__(self, "variables", tuple(str(v) for v in self.variables))
         object.__setattr__(self, "filters", tuple((str(k), str(v)) for k, v in self.filters))
         if self.fill is not None and not math.isfinite(self.fill):
-            raise UsageError(f"--fill must be a finite number, got {self.fill}")
+            raise UsageError(f"fill must be a finite number, got {self.fill}", parameter="fill")
         if self.clip is not None:
             low, high = (float(x) for x in self.clip)
             if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
-                raise UsageError(f"--clip must be two finite numbers LOW < HIGH, got {self.clip}")
+                raise UsageError(f"clip must be two finite numbers LOW < HIGH, got {self.clip}", parameter="clip")
             object.__setattr__(self, "clip", (low, high))
         if self.crop is not None:
             crop = tuple(int(x) for x in self.crop)
             if len(crop) != 4 or crop[0] < 0 or crop[1] < 0 or crop[2] < 1 or crop[3] < 1:
-                raise UsageError(f"--crop must be TOP,LEFT,HEIGHT,WIDTH with HEIGHT, WIDTH >= 1, got {self.crop}")
+                raise UsageError(f"crop must be TOP,LEFT,HEIGHT,WIDTH with HEIGHT, WIDTH >= 1, got {self.crop}",
+                                 parameter="crop")
             object.__setattr__(self, "crop", crop)
         if not (0.0 < self.scale <= 1.0):
-            raise UsageError(f"--scale must be in (0, 1], got {self.scale}")
+            raise UsageError(f"scale must be in (0, 1], got {self.scale}", parameter="scale")
         if self.tile is not None and self.tile < 4:
-            raise UsageError(f"--tile must be at least 4 pixels, got {self.tile}")
+            raise UsageError(f"tile must be at least 4 pixels, got {self.tile}", parameter="tile")
         if int(self.max_pixels) != self.max_pixels or self.max_pixels < 1:
-            raise UsageError(f"--max-pixels must be a whole number >= 1, got {self.max_pixels}")
+            raise UsageError(f"max_pixels must be a whole number >= 1, got {self.max_pixels}", parameter="max_pixels")
         object.__setattr__(self, "max_pixels", int(self.max_pixels))
         if self.stride is not None and (self.tile is None or not 1 <= self.stride):
-            raise UsageError("--stride needs --tile and must be >= 1" + ("" if self.tile is None else f", got {self.stride}"))
+            raise UsageError("stride needs a tile size and must be >= 1"
+                             + ("" if self.tile is None else f", got {self.stride}"), parameter="stride")
 
     @property
     def transforms_pixels(self) -> bool:

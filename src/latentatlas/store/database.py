@@ -393,12 +393,15 @@ class Store:
         if self.predicates is not None:
             return self.predicates.ids_where(predicate)
         query = f"SELECT id FROM images WHERE ({predicate}) ORDER BY id"
-        self._check_read_only(query, what=f"--where predicate {predicate!r}")
+        try:
+            self._check_read_only(query, what=f"where predicate {predicate!r}")
+        except UsageError as error:
+            raise UsageError(str(error), parameter="where") from None
         try:
             with self._rolled_back():
                 return self.con.sql(query).fetchnumpy()["id"].astype(np.int64)
         except Exception as error:  # duckdb.Error subclasses: parser, binder, conversion
-            raise UsageError(f"bad --where predicate {predicate!r}: {first_line(error)}") from None
+            raise UsageError(f"bad where predicate {predicate!r}: {first_line(error)}", parameter="where") from None
 
     def query(self, sql: str) -> QueryResult:
         """Run one read-only statement (SELECT, WITH ... SELECT, EXPLAIN of a read) and return its rows.

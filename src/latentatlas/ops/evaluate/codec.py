@@ -17,17 +17,17 @@ import numpy as np
 
 from ...baselines.codec import IMAGE_FORMATS, LinearCodec, decode_image, match_quality, quality_sweep
 from ...codec.codefile import file_size
+from ...codec.quantise import DTYPES, Int8Quantiser, check_dtype, dequantise, quantise
 from ...errors import BadInputError, UsageError
-from .quality import psnr, ssim
 from ...models import LatentModel
 from ...models.preprocess import Preprocessor
 from ...progress import ProgressCallback, silent
-from ...codec.quantise import DTYPES, Int8Quantiser, check_dtype, dequantise, quantise
 from ...sources import Failure, ReaderOptions, read_sources
 from ...sources.loading import load_records
 from ...store.database import Store
 from ..codec import int8_quantiser
 from ..embed import whole_image_options
+from .quality import psnr, ssim
 
 __all__ = ["CodecRow", "CodecEvaluation", "evaluate_codec", "CURVE_QUALITIES"]
 

@@ -21,13 +21,13 @@ from typing import Any, Hashable, Sequence
 import numpy as np
 
 from ...errors import BadInputError, UsageError
-from .quality import psnr
 from ...models import LatentModel
 from ...progress import ProgressCallback, silent
 from ...sources import Failure
 from ...store.database import Store
 from ..embed import check_model_matches
 from ..rows import RowReader
+from .quality import psnr
 
 __all__ = ["TemporalReport", "parse_step", "find_triples", "evaluate_interpolation", "JSON_KEYS"]
 
@@ -42,10 +42,10 @@ def parse_step(text: str) -> timedelta:
     """``"1h"``, ``"30min"``, ``"15m"``, ``"1d"``, ``"90s"`` or ``"1h30m"`` to a positive timedelta."""
     cleaned = "".join(text.split()).lower()
     if not _STEP.fullmatch(cleaned):
-        raise UsageError(f"--step must be a duration like 1h, 30min, 90s or 1d, got {text!r}")
+        raise UsageError(f"step must be a duration like 1h, 30min, 90s or 1d, got {text!r}", parameter="step")
     seconds = sum(float(p.group(1)) * _UNITS[p.group(2)] for p in _STEP_PART.finditer(cleaned))
     if seconds <= 0:
-        raise UsageError(f"--step must be positive, got {text!r}")
+        raise UsageError(f"step must be positive, got {text!r}", parameter="step")
     return timedelta(seconds=seconds)
 
 
@@ -148,7 +148,8 @@ def evaluate_interpolation(
         keep = set(store.ids_where(where).tolist())
         table = [r for r in table if r["id"] in keep]
     if not table:
-        raise UsageError(f"{store.path}: no rows with a time{' match --where' if where else ''}")
+        raise UsageError(f"{store.path}: no rows with a time{' match the where predicate' if where else ''}",
+                         parameter="where")
     ids = np.array([r["id"] for r in table], np.int64)
     times = np.array([np.datetime64(r["time"], "us") for r in table])
     triples, duplicates = find_triples(ids, times, [(r["tile_row"], r["tile_col"]) for r in table], step)

@@ -17,15 +17,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ...errors import BadInputError, UsageError
 from ...baselines.restoration import BASELINES, Baseline, Known, applicable, known_for
-from .quality import psnr, ssim
+from ...errors import BadInputError, UsageError
 from ...models import Corruption, LatentModel
 from ...models.tiled import apply_tiled
+from ...models.train import split
 from ...progress import ProgressCallback, silent
 from ...sources import Failure, read_sources
 from ...sources.loading import load_records, transformed
-from ...models.train import split
+from .quality import psnr, ssim
 
 __all__ = ["RestoreEvalSettings", "RestoreRow", "Example", "RestoreEvaluation", "evaluate_restore"]
 

@@ -10,8 +10,8 @@ import numpy as np
 from ...errors import UsageError
 from ...models import LatentModel
 from ...progress import ProgressCallback, silent
-from ...space.projection import Projection
 from ...sources import Failure
+from ...space.projection import Projection
 from ...space.scores import ClassScores, natural_order, score_representation
 from ...store.database import Store
 from ..embed import check_model_matches
@@ -102,7 +102,8 @@ def evaluate_space(
     try:
         labels = column_of(store, ids, f"({settings.label_column})::TEXT")
     except UsageError as error:
-        raise UsageError(f"bad --label-column {settings.label_column!r}: {error}") from None
+        raise UsageError(f"label_column {settings.label_column!r} is not usable: {error}",
+                         parameter="label_column") from None
     labelled = np.array([v is not None for v in labels], bool)
     ids, codes, labels = ids[labelled], codes[labelled], labels[labelled].astype(str)
 
