@@ -21,9 +21,10 @@ from ..codec.codefile import SUFFIX, CodeHeader, file_size, pack, unpack
 from ..codec.quantise import Int8Quantiser, check_dtype, dequantise, quantise
 from ..errors import BadInputError, LatentAtlasError, ModelMismatchError, UsageError
 from ..models import LatentModel
+from ..pipeline.runner import Batch, run_batches
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_source
-from ..sources.loading import load_records
+from ..sources.loading import Loaded
 from ..store.database import Store
 from .decode import save_decoded
 from .embed import check_model_matches, whole_image_options
@@ -133,28 +134,29 @@ def compress(
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
     int8 = int8_quantiser(store, model) if dtype == "int8" else None
     named, failures = named_records(sources, options=whole_image_options(store))
+    names = dict(named)
     fingerprint = model.fingerprint  # hashes every weight: once per call
-    report = CompressReport(out=Path(out), dtype=dtype, code_size=model.code_size, failures=failures)
-    progress("compress", 0, len(named))
-    for start in range(0, len(named), batch_size):
-        chunk = dict(named[start:start + batch_size])
-        loaded = load_records(list(chunk))
-        report.failures.extend(loaded.failures)
-        if loaded.records:
-            codes = quantise(model.encode(loaded.images, [r.uri for r in loaded.records], batch_size), dtype, int8)
-            for record, image, values in zip(loaded.records, loaded.images, codes):
-                header = CodeHeader(fingerprint, dtype, model.code_size, image.shape[0], image.shape[1],
-                                    int8.tag if int8 is not None else None)
-                path = report.out / chunk[record].with_suffix(SUFFIX)
-                data = pack(header, values)
-                _write_atomic(path, data)
-                report.files.append(path)
-                report.bytes += len(data)
-                report.pixels += image.shape[0] * image.shape[1]
-        progress("compress", min(start + batch_size, len(named)), len(named), failed=len(report.failures))
-    if not report.files:
-        first = f": {report.failures[0]}" if report.failures else ""
-        raise BadInputError(f"no image could be compressed{first}")
+    report = CompressReport(out=Path(out), dtype=dtype, code_size=model.code_size)
+
+    def encode(loaded: Loaded, failures: list[Failure]) -> Batch:
+        codes = quantise(model.encode(loaded.images, [r.uri for r in loaded.records], batch_size), dtype, int8)
+        return Batch(loaded.records, loaded.images, codes)
+
+    def write(batch: Batch) -> int:
+        for record, image, values in zip(batch.records, batch.images, batch.outputs):
+            header = CodeHeader(fingerprint, dtype, model.code_size, image.shape[0], image.shape[1],
+                                int8.tag if int8 is not None else None)
+            path = report.out / names[record].with_suffix(SUFFIX)
+            data = pack(header, values)
+            _write_atomic(path, data)
+            report.files.append(path)
+            report.bytes += len(data)
+            report.pixels += image.shape[0] * image.shape[1]
+        return len(batch.records)
+
+    run = run_batches(list(names), encode, write, stage="compress", batch_size=batch_size, progress=progress,
+                      failures=failures, nothing_done="compressed")
+    report.failures = run.failures
     return report
 
 

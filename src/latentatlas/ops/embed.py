@@ -6,16 +6,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+import numpy as np
+
 from ..errors import ModelMismatchError
+from ..pipeline.runner import Batch, Mapper, Writer, run_batches
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
-from ..sources.loading import iter_batches, transform_each
+from ..sources.loading import Loaded, transformed
 from ..store.database import ImageRow, Store
 
 if TYPE_CHECKING:  # the model brings PyTorch, which searching does not need
     from ..models import LatentModel
 
-__all__ = ["EmbedReport", "embed", "check_model_matches", "reader_options", "READER_KEY", "GRID_KEY"]
+__all__ = ["EmbedReport", "embed", "encoder", "atlas_writer", "check_model_matches", "reader_options", "READER_KEY",
+           "GRID_KEY"]
 
 FINGERPRINT_KEY = "model_fingerprint"
 READER_KEY = "reader"
@@ -88,22 +92,32 @@ def embed(
     store.set_setting(FINGERPRINT_KEY, model.fingerprint)
     progress("scan", 0, None)
     scan = read_sources(sources, reader_options(store, reader))
-    report = EmbedReport(failures=list(scan.failures))
+    report = EmbedReport()
     todo = _new_records(store, scan.records, report)
     progress("scan", len(scan.records), len(scan.records))
-    progress("embed", 0, len(todo))
-    done = 0
-    for batch in iter_batches(todo, batch_size):
-        inputs, loaded = transform_each(batch, model.preprocessor)
-        report.failures.extend(loaded.failures)
-        if loaded.records:
-            codes = model.encode_inputs(inputs, batch_size)
-            store.add([_row(r, im) for r, im in zip(loaded.records, loaded.images)], codes)
-            report.added += len(loaded.records)
-        done += len(batch.records) + len(batch.failures)
-        progress("embed", done, len(todo), added=report.added, failed=len(report.failures))
+    run = run_batches(todo, encoder(model, batch_size), atlas_writer(store), stage="embed", batch_size=batch_size,
+                      progress=progress, failures=[*scan.failures, *report.failures])
+    report.added, report.failures = run.written, run.failures
     report.total_rows = store.count("images")
     return report
+
+
+def encoder(model: LatentModel, batch_size: int = 256) -> Mapper:
+    """The mapper of ``embed``: each read image preprocessed as the model's input and encoded."""
+
+    def encode(loaded: Loaded, failures: list[Failure]) -> Batch:
+        kept = list(transformed(loaded, model.preprocessor, failures))
+        if not kept:
+            return Batch()
+        return Batch([r for r, _, _ in kept], [im for _, im, _ in kept],
+                     model.encode_inputs(np.stack([x for _, _, x in kept]), batch_size))
+
+    return encode
+
+
+def atlas_writer(store: Store) -> Writer:
+    """The writer of ``embed``: each mapped batch added to the atlas in one transaction."""
+    return lambda batch: len(store.add([_row(r, im) for r, im in zip(batch.records, batch.images)], batch.outputs))
 
 
 def _new_records(store: Store, records: list[Record], report: EmbedReport) -> list[Record]:

@@ -21,10 +21,11 @@ from ..errors import BadInputError, UsageError
 from ..models import LatentModel
 from ..models.corruptions import Downsample
 from ..models.tiled import apply_tiled
+from ..pipeline.runner import Batch, run_batches
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, Record
 from ..sources.images import IMAGE_SUFFIXES
-from ..sources.loading import load_records, transformed
+from ..sources.loading import Loaded, transformed
 from .codec import named_records
 from .decode import save_decoded
 
@@ -112,20 +113,27 @@ def restore(
         if target.resolve() == Path(record.uri.partition("#")[0]).resolve():
             raise UsageError(f"{record.uri}: restoring it into {out} would overwrite it; choose another --out")
     report = RestoreReport(out=Path(out), corruption=str(model.corruption),
-                           scale=upscale_factor(model, settings.upscale), failures=failures)
-    progress("restore", 0, len(named))
-    for start in range(0, len(named), _IMAGES_PER_READ):
-        loaded = load_records([record for record, _ in named[start:start + _IMAGES_PER_READ]])
-        report.failures.extend(loaded.failures)
-        for record, _, x in transformed(loaded, model.input_preprocessor.native, report.failures):
+                           scale=upscale_factor(model, settings.upscale))
+
+    def restore_each(loaded: Loaded, failures: list[Failure]) -> Batch:
+        batch = Batch(outputs=[])
+        for record, image, x in transformed(loaded, model.input_preprocessor.native, failures):
             if report.scale > 1:
                 x = np.repeat(np.repeat(x, report.scale, axis=1), report.scale, axis=2)
-            restored = model.preprocessor.inverse(apply_tiled(model, x, settings.stride, settings.batch_size, progress))
+            batch.records.append(record)
+            batch.images.append(image)
+            batch.outputs.append(model.preprocessor.inverse(apply_tiled(model, x, settings.stride, settings.batch_size,
+                                                                        progress)))
+        return batch
+
+    def write(batch: Batch) -> int:
+        for record, restored in zip(batch.records, batch.outputs):
             report.files.append(save_decoded(targets[record], restored, model.preprocess.value_range))
-        progress("restore", min(start + _IMAGES_PER_READ, len(named)), len(named), failed=len(report.failures))
-    if not report.files:
-        first = f": {report.failures[0]}" if report.failures else ""
-        raise BadInputError(f"no image could be restored{first}")
+        return len(batch.records)
+
+    run = run_batches([record for record, _ in named], restore_each, write, stage="restore",
+                      batch_size=_IMAGES_PER_READ, progress=progress, failures=failures, nothing_done="restored")
+    report.failures = run.failures
     return report
 
 
