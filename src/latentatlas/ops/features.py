@@ -20,6 +20,7 @@ from ..progress import ProgressCallback, silent
 from ..search.orb import DESCRIPTOR_BYTES, Features, OrbSettings, draw_matches, extract, match
 from ..sources import Failure, read_image, write_image
 from ..store.database import Store
+from ..store.schema import ORB_FEATURES, ORB_SETTING, ORB_TABLE
 from .rows import RowReader, read_pixels, read_row
 
 if TYPE_CHECKING:
@@ -29,10 +30,8 @@ __all__ = [
     "OrbSettings", "FeatureHit", "FeaturesResult", "FeaturesIndexReport", "index_features", "features_search",
 ]
 
-TABLE = "orb_features"
-SETTINGS_KEY = "orb_features"
-_SCHEMA = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    id BIGINT PRIMARY KEY, width INTEGER, height INTEGER, keypoints BLOB, descriptors BLOB)"""
+TABLE = ORB_FEATURES
+SETTINGS_KEY = ORB_SETTING
 _BATCH = 64
 
 
@@ -113,7 +112,7 @@ def index_features(store: Store, settings: OrbSettings | None = None, where: str
         If features were stored with other extraction settings (pass ``rebuild``).
     """
     settings = (settings or OrbSettings()).check()
-    store.con.execute(_SCHEMA)
+    store.con.execute(ORB_TABLE)
     stored = store.setting(SETTINGS_KEY)
     if rebuild:
         store.con.execute(f"DELETE FROM {TABLE}")

@@ -20,10 +20,11 @@ import numpy as np
 
 from ..errors import ModelMismatchError, UsageError
 from .database import Store
+from .schema import CLUSTER_RUN_SETTING, CLUSTERS_TABLE, centroids_table
 
 __all__ = ["ClusterRun", "save_run", "load_run", "run_names", "run_exists", "check_name", "free_run_name", "RUN_SETTING"]
 
-RUN_SETTING = "cluster_run:"
+RUN_SETTING = CLUSTER_RUN_SETTING
 
 
 @dataclass
@@ -135,13 +136,8 @@ def load_run(store: Store, name: str) -> ClusterRun:
 
 
 def _ensure_tables(store: Store, d: int) -> None:
-    store.con.execute(
-        "CREATE TABLE IF NOT EXISTS clusters "
-        "(run TEXT NOT NULL, id BIGINT NOT NULL, cluster INTEGER NOT NULL, distance FLOAT)"
-    )
-    store.con.execute(
-        f"CREATE TABLE IF NOT EXISTS centroids (run TEXT NOT NULL, cluster INTEGER NOT NULL, vector FLOAT[{int(d)}])"
-    )
+    store.con.execute(CLUSTERS_TABLE)
+    store.con.execute(centroids_table(d))
     data_type = store.scalar(
         "SELECT data_type FROM information_schema.columns WHERE table_name = 'centroids' AND column_name = 'vector'"
     )

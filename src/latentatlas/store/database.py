@@ -24,28 +24,13 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..errors import AtlasNotFoundError, BadInputError, ModelMismatchError, UsageError, first_line
+from .schema import BASE_TABLES, DERIVED_SETTINGS, DERIVED_TABLES, IMAGE_COLUMNS, embeddings_table
 from .sql_guard import check_reads_only
 
 __all__ = ["Store", "ImageRow", "QueryResult", "IMAGE_COLUMNS", "row_ids"]
 
 DB_FILE = "atlas.duckdb"
-IMAGE_COLUMNS = ("id", "uri", "sha256", "time", "label", "tile_row", "tile_col", "width", "height", "meta")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS images (
-    id BIGINT PRIMARY KEY,
-    uri TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    time TIMESTAMP,
-    label TEXT,
-    tile_row INTEGER,
-    tile_col INTEGER,
-    width INTEGER,
-    height INTEGER,
-    meta JSON
-);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value JSON);
-"""
 # every column of images plus the code, so queries written for one wide table (BigQuery's) need no join
 _ITEMS_VIEW = "CREATE OR REPLACE {temp} VIEW items AS SELECT i.*, e.vector FROM images i JOIN embeddings e USING (id)"
 _READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
@@ -139,7 +124,7 @@ class Store:
             self.con = duckdb.connect(str(db), read_only=read_only)
             self._probe()
             if not read_only:
-                self.con.execute(_SCHEMA)
+                self.con.execute(BASE_TABLES)
         except duckdb.Error as error:
             raise BadInputError(f"{db}: damaged or not a DuckDB file: {first_line(error)}") from None
         self._ensure_items_view()
@@ -228,7 +213,7 @@ class Store:
         """Create ``embeddings(id, vector FLOAT[code_size])``, or check the existing one's size."""
         existing = self.code_size()
         if existing is None:
-            self.con.execute(f"CREATE TABLE embeddings (id BIGINT PRIMARY KEY, vector FLOAT[{int(code_size)}])")
+            self.con.execute(embeddings_table(code_size))
             self._ensure_items_view()
         elif existing != code_size:
             raise ModelMismatchError(
@@ -302,10 +287,10 @@ class Store:
         """
         with self.transaction():
             self.con.execute("DELETE FROM images")
-            for derived in ("embeddings", "clusters", "centroids", "orb_features"):
+            for derived in DERIVED_TABLES:
                 if self.has_table(derived):
                     self.con.execute(f"DROP TABLE {derived}")
-            self.con.execute("DELETE FROM settings WHERE key LIKE 'cluster_run:%' OR key = 'orb_features'")
+            self.con.execute(f"DELETE FROM settings WHERE {DERIVED_SETTINGS}")
         shutil.rmtree(self.index_dir, ignore_errors=True)
 
     # -- reading ----------------------------------------------------------------------------
