@@ -41,9 +41,9 @@ from latentatlas.models import Corruption, LatentModel
 from latentatlas.models.augment import Augmentation
 from latentatlas.models.device import resolve_device, resolve_precision
 from latentatlas.models.flops import count_flops
-from latentatlas.ops.fit import ModelOptions, architecture
+from latentatlas.models.options import ModelOptions, architecture
 from latentatlas.models.preprocess import PreprocessConfig
-from latentatlas.datasets.samples import _photographs, load_sample
+from latentatlas.datasets.samples import photographs, load_sample
 from latentatlas.models.train import TrainConfig, train
 from shared import HELD_OUT
 
@@ -64,7 +64,7 @@ def _rgb(images: list[np.ndarray]) -> np.ndarray:
 
 def photos() -> tuple[np.ndarray, np.ndarray, int, bool]:
     rng = np.random.default_rng(0)
-    training = [image for name, image in _photographs() if name not in HELD_OUT]
+    training = [image for name, image in photographs() if name not in HELD_OUT]
     crops = []
     for i in range(PHOTO_CROPS):
         image = training[i % len(training)]

@@ -63,11 +63,11 @@ def stored_images(per_group: int, distractors: int, seed: int) -> tuple[dict[str
     """The stored images by group (and ``distractors`` more tiles and digits), and photographs kept out of the atlas."""
     import cv2
 
-    from latentatlas.datasets.samples import _photographs, load_sample
+    from latentatlas.datasets.samples import photographs, load_sample
 
     rng = np.random.default_rng(seed)
     photos = []
-    for name, photo in _photographs():
+    for name, photo in photographs():
         if name == "motorcycle_right":  # the other half of a stereo pair: a true copy of motorcycle_left
             continue
         factor = 256 / max(photo.shape[:2])

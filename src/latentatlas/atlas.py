@@ -112,7 +112,7 @@ class Atlas:
             reader: ReaderOptions | None = None, **settings: Any) -> fit_op.FitReport:
         """Train the autoencoder on ``sources``; see :func:`latentatlas.ops.fit.fit`.
 
-        ``settings`` are fields of :class:`~latentatlas.ops.fit.ModelOptions`
+        ``settings`` are fields of :class:`~latentatlas.models.options.ModelOptions`
         (``code_size``, ``size``, ``channels``, ``fit``, ``value_range``,
         ``base_channels``, ``corrupt`` (e.g. ``["noise:0.1"]``: learn to undo
         it), ``bottleneck`` (``"conv"`` for restoration), ...) and :class:`~latentatlas.models.train.TrainConfig`

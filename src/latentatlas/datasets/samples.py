@@ -20,7 +20,7 @@ from ..errors import UsageError
 from .radar import DEFAULT_GRID, DEFAULT_START, RadarYear
 from .radar_files import RADAR_FORMATS, export_radar
 
-__all__ = ["SampleData", "SampleSet", "SAMPLES", "sample_set", "load_sample", "export_sample"]
+__all__ = ["SampleData", "SampleSet", "SAMPLES", "sample_set", "load_sample", "export_sample", "photographs"]
 
 
 @dataclass
@@ -61,8 +61,8 @@ def digits(seed: int = 0) -> SampleData:
     )
 
 
-def _photographs() -> list[tuple[str, np.ndarray]]:
-    """The colour and grey photographs that ship inside scikit-image and scikit-learn."""
+def photographs() -> list[tuple[str, np.ndarray]]:
+    """The colour and grey photographs that ship inside scikit-image and scikit-learn, whole, by name."""
     from skimage import data
     from sklearn.datasets import load_sample_images
 
@@ -85,7 +85,7 @@ def photos(seed: int = 0, tile: int = 64, stride: int | None = None) -> SampleDa
     """
     stride = stride or tile
     data = SampleData(images=[], names=[], labels=[], meta=[])
-    for name, photo in _photographs():
+    for name, photo in photographs():
         if photo.ndim == 2:
             photo = np.repeat(photo[..., None], 3, axis=2)
         for top in range(0, photo.shape[0] - tile + 1, stride):
