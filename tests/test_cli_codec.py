@@ -62,12 +62,12 @@ def test_compress_and_its_evaluation_read_images_as_the_atlas_does(cli, radar_at
 
     from latentatlas import Atlas
     from latentatlas.ops.codec import read_code
-    from latentatlas.ops.embed import READER_KEY
+    from latentatlas.store.schema import READER_SETTING
     from latentatlas.sources import ReaderOptions
 
     atlas_path = shutil.copytree(radar_atlas, tmp_path / "wx.atlas")
     with Atlas.open(atlas_path) as atlas:  # as if fitted with --crop 0,0,16,28 --tile 8
-        atlas.store.set_setting(READER_KEY, ReaderOptions(clip=(0, 60), crop=(0, 0, 16, 28), tile=8).to_dict())
+        atlas.store.set_setting(READER_SETTING, ReaderOptions(clip=(0, 60), crop=(0, 0, 16, 28), tile=8).to_dict())
     fields = np.load(radar_npy)[:3]
     _json(cli("compress", radar_npy, "--atlas", atlas_path, "--out", tmp_path / "c", "--dtype", "float32", "--json"))
     with Atlas.open(atlas_path) as atlas:

@@ -131,7 +131,7 @@ def test_orb_search_ranks_a_rotated_scaled_cropped_copy_first(cli, tmp_path):
 
 def _store_rows(atlas, source, options):
     """An atlas holding a row (zero code, the file's stem as label) for each record of ``source``, without a model."""
-    from latentatlas.ops.embed import READER_KEY
+    from latentatlas.store.schema import READER_SETTING
     from latentatlas.sources import read_source
     from latentatlas.store import ImageRow, Store
 
@@ -139,7 +139,7 @@ def _store_rows(atlas, source, options):
     rows = [ImageRow(uri=r.uri, sha256=r.sha256, width=256, height=256, label=Path(r.uri).stem,
                      tile_row=r.tile_row, tile_col=r.tile_col) for r in records]
     store = Store(atlas)
-    store.set_setting(READER_KEY, options.to_dict())
+    store.set_setting(READER_SETTING, options.to_dict())
     store.ensure_embeddings(4)
     store.add(rows, np.zeros((len(rows), 4), np.float32))
     store.close()

@@ -122,7 +122,7 @@ def test_outlines_are_kept_to_the_extent():
 
 def test_a_search_picture_of_a_grib_atlas_is_a_map_with_utc_times(radar_grib, tmp_path, monkeypatch):
     from latentatlas import Atlas
-    from latentatlas.pictures import search as search_picture
+    from latentatlas.ops import search_picture
 
     drawn = []
     save = search_picture.save_png
@@ -162,7 +162,7 @@ def test_cluster_centroids_of_a_grib_atlas_are_maps_with_the_bar_to_the_clip(rad
 
 
 def test_row_geometry_of_a_tile_is_its_window():
-    from latentatlas.pictures.search import row_geometry
+    from latentatlas.ops.search_picture import row_geometry
 
     whole = _conus()
     tile = row_geometry(whole, {"meta": {"top": 16, "left": 28}, "height": 16, "width": 28})
@@ -174,7 +174,7 @@ def test_row_geometry_of_a_tile_is_its_window():
 def test_a_field_query_from_a_file_of_the_same_grid_is_a_map_and_another_grid_is_not(radar_grib, tmp_path,
                                                                                       monkeypatch):
     from latentatlas import Atlas
-    from latentatlas.pictures import search as search_picture
+    from latentatlas.ops import search_picture
 
     drawn = []
     save = search_picture.save_png

@@ -169,7 +169,7 @@ class Atlas:
         as ``dtype`` (float16 halves the memory). Loaded codes are kept
         between calls and reloaded when the atlas changes. ``out`` draws
         the query and its hits into a PNG, fields in ``colormap`` (see
-        :func:`latentatlas.pictures.search.draw_search`).
+        :func:`latentatlas.ops.search_picture.draw_search`).
         """
         if isinstance(query, np.ndarray) and query.ndim == 1:
             query, vector = None, query
@@ -180,7 +180,7 @@ class Atlas:
                                                time=time, tile=tile)
         result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
         if out is not None:
-            from .pictures.search import draw_search
+            from .ops.search_picture import draw_search
 
             result.out = draw_search(self.store, resolved, result, out, colormap, lambda: self.model)
         return result

@@ -16,9 +16,9 @@ from ..ops.embed import reader_options
 from ..ops.evaluate.interpolation import JSON_KEYS
 from ..ops.evaluate.quality import psnr
 from ..ops.rows import read_pixels
+from ..ops.search_picture import atlas_geometry, placed
 from ..pictures.grids import REFLECTIVITY, captioned_rows, field_colours, save_png
 from ..pictures.report import Report
-from ..pictures.search import atlas_geometry, placed
 from ..store.clusters import load_run
 
 if TYPE_CHECKING:

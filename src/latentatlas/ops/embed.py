@@ -14,16 +14,13 @@ from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
 from ..sources.loading import Loaded, transformed
 from ..store.database import ImageRow, Store
+from ..store.schema import FINGERPRINT_SETTING, READER_SETTING
 
 if TYPE_CHECKING:  # the model brings PyTorch, which searching does not need
     from ..models import LatentModel
 
-__all__ = ["EmbedReport", "embed", "encoder", "atlas_writer", "check_model_matches", "reader_options", "READER_KEY",
-           "GRID_KEY"]
+__all__ = ["EmbedReport", "embed", "encoder", "atlas_writer", "check_model_matches", "reader_options"]
 
-FINGERPRINT_KEY = "model_fingerprint"
-READER_KEY = "reader"
-GRID_KEY = "grid"  # where fit's first source lies on the earth (sources.geometry.GridGeometry), or null
 
 
 @dataclass
@@ -51,7 +48,7 @@ def check_model_matches(store: Store, model: LatentModel) -> None:
         raise ModelMismatchError(
             f"{store.path}: the atlas holds codes of {existing} numbers but the model makes {model.code_size}"
         )
-    made_by = store.setting(FINGERPRINT_KEY)
+    made_by = store.setting(FINGERPRINT_SETTING)
     if store.count("embeddings") and made_by not in (None, model.fingerprint):
         raise ModelMismatchError(
             f"{store.path}: the stored codes were made by model {made_by}, "
@@ -63,7 +60,7 @@ def reader_options(store: Store, reader: ReaderOptions | dict[str, Any] | None =
     """How to read sources for this atlas: ``reader``, or the options ``fit`` stored updated by a dict."""
     if isinstance(reader, ReaderOptions):
         return reader
-    return ReaderOptions.from_dict(store.setting(READER_KEY)).updated(**(reader or {}))
+    return ReaderOptions.from_dict(store.setting(READER_SETTING)).updated(**(reader or {}))
 
 
 def whole_image_options(store: Store) -> ReaderOptions:
@@ -89,7 +86,7 @@ def embed(
     """
     check_model_matches(store, model)
     store.ensure_embeddings(model.code_size)
-    store.set_setting(FINGERPRINT_KEY, model.fingerprint)
+    store.set_setting(FINGERPRINT_SETTING, model.fingerprint)
     progress("scan", 0, None)
     scan = read_sources(sources, reader_options(store, reader))
     report = EmbedReport()

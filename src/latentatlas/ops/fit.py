@@ -12,8 +12,8 @@ import numpy as np
 from ..errors import BadInputError, UsageError
 from ..models import Corruption, LatentModel, save_model
 from ..models.augment import Augmentation
-from ..models.preprocess import PreprocessConfig, Preprocessor
 from ..models.options import ModelOptions, architecture
+from ..models.preprocess import PreprocessConfig, Preprocessor
 from ..models.train import History, TrainConfig, train
 from ..models.training_set import StreamingImages
 from ..progress import ProgressCallback, silent
@@ -21,7 +21,7 @@ from ..sources import Failure, ReaderOptions, Record, read_sources
 from ..sources.geometry import file_geometry
 from ..sources.loading import Loaded, iter_batches, load_records, transform_each
 from ..store.database import Store
-from .embed import GRID_KEY, READER_KEY
+from ..store.schema import GRID_SETTING, READER_SETTING
 
 __all__ = ["FitReport", "fit", "split_settings", "read_history", "HISTORY_FILE", "LOSS_PLOT"]
 
@@ -115,9 +115,9 @@ def fit(
     write_history(history, store.model_dir)
     if rows:
         store.clear()
-    store.set_setting(READER_KEY, reader.to_dict())
+    store.set_setting(READER_SETTING, reader.to_dict())
     geometry = file_geometry(records[0].uri.partition("#")[0])
-    store.set_setting(GRID_KEY, None if geometry is None else geometry.to_dict())
+    store.set_setting(GRID_SETTING, None if geometry is None else geometry.to_dict())
     return FitReport(model=model, history=history, images=len(inputs), failures=failures,
                      notes=restoration_notes(options, corruption))
 

@@ -12,7 +12,7 @@ from ..progress import ProgressCallback, silent
 from ..search.ann import AnnIndex, AnnSettings
 from ..search.engine import ann_dir, load_matrix
 from ..store.database import Store
-from .embed import FINGERPRINT_KEY
+from ..store.schema import FINGERPRINT_SETTING
 
 __all__ = ["AnnSettings", "IndexReport", "build_index", "remove_index"]
 
@@ -51,7 +51,7 @@ def build_index(store: Store, settings: AnnSettings | None = None,
     ids, matrix = load_matrix(store)
     if len(ids) == 0:
         raise UsageError(f"{store.path}: no codes to index (run `latentatlas embed` first)")
-    index = AnnIndex.build(matrix, ids, settings, model=store.setting(FINGERPRINT_KEY), progress=progress)
+    index = AnnIndex.build(matrix, ids, settings, model=store.setting(FINGERPRINT_SETTING), progress=progress)
     del matrix
     directory = ann_dir(store)
     index.save(directory)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..models import has_model, load_model
 from ..store.database import Store
-from .embed import READER_KEY
+from ..store.schema import READER_SETTING
 from .fit import read_history
 
 __all__ = ["info"]
@@ -28,7 +28,7 @@ def info(store: Store) -> dict[str, Any]:
         "model": None,
         "history": None,
         "disk_bytes": sum(p.stat().st_size for p in store.path.rglob("*") if p.is_file()),
-        "reader": store.setting(READER_KEY),
+        "reader": store.setting(READER_SETTING),
     }
     if has_model(store.model_dir):
         model = load_model(store.model_dir)

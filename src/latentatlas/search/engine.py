@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
-from ..ops.embed import FINGERPRINT_KEY
 from ..store.database import Store
+from ..store.schema import FINGERPRINT_SETTING
 from .ann import AnnIndex, metric_family
 from .exact import ExactIndex, merge_neighbours, pad_neighbours
 
@@ -170,7 +170,7 @@ class EngineCache:
 def fresh_record(store: Store):
     """The saved index's record if its rows are all still stored as the current model made them, else None."""
     record = AnnIndex.read_record(ann_dir(store))
-    if record is None or record.model != store.setting(FINGERPRINT_KEY) or record.d != store.code_size():
+    if record is None or record.model != store.setting(FINGERPRINT_SETTING) or record.d != store.code_size():
         return None
     covered = store.scalar("SELECT count(*) FROM embeddings WHERE id <= ?", [record.max_id])
     return record if covered == record.rows else None
@@ -186,7 +186,7 @@ def _state(store: Store) -> tuple:
     """What changes when rows are added or removed, the model changes, or the index is rebuilt."""
     record = ann_dir(store) / "record.json"
     stamp = record.stat().st_mtime_ns if record.is_file() else None
-    return store.embedding_span(), store.setting(FINGERPRINT_KEY), stamp
+    return store.embedding_span(), store.setting(FINGERPRINT_SETTING), stamp
 
 
 def _isin_sorted(ids: np.ndarray, allowed: np.ndarray) -> np.ndarray:

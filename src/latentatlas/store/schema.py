@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "IMAGE_COLUMNS", "BASE_TABLES", "embeddings_table", "CLUSTERS_TABLE", "centroids_table", "ORB_TABLE",
-    "ORB_FEATURES", "CLUSTER_RUN_SETTING", "ORB_SETTING", "DERIVED_TABLES", "DERIVED_SETTINGS",
+    "ORB_FEATURES", "FINGERPRINT_SETTING", "READER_SETTING", "GRID_SETTING", "CLUSTER_RUN_SETTING", "ORB_SETTING", "DERIVED_TABLES", "DERIVED_SETTINGS",
 ]
 
 IMAGE_COLUMNS = ("id", "uri", "sha256", "time", "label", "tile_row", "tile_col", "width", "height", "meta")
@@ -41,6 +41,9 @@ ORB_FEATURES = "orb_features"
 ORB_TABLE = f"""CREATE TABLE IF NOT EXISTS {ORB_FEATURES} (
     id BIGINT PRIMARY KEY, width INTEGER, height INTEGER, keypoints BLOB, descriptors BLOB)"""
 
+FINGERPRINT_SETTING = "model_fingerprint"  # the model that made the stored codes
+READER_SETTING = "reader"  # how fit read its sources (sources.ReaderOptions), which embed reuses
+GRID_SETTING = "grid"  # where fit's first source lies on the earth (sources.geometry.GridGeometry), or null
 CLUSTER_RUN_SETTING = "cluster_run:"  # + run name: the run's settings and scores
 ORB_SETTING = "orb_features"  # the extraction settings of the stored ORB features
 

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from ..errors import UsageError
-from ..ops.at_time import format_time
-from ..ops.embed import GRID_KEY, reader_options
-from ..ops.rows import read_pixels
-from ..ops.search import Query, SearchResult
+from ..pictures.grids import REFLECTIVITY, captioned_rows, field_colours, is_field, save_png
 from ..sources.geometry import GridGeometry
 from ..store.database import Store
-from .grids import REFLECTIVITY, captioned_rows, field_colours, is_field, save_png
+from ..store.schema import GRID_SETTING
+from .at_time import format_time
+from .embed import reader_options
+from .rows import read_pixels
+from .search import Query, SearchResult
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -88,7 +89,7 @@ def draw_search(store: Store, query: Query, result: SearchResult, path: str | Pa
 
 def atlas_geometry(store: Store) -> GridGeometry | None:
     """Where the atlas's fields lie, as its reading options give them (None when ``fit`` found no grid)."""
-    stored = store.setting(GRID_KEY)
+    stored = store.setting(GRID_SETTING)
     return None if stored is None else GridGeometry.from_dict(stored).read_with(reader_options(store))
 
 
