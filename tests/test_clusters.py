@@ -40,7 +40,7 @@ def test_new_names_leave_old_runs_alone_and_taken_names_are_refused(store, rng):
     save_run(store, first)
     save_run(store, second)
     assert run_names(store) == ["first", "second"] and same(load_run(store, "first"), first)
-    with pytest.raises(UsageError, match="a cluster run named 'first' exists; choose another --name or pass --replace"):
+    with pytest.raises(UsageError, match="a cluster run named 'first' exists; choose another name or pass replace"):
         save_run(store, make_run(rng, "first"))
     assert same(load_run(store, "first"), first)
     replacement = make_run(rng, "first", n=5, k=2)

@@ -90,7 +90,7 @@ def test_variables_stack_as_channels_and_filters_select_messages(tmp_path, field
     np.testing.assert_allclose(pixels[..., 1], fields[2] + 300, atol=0.05)
     only = read_source(path, ReaderOptions(variables=("t",), filters=(("typeOfLevel", "heightAboveGround"),)))
     assert len(only.records) == 2
-    with pytest.raises(BadInputError, match="two.grib2: holds several variables .*choose with --variable"):
+    with pytest.raises(BadInputError, match="two.grib2: holds several variables .*choose with variable"):
         read_source(path)
     with pytest.raises(BadInputError, match="no GRIB message matches shortName=t, level=500"):
         read_source(path, ReaderOptions(variables=("t",), filters=(("level", "500"),)))

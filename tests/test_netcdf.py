@@ -74,7 +74,7 @@ def test_plain_lat_lon_files_with_steps_and_two_variables(tmp_path, rng):
     assert pixels.shape == (5, 6, 2)
     np.testing.assert_array_equal(pixels[..., 0], values[1, 1])
     np.testing.assert_array_equal(pixels[..., 1], values[1, 1] * 2)
-    with pytest.raises(BadInputError, match="forecast.nc: holds a, b; choose one with --variable"):
+    with pytest.raises(BadInputError, match="forecast.nc: holds a, b; choose one with variable"):
         read_source(path)
     with pytest.raises(BadInputError, match="no variable refc"):
         read_source(path, ReaderOptions(variables=("refc",)))

@@ -20,26 +20,25 @@ __all__ = [
 class LatentAtlasError(Exception):
     """Base class of the errors a user can act on.
 
-    ``exit_code`` is the status the command line exits with.
+    ``exit_code`` is the status the command line exits with. ``parameter``
+    names the parameters (one name or a tuple) the message mentions by their
+    Python names, so that the command line can write its flags instead.
     """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", parameter: str | tuple[str, ...] | None = None):
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class UsageError(LatentAtlasError, ValueError):
     """A parameter has a value that cannot be used (exit status 2).
 
     Examples: ``k=0``, an unknown id, a malformed ``where`` predicate.
-    ``parameter`` names the parameters (one name or a tuple) the message
-    mentions by their Python names, so that the command line can write its
-    flags instead.
     """
 
     exit_code = 2
-
-    def __init__(self, message: str, parameter: str | tuple[str, ...] | None = None):
-        super().__init__(message)
-        self.parameter = parameter
 
 
 class BadInputError(LatentAtlasError, ValueError):

@@ -49,7 +49,7 @@ class LinearCodec:
         net = model.net
         if not net.config.linear_path:
             raise UsageError("this model has no linear (PCA) path; give the images it was trained on "
-                             "to fit PCA (--pca-train)")
+                             "to fit PCA (pca_train)", parameter="pca_train")
         arrays = [getattr(net, name).detach().cpu().numpy().astype(np.float32)
                   for name in ("input_mean", "encoder_basis", "output_mean", "decoder_basis")]
         return cls(*arrays, shape=model.preprocessor.input_shape)

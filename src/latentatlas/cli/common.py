@@ -109,7 +109,7 @@ def in_flags(error: LatentAtlasError, flags: dict[str, str]) -> str:
     names = getattr(error, "parameter", None) or ()
     for name in (names,) if isinstance(names, str) else names:
         if name in flags:
-            message = re.sub(rf"(?<![\w-]){re.escape(name)}\b", flags[name], message, count=1)
+            message = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w./-])", flags[name], message, count=1)
     return message
 
 

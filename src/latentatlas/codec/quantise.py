@@ -134,7 +134,7 @@ def quantise(codes: np.ndarray, dtype: str, int8: Int8Quantiser | None = None) -
         return codes
     if dtype == "float16":
         if np.abs(codes).max(initial=0.0) > _FLOAT16_MAX:
-            raise UsageError("codes exceed the float16 range (±65504); use --dtype float32")
+            raise UsageError("codes exceed the float16 range (±65504); use dtype float32", parameter="dtype")
         return codes.astype(np.float16)
     if int8 is None:
         raise UsageError("int8 codes need a fitted Int8Quantiser")

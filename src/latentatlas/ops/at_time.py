@@ -80,9 +80,10 @@ def row_at(store: Store, when: str | datetime, tile: tuple[int, int] | None = No
     if len(chosen) > 1:
         if tiled and tile is None:
             raise UsageError(f"{shown} has {len(chosen)} rows, one per tile ({_span(positions.values())}); "
-                             "choose one with --tile-row and --tile-col")
+                             "choose one with tile_row and tile_col", parameter=("tile_row", "tile_col"))
         listed = ", ".join(str(i) for i in chosen[:5]) + (", ..." if len(chosen) > 5 else "")
-        raise UsageError(f"{shown} matches {len(chosen)} rows (ids {listed}); query one of them with --id")
+        raise UsageError(f"{shown} matches {len(chosen)} rows (ids {listed}); query one of them by id",
+                         parameter="id")
     return int(chosen[0])
 
 

@@ -99,7 +99,7 @@ def int8_quantiser(store: Store, model: LatentModel) -> Int8Quantiser:
     _, codes = store.vectors()
     if len(codes) == 0:
         raise UsageError(f"{store.path}: int8 codes need the atlas's stored codes to learn their scale; "
-                         "run `latentatlas embed` first or use --dtype float16")
+                         "run `latentatlas embed` first or use dtype float16", parameter="dtype")
     quantiser = Int8Quantiser().fit(codes)
     payload = {"model": model.fingerprint, "rows": len(codes), **quantiser.to_dict()}
     _write_atomic(path, (json.dumps(payload) + "\n").encode())
@@ -281,7 +281,7 @@ def named_records(sources: Sequence[str | Path], suffix: str = SUFFIX, verb: str
                 relative = relative.with_name(f"{relative.name}_{index}")
             if relative in seen:
                 raise UsageError(f"{seen[relative]} and {record.uri} would both be written to {relative}{suffix}; "
-                                 f"{verb} them into separate --out folders")
+                                 f"{verb} them into separate out folders", parameter="out")
             seen[relative] = record.uri
             named.append((record, relative))
     return named, failures

@@ -117,7 +117,8 @@ def index_features(store: Store, settings: OrbSettings | None = None, where: str
     if rebuild:
         store.con.execute(f"DELETE FROM {TABLE}")
     elif stored is not None and stored != settings.extraction() and store.count(TABLE):
-        raise UsageError(f"features were stored with {stored}; pass --rebuild to replace them with {settings.extraction()}")
+        raise UsageError(f"features were stored with {stored}; pass rebuild to replace them with {settings.extraction()}",
+                         parameter="rebuild")
     store.set_setting(SETTINGS_KEY, settings.extraction())
     allowed = "" if where is None else f"AND id IN (SELECT id FROM images WHERE ({where}))"
     if where is not None:

@@ -74,7 +74,7 @@ def fit(
     if rows and not overwrite:
         raise UsageError(
             f"{store.path}: atlas already holds {rows} embedded images made by its current model; "
-            "pass --overwrite to train a new model and clear them"
+            "pass overwrite to train a new model and clear them", parameter="overwrite"
         )
     progress("scan", 0, None)
     scan = read_sources(sources, reader)

@@ -61,7 +61,7 @@ class ProjectSettings:
         if self.thumbnails < 0:
             raise UsageError(f"thumbnails must be >= 0, got {self.thumbnails}")
         if self.thumbnails and self.dims == 3:
-            raise UsageError("thumbnails are drawn on 2-D pictures only; use --dims 2")
+            raise UsageError("thumbnails are drawn on 2-D pictures only; use dims 2", parameter="dims")
 
 
 @dataclass
@@ -178,7 +178,7 @@ def _colours(store: Store, ids: np.ndarray, color_by: str, labels: np.ndarray) -
     if color_by == "time":
         times = column_of(store, ids, "epoch(time)")
         if all(t is None for t in times):
-            raise UsageError(f"--color-by time: the rows of {store.path} have no time")
+            raise UsageError(f"color_by time: the rows of {store.path} have no time", parameter="color_by")
         return np.array([np.nan if t is None else float(t) for t in times]), True
     run = load_run(store, color_by.split(":", 1)[1])
     where = np.searchsorted(run.ids, ids)

@@ -111,7 +111,8 @@ def restore(
     targets = {record: Path(out) / f"{relative}.{_suffix(record, settings.format)}" for record, relative in named}
     for record, target in targets.items():
         if target.resolve() == Path(record.uri.partition("#")[0]).resolve():
-            raise UsageError(f"{record.uri}: restoring it into {out} would overwrite it; choose another --out")
+            raise UsageError(f"{record.uri}: restoring it into {out} would overwrite it; choose another out folder",
+                             parameter="out")
     report = RestoreReport(out=Path(out), corruption=str(model.corruption),
                            scale=upscale_factor(model, settings.upscale))
 

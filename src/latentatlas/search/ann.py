@@ -308,7 +308,7 @@ def _ivfpq(matrix: np.ndarray, settings: AnnSettings, metric: int) -> Any:
 
     n, d = matrix.shape
     if n < 1000:
-        raise UsageError(f"an ivfpq index needs at least 1,000 rows, the atlas has {n} (use --kind hnsw)")
+        raise UsageError(f"an ivfpq index needs at least 1,000 rows, the atlas has {n} (use kind hnsw)", parameter="kind")
     nlist = settings.nlist or max(1, min(int(math.sqrt(n)), n // 39))
     pq_m = settings.pq_m or max(m for m in range(1, max(1, d // 4) + 1) if d % m == 0)
     if d % pq_m:

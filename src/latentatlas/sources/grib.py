@@ -185,7 +185,8 @@ def _describe(keys: dict[str, str]) -> str:
 def _only_variable(path: Path, messages: list[tuple[_Message, dict[str, str]]]) -> str:
     names = sorted({m.variable for m, _ in messages})
     if len(names) > 1:
-        raise BadInputError(f"{path}: holds several variables ({', '.join(names)}); choose with --variable")
+        raise BadInputError(f"{path}: holds several variables ({', '.join(names)}); choose with variable",
+                            parameter="variable")
     return names[0]
 
 

@@ -82,7 +82,8 @@ def _only_variable(path: Path, dataset) -> str:
         coordinates |= set(getattr(variable, "coordinates", "").split()) | {getattr(variable, "grid_mapping", "")}
     fields = [name for name, v in dataset.variables.items() if v.ndim >= 2 and name not in coordinates]
     if len(fields) != 1:
-        raise BadInputError(f"{path}: holds {', '.join(fields) or 'no fields'}; choose one with --variable")
+        raise BadInputError(f"{path}: holds {', '.join(fields) or 'no fields'}; choose one with variable",
+                            parameter="variable")
     return fields[0]
 
 

@@ -56,7 +56,8 @@ def check_name(store: Store, name: str, replace: bool = False) -> None:
     if not name or not name.strip():
         raise UsageError("a run name must not be empty")
     if not replace and run_exists(store, name):
-        raise UsageError(f"{store.path}: a cluster run named {name!r} exists; choose another --name or pass --replace")
+        raise UsageError(f"{store.path}: a cluster run named {name!r} exists; choose another name or pass replace",
+                         parameter=("name", "replace"))
 
 
 def free_run_name(store: Store, base: str) -> str:

@@ -155,7 +155,7 @@ def evaluate_interpolation(
     triples, duplicates = find_triples(ids, times, [(r["tile_row"], r["tile_col"]) for r in table], step)
     if len(triples) == 0:
         raise UsageError(f"{store.path}: {len(table)} rows have times but none has rows at both -{step} and +{step}"
-                         " (at the same tile position); try another --step")
+                         " (at the same tile position); try another step", parameter="step")
     by_id = {r["id"]: r for r in table}
     found, vectors = store.vectors(np.unique(triples))
     code = dict(zip(found.tolist(), vectors))

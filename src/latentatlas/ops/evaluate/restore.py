@@ -159,7 +159,7 @@ def evaluate_restore(
     corruption = model.corruption if settings.corrupt is None else Corruption.parse(settings.corrupt)
     if not corruption:
         raise UsageError("the model was trained without a corruption, so there is nothing to undo; "
-                         "give one to evaluate with (--corrupt noise:0.1)")
+                         "give one to evaluate with (corrupt noise:0.1)", parameter="corrupt")
     channels = corruption.input_channels(model.preprocess.channels)
     if channels != model.architecture.in_channels:
         raise UsageError(f"corruption {corruption} gives {channels}-channel inputs; "
