@@ -23,8 +23,9 @@ demo: venv
 demo-photos: venv
 	$(BIN)/latentatlas demo photos --atlas demo.atlas
 
+# The suite runs on every core (pytest-xdist), each worker on one thread.
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 bench: venv
 	$(BIN)/python bench/encode.py

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
+import os
+
+if "PYTEST_XDIST_WORKER" in os.environ:  # workers share the cores: one thread each, in subprocesses too
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+
+import shutil  # noqa: E402  (the thread settings above must come before numpy and torch load)
 from pathlib import Path
 
 import numpy as np
