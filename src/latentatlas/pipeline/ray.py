@@ -275,8 +275,8 @@ def _run(ray, store: Store, run_dir: Path, options: ReaderOptions, batch_size: i
          done: int, total: int) -> None:
     """Encode ``shards`` (name, refs) with an actor pool, reporting stage ``"embed"`` as each shard lands.
 
-    Each event carries the failures so far and the process id and peak
-    resident memory (MiB) of the worker that wrote the shard.
+    Each event carries the failures so far, the shard's name, and the
+    process id and peak resident memory (MiB) of the worker that wrote it.
     """
     sizes = {name: len(refs) for name, refs in shards}
     items = [{"shard": name, "items": pickle.dumps(refs)} for name, refs in shards]
@@ -292,7 +292,7 @@ def _run(ray, store: Store, run_dir: Path, options: ReaderOptions, batch_size: i
             done += sizes[row["shard"]]
             finished += 1
             failed += int(row["failed"])
-            progress("embed", done, total, failed=failed, worker=int(row["pid"]),
+            progress("embed", done, total, failed=failed, shard=row["shard"], worker=int(row["pid"]),
                      worker_peak_rss_mb=float(row["peak_rss_mb"]))
     except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as error:
         raise LatentAtlasError(
