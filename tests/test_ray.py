@@ -74,7 +74,7 @@ def test_ray_embed_gives_the_rows_and_codes_of_a_local_embed(tmp_path, cli, digi
 
 
 def test_grib2_and_netcdf_are_read_in_the_workers(tmp_path, radar_atlas):
-    from latentatlas.sources.samples import export_sample
+    from latentatlas.datasets.samples import export_sample
 
     grib, _ = export_sample("radar", tmp_path / "grib", fmt="grib2", days=1, grid=(32, 56))
     netcdf, _ = export_sample("radar", tmp_path / "nc", fmt="netcdf", days=1, grid=(32, 56), seed=1)

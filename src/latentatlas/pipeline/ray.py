@@ -19,11 +19,13 @@ all see.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import pickle
 import shutil
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -232,26 +234,32 @@ def embed_ray(store: Store, model: LatentModel, todo: Sequence[Record], report: 
         If the Ray job fails; the finished shards stay for the next run.
     """
     ray = import_ray()
-    started = _connect(ray, address)
-    try:
-        refs = [ItemRef.of(record) for record in todo]
-        run_dir = store.path / INGEST_DIR / run_name(model, options, batch_size, refs)
-        batches = [refs[start:start + batch_size] for start in range(0, len(refs), batch_size)]
-        paths = [run_dir / shard_name(index) for index in range(len(batches))]
-        missing = [index for index, path in enumerate(paths) if not path.is_file()]
-        done = sum(len(batches[i]) for i in set(range(len(batches))) - set(missing))
-        progress("embed", done, len(refs), reused_shards=len(batches) - len(missing))
-        if missing:
-            _run(ray, store, run_dir, options, batch_size, [(paths[i].name, batches[i]) for i in missing],
-                 workers, progress, done, len(refs))
-        report.added = ingest_shards(store, paths)
-        report.failures.extend(shard_failures(store, paths))
-        shutil.rmtree(run_dir, ignore_errors=True)
-        report.total_rows = store.count("images")
-        return report
-    finally:
-        if started:
-            ray.shutdown()
+    with contextlib.redirect_stdout(sys.stderr):  # Ray prints the deaths of workers on stdout, which is for results
+        started = _connect(ray, address)
+        try:
+            return _embed(ray, store, model, todo, report, batch_size, progress, options, workers)
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def _embed(ray, store: Store, model: LatentModel, todo: Sequence[Record], report: EmbedReport, batch_size: int,
+           progress: ProgressCallback, options: ReaderOptions, workers: int | None) -> EmbedReport:
+    refs = [ItemRef.of(record) for record in todo]
+    run_dir = store.path / INGEST_DIR / run_name(model, options, batch_size, refs)
+    batches = [refs[start:start + batch_size] for start in range(0, len(refs), batch_size)]
+    paths = [run_dir / shard_name(index) for index in range(len(batches))]
+    missing = [index for index, path in enumerate(paths) if not path.is_file()]
+    done = len(refs) - sum(len(batches[i]) for i in missing)
+    progress("embed", done, len(refs), reused_shards=len(batches) - len(missing))
+    if missing:
+        _run(ray, store, run_dir, options, batch_size, [(paths[i].name, batches[i]) for i in missing],
+             workers, progress, done, len(refs))
+    report.added = ingest_shards(store, paths)
+    report.failures.extend(shard_failures(store, paths))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    report.total_rows = store.count("images")
+    return report
 
 
 def _connect(ray, address: str | None) -> bool:
