@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import shutil
 import sys
 from collections import OrderedDict
@@ -224,7 +225,8 @@ def embed_ray(store: Store, model: LatentModel, todo: Sequence[Record], report: 
     """Encode ``todo`` on a Ray cluster and ingest the rows into ``store``; fills and returns ``report``.
 
     ``address``: the cluster (``"auto"``, ``"HOST:PORT"``); None joins the
-    one this process already uses, or starts a local one. ``workers``:
+    one this process already uses, or starts a local one (Ray is not
+    started when nothing is left to encode). ``workers``:
     actors encoding at once (default: the cluster's CPUs), each taking one
     CPU. Batches whose shard a failed run left are not encoded again.
 
@@ -234,17 +236,6 @@ def embed_ray(store: Store, model: LatentModel, todo: Sequence[Record], report: 
         If the Ray job fails; the finished shards stay for the next run.
     """
     ray = import_ray()
-    with contextlib.redirect_stdout(sys.stderr):  # Ray prints the deaths of workers on stdout, which is for results
-        started = _connect(ray, address)
-        try:
-            return _embed(ray, store, model, todo, report, batch_size, progress, options, workers)
-        finally:
-            if started:
-                ray.shutdown()
-
-
-def _embed(ray, store: Store, model: LatentModel, todo: Sequence[Record], report: EmbedReport, batch_size: int,
-           progress: ProgressCallback, options: ReaderOptions, workers: int | None) -> EmbedReport:
     refs = [ItemRef.of(record) for record in todo]
     run_dir = store.path / INGEST_DIR / run_name(model, options, batch_size, refs)
     batches = [refs[start:start + batch_size] for start in range(0, len(refs), batch_size)]
@@ -253,8 +244,14 @@ def _embed(ray, store: Store, model: LatentModel, todo: Sequence[Record], report
     done = len(refs) - sum(len(batches[i]) for i in missing)
     progress("embed", done, len(refs), reused_shards=len(batches) - len(missing))
     if missing:
-        _run(ray, store, run_dir, options, batch_size, [(paths[i].name, batches[i]) for i in missing],
-             workers, progress, done, len(refs))
+        with contextlib.redirect_stdout(sys.stderr):  # Ray prints the deaths of workers on stdout, which is for results
+            started = _connect(ray, address)
+            try:
+                _run(ray, store, run_dir, options, batch_size, [(paths[i].name, batches[i]) for i in missing],
+                     workers, progress, done, len(refs))
+            finally:
+                if started:
+                    ray.shutdown()
     report.added = ingest_shards(store, paths)
     report.failures.extend(shard_failures(store, paths))
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -304,5 +301,16 @@ def _run(ray, store: Store, run_dir: Path, options: ReaderOptions, batch_size: i
                      worker_peak_rss_mb=float(row["peak_rss_mb"]))
     except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as error:
         raise LatentAtlasError(
-            f"the Ray job stopped after {finished} of {len(shards)} batches ({first_line(error)}); "
+            f"the Ray job stopped after {finished} of {len(shards)} batches ({_reason(error)}); "
             f"run the same embed again to reuse the finished shards in {run_dir}") from None
+
+
+def _reason(error: BaseException) -> str:
+    """What stopped a Ray job in one line: a worker's own latentatlas error if the message carries one, else its first line.
+
+    Ray hands the driver a worker's exception as text inside its own
+    (``ActorDiedError``, ``RayTaskError``), with terminal colour codes.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    ours = [line for line in text.splitlines() if line.startswith("latentatlas.errors.")]
+    return ours[-1].split(": ", 1)[-1] if ours else first_line(text)
