@@ -4,7 +4,7 @@
 
     driver: list sources, hash, skip stored (uri, sha256)
        -> one dataset row per batch: its items as ItemRefs (file + key, never pixels)
-       -> map_batches(ShardEncoder, concurrency=N): each actor loads the model once, then per batch
+       -> map_batches(ShardEncoder), a pool of N actors: each actor loads the model once, then per batch
           lists the item's file (GRIB, NetCDF, image, stack), reads, preprocesses, encodes and
           writes ATLAS/ingest/<run>/shard-NNNNN.parquet (temporary name, then renamed)
     driver: ingest every shard of the run in one transaction (pipeline.shards), then remove the run
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..errors import LatentAtlasError, UsageError, first_line
+from ..errors import BadInputError, LatentAtlasError, UsageError, first_line
 from ..progress import ProgressCallback
 from ..sources import Failure, ReaderOptions, Record, read_source
 from ..sources.loading import as_failure, load_records, transform_each
@@ -150,8 +150,6 @@ class _Units:
         return record if record is not None else Failure(ref.uri, f"no longer found in {ref.unit}")
 
     def _list(self, unit: str) -> dict | Failure:
-        from ..errors import BadInputError
-
         try:
             scan = read_source(unit, self.options)
         except BadInputError as error:
