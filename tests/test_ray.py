@@ -142,9 +142,9 @@ def test_ingest_is_idempotent_and_skips_stored_rows(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--engine", "spark"], "engine must be one of local, ray, got 'spark'"),
-    (["--engine", "ray", "--workers", "0"], "workers must be a whole number >= 1, got 0"),
-    (["--address", "auto"], "address and workers apply to engine 'ray' only"),
+    (["--engine", "spark"], "--engine must be one of local, ray, got 'spark'"),
+    (["--engine", "ray", "--workers", "0"], "--workers must be a whole number >= 1, got 0"),
+    (["--address", "auto"], "--address and --workers apply to --engine 'ray' only"),
 ])
 def test_bad_engine_options_give_one_error_line(cli, error_line, atlas_copy, digits_dir, options, message):
     assert error_line(cli("embed", digits_dir, "--atlas", atlas_copy, *options), 2) == f"Error: {message}"
@@ -153,4 +153,4 @@ def test_bad_engine_options_give_one_error_line(cli, error_line, atlas_copy, dig
 def test_missing_ray_names_the_extra(cli, error_line, atlas_copy, digits_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     line = error_line(cli("embed", digits_dir, "--atlas", atlas_copy, "--engine", "ray"), 1)
-    assert line == "Error: engine 'ray' needs Ray Data, which is not installed: pip install latentatlas[scale]"
+    assert line == "Error: the ray engine needs Ray Data, which is not installed: pip install latentatlas[scale]"

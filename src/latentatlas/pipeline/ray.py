@@ -38,8 +38,9 @@ import numpy as np
 from ..errors import BadInputError, LatentAtlasError, UsageError, first_line
 from ..progress import ProgressCallback
 from ..sources import Failure, ReaderOptions, Record, read_source
-from ..sources.loading import as_failure, load_records, transform_each
+from ..sources.loading import as_failure
 from ..store import ImageRow, Store
+from .runner import Batch, run_batches
 from .shards import INGEST_DIR, ingest_shards, shard_failures, shard_name, write_shard
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def import_ray():
         import ray
         import ray.data  # noqa: F401  (the Data library comes with the [data] extra only)
     except ImportError:
-        raise LatentAtlasError(f"engine 'ray' needs Ray Data, which is not installed: {INSTALL_HINT}") from None
+        raise LatentAtlasError(f"the ray engine needs Ray Data, which is not installed: {INSTALL_HINT}") from None
     return ray
 
 
@@ -75,11 +76,11 @@ def check_engine(engine: str, address: str | None = None, workers: int | None = 
         If ``engine="ray"`` and Ray Data is not installed.
     """
     if engine not in ENGINES:
-        raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}", parameter="engine")
     if workers is not None and (int(workers) != workers or workers < 1):
-        raise UsageError(f"workers must be a whole number >= 1, got {workers}")
+        raise UsageError(f"workers must be a whole number >= 1, got {workers}", parameter="workers")
     if engine == "local" and (address is not None or workers is not None):
-        raise UsageError("address and workers apply to engine 'ray' only")
+        raise UsageError("address and workers apply to engine 'ray' only", parameter=("address", "workers", "engine"))
     if engine == "ray":
         import_ray()
 
@@ -162,16 +163,18 @@ class ShardEncoder:
 
     Called by ``map_batches`` with columns ``shard`` (file name) and
     ``items`` (pickled list of refs); returns per shard the rows written,
-    the failures and this worker's process id and peak memory.
+    the failures and this worker's process id and peak memory. A batch is
+    read and encoded by the in-process runner with embed's mapper.
     """
 
     def __init__(self, model_dir: str, run_dir: str, reader: dict[str, Any], batch_size: int):
         from ..models import load_model
+        from ..ops.embed import encoder
 
         self.model = load_model(model_dir)
+        self.mapper = encoder(self.model, batch_size)
         self.run_dir = Path(run_dir)
         self.units = _Units(ReaderOptions.from_dict(reader))
-        self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         counts = [self.encode(str(name), pickle.loads(blob)) for name, blob in zip(batch["shard"], batch["items"])]
@@ -185,22 +188,25 @@ class ShardEncoder:
 
     def encode(self, name: str, refs: Sequence[ItemRef]) -> tuple[int, int]:
         """Read, preprocess and encode ``refs``; write shard ``name``; return (rows, failures)."""
-        records, failures, by_record = [], [], {}
+        records, failures, ref_of = [], [], {}
         for ref in refs:
             found = self.units.find(ref)
             if isinstance(found, Failure):
                 failures.append(found)
             else:
                 records.append(found)
-                by_record[id(found)] = ref
-        inputs, kept = transform_each(load_records(records), self.model.preprocessor)
-        if kept.records:
-            codes = self.model.encode_inputs(inputs, self.batch_size)
-        else:
-            codes = np.empty((0, self.model.code_size), np.float32)
-        rows = [by_record[id(r)].row(image) for r, image in zip(kept.records, kept.images)]
-        write_shard(self.run_dir / name, rows, codes, failures + kept.failures)
-        return len(rows), len(failures) + len(kept.failures)
+                ref_of[id(found)] = ref
+        rows, codes = [], [np.empty((0, self.model.code_size), np.float32)]
+
+        def collect(mapped: Batch) -> int:
+            rows.extend(ref_of[id(r)].row(image) for r, image in zip(mapped.records, mapped.images))
+            codes.append(mapped.outputs)
+            return len(mapped.records)
+
+        run = run_batches(records, self.mapper, collect, stage="shard", batch_size=max(1, len(records)),
+                          failures=failures)
+        write_shard(self.run_dir / name, rows, np.concatenate(codes), run.failures)
+        return len(rows), len(run.failures)
 
 
 def _peak_rss_mb() -> float:
