@@ -24,6 +24,7 @@ import latentatlas
 from latentatlas.store import Store
 
 pytest.importorskip("ray")
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds the nodes' processes in /proc")
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 60
