@@ -129,13 +129,18 @@ class Atlas:
 
     @shows_progress
     def embed(self, sources: Sources, batch_size: int = 256, progress: Progress = True,
-              reader: ReaderOptions | dict[str, Any] | None = None) -> embed_op.EmbedReport:
+              reader: ReaderOptions | dict[str, Any] | None = None, engine: str = "local",
+              address: str | None = None, workers: int | None = None) -> embed_op.EmbedReport:
         """Encode and store the images of ``sources`` not yet in the atlas.
 
         ``reader``: how to read them; by default as :meth:`fit` did, a dict
-        changes some of those settings (``{"tile": 64}``).
+        changes some of those settings (``{"tile": 64}``). ``engine="ray"``
+        encodes on the Ray cluster at ``address`` (``"auto"``, ``"HOST:PORT"``;
+        None: the one this process joined, or a new local one) with
+        ``workers`` actors; needs ``pip install latentatlas[scale]``.
         """
-        return embed_op.embed(self.store, self.model, _as_list(sources), batch_size, progress, reader)
+        return embed_op.embed(self.store, self.model, _as_list(sources), batch_size, progress, reader,
+                              engine, address, workers)
 
     @shows_progress
     def build(self, sources: Sources, overwrite: bool = False, progress: Progress = True,

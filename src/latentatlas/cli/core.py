@@ -182,18 +182,24 @@ def embed(
     clip: ClipOption = None, crop: CropOption = None, scale: ScaleOption = None,
     tile: TileOption = None, stride: StrideOption = None, max_pixels: MaxPixelsOption = None,
     threads: ThreadsOption = None,
+    engine: Annotated[str, typer.Option("--engine", help="Where to encode: local (this process) or ray.")] = "local",
+    address: Annotated[Optional[str], typer.Option(
+        "--address", help="Ray cluster to use (auto, HOST:PORT); default: a new local one.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Ray actors encoding at once (default: the cluster's CPUs).")] = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Encode the images of SOURCES not yet in the atlas and store them.
 
     Sources are read as `fit` read them (variable, clip, crop, scale, tiles);
-    the reading options given here change those settings.
+    the reading options given here change those settings. With --engine ray
+    the batches are encoded on a Ray cluster (docs/scale.md).
     """
     set_threads(threads)
     changes = reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride, max_pixels)
     with writable_atlas(atlas, create=False) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.embed(sources, batch_size=batch_size, progress=progress, reader=changes)
+        report = opened.embed(sources, batch_size=batch_size, progress=progress, reader=changes,
+                              engine=engine, address=address, workers=workers)
     result = _embed_summary(report)
     if json_output:
         emit_json(result)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..errors import ModelMismatchError
+from ..pipeline.ray import check_engine, embed_ray
 from ..pipeline.runner import Batch, Mapper, Writer, run_batches
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
@@ -75,6 +76,9 @@ def embed(
     batch_size: int = 256,
     progress: ProgressCallback = silent,
     reader: ReaderOptions | dict[str, Any] | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> EmbedReport:
     """Encode every image of ``sources`` not yet in the atlas and add it.
 
@@ -83,15 +87,22 @@ def embed(
     stopped. Each batch lands in one transaction: the atlas holds whole rows
     only. Unreadable images are skipped and reported. Sources are read with
     ``reader`` (see :func:`reader_options`): by default as ``fit`` read them.
+    ``engine="ray"`` encodes on a Ray cluster at ``address`` with ``workers``
+    actors (see :func:`latentatlas.pipeline.ray.embed_ray`).
     """
+    check_engine(engine, address, workers)
     check_model_matches(store, model)
     store.ensure_embeddings(model.code_size)
     store.set_setting(FINGERPRINT_SETTING, model.fingerprint)
     progress("scan", 0, None)
-    scan = read_sources(sources, reader_options(store, reader))
+    options = reader_options(store, reader)
+    scan = read_sources(sources, options)
     report = EmbedReport()
     todo = _new_records(store, scan.records, report)
     progress("scan", len(scan.records), len(scan.records))
+    if engine == "ray":
+        report.failures[:0] = scan.failures
+        return embed_ray(store, model, todo, report, batch_size, progress, options, address, workers)
     run = run_batches(todo, encoder(model, batch_size), atlas_writer(store), stage="embed", batch_size=batch_size,
                       progress=progress, failures=[*scan.failures, *report.failures])
     report.added, report.failures = run.written, run.failures
