@@ -26,6 +26,7 @@ from .ops import search as search_op
 from .ops import sql as sql_op
 from .progress import Progress, shows_progress
 from .search import neighbours as neighbours_op
+from .search.analogues import AnalogueOptions
 from .search.engine import EngineCache
 from .sources import ReaderOptions
 from .store.database import QueryResult, Store
@@ -156,7 +157,9 @@ class Atlas:
                tile: tuple[int, int] | None = None, k: int = 10, metric: str = "l2",
                where: str | None = None, exclude_within: str | timedelta | None = None,
                exact: bool = False, dtype: str = "float32", out: str | Path | None = None,
-               colormap: str = "reflectivity") -> search_op.SearchResult:
+               colormap: str = "reflectivity", season_window: str | timedelta | None = None,
+               min_separation: str | timedelta | None = None,
+               trend: str | timedelta | None = None) -> search_op.SearchResult:
         """The ``k`` nearest stored images to an image (file or pixels), an ``id``, a ``vector`` or a ``time``.
 
         ``time`` (``"2019-09-20 05:00"``, a datetime) queries the row valid
@@ -170,6 +173,12 @@ class Atlas:
         between calls and reloaded when the atlas changes. ``out`` draws
         the query and its hits into a PNG, fields in ``colormap`` (see
         :func:`latentatlas.ops.search_picture.draw_search`).
+
+        Analogue queries (see :mod:`latentatlas.search.analogues`):
+        ``season_window`` (``"45d"``) keeps rows within that many days of the
+        query's time of year, ``min_separation`` (``"2d"``) makes each hit
+        its own event, ``trend`` (``"3h"``) sums the code distances over the
+        last hours of a stored query row.
         """
         if isinstance(query, np.ndarray) and query.ndim == 1:
             query, vector = None, query
@@ -178,7 +187,9 @@ class Atlas:
         else:
             resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector,
                                                time=time, tile=tile)
-        result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype)
+        analogue = AnalogueOptions.of(season_window, min_separation, trend)
+        result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype,
+                                  analogue)
         if out is not None:
             from .ops.search_picture import draw_search
 
