@@ -19,6 +19,7 @@ from .ops import decode as decode_op
 from .ops import duplicates as duplicates_op
 from .ops import embed as embed_op
 from .ops import features as features_op
+from .ops import forecast as forecast_op
 from .ops import fit as fit_op
 from .ops import index as index_op
 from .ops import info as info_op
@@ -194,6 +195,28 @@ class Atlas:
             from .ops.search_picture import draw_search
 
             result.out = draw_search(self.store, resolved, result, out, colormap, lambda: self.model)
+        return result
+
+    def forecast(self, time: str | datetime, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h", k: int = 20,
+                 metric: str = "l2", season_window: str | timedelta | None = None,
+                 min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
+                 thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, tile: tuple[int, int] | None = None,
+                 where: str | None = None, out: str | Path | None = None,
+                 colormap: str = "reflectivity") -> forecast_op.Forecast:
+        """The analogue forecast of the hours after ``time``: what followed its ``k`` analogues, per lead.
+
+        Members are the stored fields at each analogue's time plus each of
+        ``leads`` (``"1h,3h,6h"``), in the source's units; the result holds
+        their mean, spread, the probability of exceeding each of
+        ``thresholds`` and the truth when stored. The analogue options are
+        those of :meth:`search`. ``out`` (a folder) receives ``forecast.png``
+        and ``members.parquet``. See :func:`latentatlas.ops.forecast.forecast`.
+        """
+        analogue = AnalogueOptions.of(season_window, min_separation, trend)
+        result = forecast_op.forecast(self.store, time, leads, k, metric, analogue, thresholds, tile, where,
+                                      self._engines)
+        if out is not None:
+            forecast_op.save_forecast(self.store, result, out, colormap)
         return result
 
     def decode(self, id: int | None = None, vector: Sequence[float] | None = None) -> np.ndarray:
