@@ -34,6 +34,7 @@ from .store.database import QueryResult, Store
 
 if TYPE_CHECKING:
     from .ops.cluster import ClusterReport
+    from .ops.evaluate.analogues import AnalogueEvaluation
     from .ops.codec import CompressReport, DecompressReport
     from .ops.evaluate.codec import CodecEvaluation
     from .ops.evaluate.interpolation import TemporalReport
@@ -416,6 +417,31 @@ class Atlas:
 
         chosen = _settings(restoration.RestoreEvalSettings, **settings)
         return restoration.evaluate_restore(self.model, _as_list(images), chosen, out, progress)
+
+
+    @shows_progress
+    def evaluate_analogues(self, test: str | tuple, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h,12h",
+                           k: int = 20, metric: str = "l2", season_window: str | timedelta | None = None,
+                           min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
+                           thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, where: str | None = None,
+                           seed: int = 0, out: str | Path | None = None,
+                           progress: Progress = True) -> AnalogueEvaluation:
+        """Forecast every stored hour of ``test`` (``"START/END"``) from the other hours, and score it.
+
+        CRPS and its skill against climatology, persistence and ``k``
+        random hours, Brier scores and reliability per threshold, and the
+        rank histogram, per lead. The test period never supplies analogues.
+        ``out`` (a folder) receives ``verification.png`` and ``analogues.json``.
+        See :func:`latentatlas.ops.evaluate.analogues.evaluate_analogues`.
+        """
+        from .ops.evaluate import analogues as verification
+
+        analogue = AnalogueOptions.of(season_window, min_separation, trend)
+        result = verification.evaluate_analogues(self.store, test, leads, k, metric, analogue, thresholds, where,
+                                                 seed, self._engines, progress)
+        if out is not None:
+            verification.save_evaluation(result, out)
+        return result
 
 
 def _settings(factory: type, /, **values: Any) -> Any:

@@ -21,6 +21,7 @@ KOption = Annotated[int, typer.Option("-k", "--k", help="Analogues: members of e
 def register(app: typer.Typer) -> None:
     """Add ``forecast`` to ``app`` and ``analogues`` to ``evaluate``."""
     command(app, "forecast")(forecast)
+    command(evaluate.app, "analogues")(evaluate_analogues)
 
 
 def _thresholds(text: str | None) -> tuple[float, ...]:
@@ -71,3 +72,37 @@ def forecast(
     print_table(("lead", "mean", "spread", *[f"P(> {t}) area" for t in thresholds], "CRPS", "MAE of mean"), rows)
     if data["out"]:
         console().print("Wrote " + ", ".join(data["out"].values()))
+
+
+def evaluate_analogues(
+    atlas: AtlasOption,
+    test: Annotated[str, typer.Option("--test", help="The hours forecast, START/END (end excluded), e.g. 2019-11-01/2020-01-01.")],
+    lead: Annotated[str, typer.Option("--lead", help="Lead times, comma-separated.")] = "1h,3h,6h,12h",
+    k: KOption = 20,
+    metric: MetricOption = "l2",
+    season_window: SeasonOption = None,
+    min_separation: SeparationOption = None,
+    trend: TrendOption = None,
+    threshold: ThresholdOption = None,
+    where: WhereOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random hours.")] = 0,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Folder for verification.png (CRPSS, reliability, rank histogram) and analogues.json.")] = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Forecast every hour of --test from the other hours and score it against climatology, persistence and random hours."""
+    report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
+        test, leads=lead, k=k, metric=metric, season_window=season_window, min_separation=min_separation,
+        trend=trend, thresholds=_thresholds(threshold), where=where, seed=seed, out=out, progress=progress),
+        quiet=quiet or json_output)
+    if json_output:
+        emit_json(report.to_dict())
+        return
+    console().print(f"{report.hours} hours forecast in {report.seconds:.1f} s "
+                    f"(skipped: {', '.join(f'{n} {why}' for why, n in report.skipped.items() if n) or 'none'}).")
+    for columns, rows in report.tables():
+        print_table(columns, rows)
+    console().print("CRPSS and BSS (Brier skill, against climatology) are 1 - score / reference's: above 0 is skill.")
+    if report.out:
+        console().print("Wrote " + ", ".join(report.out.values()))

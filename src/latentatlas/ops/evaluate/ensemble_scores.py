@@ -2,8 +2,9 @@
 
 An ensemble is ``(m, ...)`` members of the shape of the truth. The CRPS is
 that of the ensemble's empirical distribution (scoringrules' quantile
-decomposition estimator, equal to ``E|X - y| - E|X - X'| / 2`` over the
-members), so a one-member ensemble scores the absolute error.
+decomposition estimator, on its numpy backend, which needs no compiling),
+equal to ``E|X - y| - E|X - X'| / 2`` over the members, so a one-member
+ensemble scores the absolute error.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def crps(members: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
     members = np.asarray(members, np.float64)
     truth = np.asarray(truth, np.float64)
-    return np.asarray(scoringrules.crps_ensemble(truth, members, m_axis=0, backend="numba"))
+    return np.asarray(scoringrules.crps_ensemble(truth, members, m_axis=0, backend="numpy"))
 
 
 def exceedance(members: np.ndarray, threshold: float) -> np.ndarray:
