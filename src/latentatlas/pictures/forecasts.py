@@ -88,17 +88,20 @@ def verification_figure(report: dict[str, Any]):
     ax.set_xlabel("forecast probability")
     ax.set_ylabel("observed frequency")
     ax.set_title("reliability", fontsize=9)
-    ax.legend(fontsize=6, ncol=2)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6, ncol=2)
     ax = axes[2]
-    for lead in leads:
+    drawn = [lead for lead in leads if sum(lead["rank_histogram"])]
+    for lead in drawn:
         counts = np.asarray(lead["rank_histogram"], np.float64)
-        if counts.sum():
-            ax.plot(np.arange(len(counts)), counts / counts.sum(), marker=".", label=f"+{lead['hours']:g} h")
-    if leads and leads[0]["rank_histogram"]:
-        ax.axhline(1 / len(leads[0]["rank_histogram"]), color="grey", linewidth=0.8)
+        ax.plot(np.arange(len(counts)), counts / counts.sum(), marker=".", label=f"+{lead['hours']:g} h")
+    if drawn:
+        ax.axhline(1 / len(drawn[0]["rank_histogram"]), color="grey", linewidth=0.8)
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no forecast had all k members", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("rank of the truth among the members")
     ax.set_ylabel("frequency")
     ax.set_title("rank histogram", fontsize=9)
-    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

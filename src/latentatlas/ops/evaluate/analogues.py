@@ -17,7 +17,8 @@ Scores per lead, per pixel of the fields as read and averaged: the CRPS of
 each ensemble and its skill score ``1 - CRPS / CRPS_reference``; per
 threshold the Brier score of each ensemble's exceedance probability, its
 skill against climatology, and the analogues' reliability table; and the
-rank histogram of the truth among the analogue members (ties at random).
+rank histogram of the truth among the analogue members (ties at random;
+forecasts with all ``k`` members only).
 Hours whose truth, or whose trend window, is not stored are skipped and
 counted, as are leads whose truth has no climatological member.
 """
