@@ -44,7 +44,7 @@ from ..at_time import format_time, parse_time
 from ..forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, read_fields
 from .ensemble_scores import Reliability, brier, crps, exceedance, rank_counts, skill
 
-__all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "parse_period", "METHODS"]
+__all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "parse_period", "METHODS"]
 
 METHODS = ("analogue", "climatology", "persistence", "random")
 _DAY_US = 86_400_000_000
@@ -144,20 +144,25 @@ class AnalogueEvaluation:
                 "leads": [lead.to_dict() for lead in self.leads], "seconds": self.seconds, "out": self.out or None}
 
     def tables(self) -> list[tuple[list[str], list[list[str]]]]:
-        """Columns and rows of two summary tables: mean CRPS per method, then the skill scores (CRPSS, BSS)."""
-        data = [lead.to_dict() for lead in self.leads]
-        thresholds = list(data[0]["brier"]) if data else []
+        """The two summary tables of :func:`summary_tables`."""
+        return summary_tables(self.to_dict())
 
-        def shown(value: float | None) -> str:
-            return "n/a" if value is None else f"{value:.3f}"
 
-        scores = [[lead["lead"], str(lead["forecasts"]), *[shown(lead[f"crps_{m}"]) for m in METHODS]] for lead in data]
-        skills = [[lead["lead"], shown(lead["crpss_vs_climatology"]), shown(lead["crpss_vs_persistence"]),
-                   shown(lead["crpss_random_vs_climatology"]),
-                   *[shown(lead["brier"][t]["bss_vs_climatology"]) for t in thresholds]] for lead in data]
-        return [(["lead", "forecasts", *[f"CRPS {m}" for m in METHODS]], scores),
-                (["lead", "CRPSS vs clim.", "CRPSS vs pers.", "random vs clim.", *[f"BSS > {t}" for t in thresholds]],
-                 skills)]
+def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]]]]:
+    """Columns and rows of two tables of an evaluation's JSON: mean CRPS per method, then the skill scores (CRPSS, BSS)."""
+    leads = data["leads"]
+    thresholds = list(leads[0]["brier"]) if leads else []
+
+    def shown(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    scores = [[lead["lead"], str(lead["forecasts"]), *[shown(lead[f"crps_{m}"]) for m in METHODS]] for lead in leads]
+    skills = [[lead["lead"], shown(lead["crpss_vs_climatology"]), shown(lead["crpss_vs_persistence"]),
+               shown(lead["crpss_random_vs_climatology"]),
+               *[shown(lead["brier"][t]["bss_vs_climatology"]) for t in thresholds]] for lead in leads]
+    return [(["lead", "forecasts", *[f"CRPS {m}" for m in METHODS]], scores),
+            (["lead", "CRPSS vs clim.", "CRPSS vs pers.", "random vs clim.", *[f"BSS > {t}" for t in thresholds]],
+             skills)]
 
 
 @validated(k=at_least(1), metric=one_of(METRICS))
