@@ -43,12 +43,20 @@ def test_weather_demo_runs_the_study_end_to_end_and_writes_every_section(cli, tm
     assert study["clusters"]["k"] == 5 and sum(study["clusters"]["sizes"]) == 72
     assert all(abs(sum(shares.values()) - 1) < 1e-9 for shares in study["clusters"]["regimes"])
     html = (atlas / "report.html").read_text()
-    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 6
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 8
     for heading in ("Training", "Original and decoded fields, beside PCA", "Nearest hours of 2019-09-20 05:00",
-                    "Analogues, leaving out one day either side", "Interpolation", "k-means++ centroids"):
+                    "Analogues, leaving out one day either side", "Interpolation", "k-means++ centroids",
+                    "What followed: the analogue forecast from 2019-09-20 05:00 UTC",
+                    "Verification of the analogue forecasts of a held-out month"):
         assert heading in html
     assert sorted(Path(p).name for p in study["pictures"].values()) == [
-        "analogues.png", "centroids.png", "interpolation.png", "nearest.png", "reconstructions.png"]
+        "analogues.png", "centroids.png", "forecast.png", "interpolation.png", "nearest.png", "reconstructions.png",
+        "verification.png"]
+    forecast, verification = study["forecast"], study["verification"]
+    assert [lead["truth"]["time"] for lead in forecast["leads"]] == ["2019-09-20T06:00:00", "2019-09-20T11:00:00"]
+    assert verification["settings"]["test"] == ["2019-09-21T00:00:00", "2019-09-22T00:00:00"]
+    assert len(forecast["analogues"]) >= 1 and forecast["settings"]["min_separation"].startswith("2 days")
+    assert verification["hours"] > 0 and [lead["lead"] for lead in verification["leads"]] == ["1h", "3h", "6h", "12h"]
     assert json.loads((atlas / "samples" / "radar" / "export.json").read_text()) == {
         "days": 3, "grid": [16, 28], "start": "2019-09-19T00:00:00", "seed": 0}  # a later run with these reuses them
     assert study["training"]["fields"] == 15  # one hour in five

@@ -10,7 +10,9 @@ from typer._click import exceptions as click_errors  # Typer vendors Click; its 
 from typer.core import TyperGroup
 
 from .. import __version__
-from . import cluster, codec, core, datasets, demo, evaluate, features, interpolate, project, restore, search, serve, space
+from . import (
+    cluster, codec, core, datasets, demo, evaluate, features, forecast, interpolate, project, restore, search, serve, space,
+)
 
 __all__ = ["app", "main"]
 
@@ -66,6 +68,7 @@ def _options(version: bool = typer.Option(False, "--version", is_eager=True, cal
 
 core.register(app)
 search.register(app)
+forecast.register(app)
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(demo.app, name="demo")
 app.add_typer(features.app, name="features")

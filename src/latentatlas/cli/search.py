@@ -14,6 +14,12 @@ from .common import (
 )
 
 MetricOption = Annotated[str, typer.Option(help="l2, sqeuclidean, cosine or ip (negative inner product).")]
+SeasonOption = Annotated[Optional[str], typer.Option(
+    "--season-window", help="Analogues: only rows within this many days of the query's time of year (45d).")]
+SeparationOption = Annotated[Optional[str], typer.Option(
+    "--min-separation", help="Analogues: no two results closer in time than this (2d), each its own event.")]
+TrendOption = Annotated[Optional[str], typer.Option(
+    "--trend", help="Analogues: match the last hours too, summing code distances at t, t-1h, ... back this far (3h).")]
 WhereOption = Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images, applied before ranking.")]
 ExactOption = Annotated[bool, typer.Option("--exact", help="Scan every code even when the atlas has an index.")]
 
@@ -39,6 +45,9 @@ def search(
     where: WhereOption = None,
     exclude_within: Annotated[Optional[str], typer.Option(
         "--exclude-within", help="Leave out rows within this time of the query's time (1d, 6h, 30min).")] = None,
+    season_window: SeasonOption = None,
+    min_separation: SeparationOption = None,
+    trend: TrendOption = None,
     exact: ExactOption = False,
     float16: Annotated[bool, typer.Option("--float16", help="Hold the codes of an exact scan as float16 (half the memory).")] = False,
     ids_from: Annotated[Optional[Path], typer.Option(
@@ -59,6 +68,8 @@ def search(
     dtype = "float16" if float16 else "float32"
     if batch:
         _check_batch(image, id, vector, time, ids_from, all_rows, out, colormap)
+        if season_window or min_separation or trend:
+            raise UsageError("--season-window, --min-separation and --trend go with one query, not a batch")
     else:
         _check_single(out, exclude_self, colormap)
     if (tile_row is None) != (tile_col is None):
@@ -78,11 +89,15 @@ def search(
         numbers = parse_numbers(vector, "--vector") if vector is not None else None
         found = opened.search(image, id=id, vector=numbers, time=time, tile=tile, k=k, metric=metric, where=where,
                               exclude_within=exclude_within, exact=exact, dtype=dtype, out=out,
-                              colormap=colormap or REFLECTIVITY)
+                              colormap=colormap or REFLECTIVITY, season_window=season_window,
+                              min_separation=min_separation, trend=trend)
     print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
         str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
     if found.out is not None and not json_output:
         console().print(f"Drew the query and its {len(found.hits)} results: {found.out}")
+    skipped = found.query.get("skipped_without_trend_window")
+    if skipped and not json_output:
+        typer.echo(f"Skipped {skipped} row(s) lacking a full --trend window.", err=True)
 
 
 def print_summary(data: dict[str, Any], json_output: bool, text: str) -> None:

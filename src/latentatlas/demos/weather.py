@@ -6,7 +6,9 @@ through the real GRIB reader: composite reflectivity clipped to 0..60 dBZ,
 50 numbers per field. Then, with the ops every user has: the nearest hours
 of a chosen time, its analogues more than a day away, the mean of the codes
 of t - 1 h and t + 1 h as a prediction of t (against blending the pixels),
-and five k-means++ regimes with their decoded centroids. Beside the model
+five k-means++ regimes with their decoded centroids, and what followed:
+the analogue forecast of the chosen hour, and the verification of the
+analogue forecasts of a held-out month (the last of the period). Beside the model
 stands PCA of the same size fitted on the same training hours, scored on
 hours neither trained on.
 :mod:`latentatlas.demos.weather_report` writes the report.
@@ -49,6 +51,10 @@ TRAINING = Path("samples", "radar-training")
 EXPORT_RECORD = "export.json"
 PICTURES = "weather"
 HELD_OUT_HOURS = 480  # hours outside the training set on which the model and PCA are scored
+ANALOGUE_QUERY = {"season_window": "45d", "min_separation": "2d"}  # each analogue its own event, in the same season
+FORECAST_LEADS = "1h,6h"
+VERIFICATION_LEADS = "1h,3h,6h,12h"
+MEMBERS = 20
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,12 @@ class WeatherSettings:
         """The first hour of the period: midnight, ``days // 2`` days before the chosen day."""
         return datetime.combine(self.time.date() - timedelta(days=self.days // 2), datetime.min.time())
 
+    @property
+    def held_out(self) -> tuple[datetime, datetime]:
+        """The period whose analogue forecasts are verified: the last month (a quarter of shorter periods, a day at least)."""
+        end = self.start + timedelta(days=self.days)
+        return end - timedelta(days=max(1, min(30, self.days // 4))), end
+
 
 @dataclass
 class WeatherStudy:
@@ -122,6 +134,8 @@ class WeatherStudy:
     interpolation: dict[str, Any]
     clusters: dict[str, Any]
     against_pca: dict[str, Any]
+    forecast: dict[str, Any] = field(default_factory=dict)
+    verification: dict[str, Any] = field(default_factory=dict)
     pictures: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     report: Path | None = None
@@ -213,6 +227,12 @@ def _study(atlas: Atlas, settings: WeatherSettings, fitted: FitReport, fields: i
     analogues = atlas.search(time=chosen, k=5, exclude_within="1d", out=drawn["analogues"])
     interpolation = atlas.evaluate_interpolation("1h", progress=progress)
     clusters = atlas.cluster(settings.clusters, name=RUN, replace=True, seed=settings.seed, progress=progress)
+    followed = atlas.forecast(chosen, leads=FORECAST_LEADS, k=MEMBERS, out=pictures, **ANALOGUE_QUERY)
+    drawn["forecast"] = Path(followed.out["picture"])
+    start, end = settings.held_out
+    verified = atlas.evaluate_analogues((start, end), leads=VERIFICATION_LEADS, k=MEMBERS, out=pictures,
+                                        progress=progress, **ANALOGUE_QUERY)
+    drawn["verification"] = Path(verified.out["picture"])
     history = fitted.history
     return WeatherStudy(
         settings=settings, fields=fields, input_shape=list(atlas.model.preprocessor.input_shape),
@@ -224,7 +244,22 @@ def _study(atlas: Atlas, settings: WeatherSettings, fitted: FitReport, fields: i
         clusters={"run": clusters.run, "k": clusters.k, "sizes": clusters.sizes, "inertia": clusters.inertia,
                   "silhouette": clusters.silhouette, "regimes": _regime_shares(atlas, settings)},
         against_pca={}, pictures=drawn,
+        forecast=_forecast_summary(followed.to_dict()), verification=_verification_summary(verified.to_dict()),
     )
+
+
+def _forecast_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """The chosen hour's forecast as the study reports it: analogues, and per lead the scores against the truth."""
+    return {"analogues": data["analogues"], "settings": data["settings"],
+            "leads": [{key: lead[key] for key in ("lead", "mean", "spread", "exceedance", "truth")}
+                      for lead in data["leads"]]}
+
+
+def _verification_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """The held-out month's verification without its reliability tables."""
+    leads = [{**lead, "brier": {t: {k: v for k, v in scores.items() if k != "reliability"}
+                                for t, scores in lead["brier"].items()}} for lead in data["leads"]]
+    return {**data, "leads": leads}
 
 
 def _fit_pca(atlas: Atlas, training: Path, settings: WeatherSettings, progress: ProgressCallback) -> LinearCodec:

@@ -13,6 +13,7 @@ from ..baselines.codec import LinearCodec
 from ..datasets.radar import REGIMES
 from ..ops.at_time import format_time, row_at
 from ..ops.embed import reader_options
+from ..ops.evaluate.analogues import summary_tables
 from ..ops.evaluate.interpolation import JSON_KEYS
 from ..ops.evaluate.quality import psnr
 from ..ops.rows import read_pixels
@@ -108,7 +109,42 @@ def write_report(atlas: Atlas, study: WeatherStudy, pca: LinearCodec, path: Path
     report.paragraph("Of each cluster's hours, the share in each of the generator's regimes: the kind of weather "
                      "covering most ground at that hour (quiet, north-west coastal rain, convective cells, squall "
                      "lines, stratiform rain shields), which the clustering never saw.")
+    _what_followed(report, study, chosen)
     return report.write(path)
+
+
+def _what_followed(report: Report, study: WeatherStudy, chosen: str) -> None:
+    """The analogue forecast of the chosen hour beside the truth, and the verification of the held-out month."""
+    forecast = study.forecast
+    options = forecast["settings"]
+    report.heading(f"What followed: the analogue forecast from {chosen}")
+    report.picture(study.pictures["forecast"].read_bytes(),
+                   f"latentatlas forecast --time '{chosen}' --lead {','.join(options['leads'])} -k {options['k']} "
+                   "--season-window 45d --min-separation 2d: the fields that followed its analogues (each its own "
+                   "event, within 45 days of its date in the year) as an ensemble. Per lead: the truth, the "
+                   "ensemble mean, its spread (dBZ) and the probability of exceeding each threshold.")
+    thresholds = list(forecast["leads"][0]["exceedance"])
+    report.table(["lead", "members", "CRPS (dBZ)", "MAE of the mean (dBZ)",
+                  *[f"area > {t} dBZ: forecast / seen" for t in thresholds]],
+                 [[lead["lead"], len(forecast["analogues"]),
+                   *(["n/a", "n/a"] if lead["truth"] is None else [lead["truth"]["crps"], lead["truth"]["mae_of_mean"]]),
+                   *[f"{lead['exceedance'][t]:.1%} / " + ("n/a" if lead["truth"] is None else f"{lead['truth']['exceeded'][t]:.1%}")
+                     for t in thresholds]]
+                  for lead in forecast["leads"]])
+    verification = study.verification
+    start, end = verification["settings"]["test"]
+    report.heading("Verification of the analogue forecasts of a held-out month")
+    report.paragraph(
+        f"latentatlas evaluate analogues --test {start[:10]}/{end[:10]}: every hour of the period forecast by its "
+        f"{verification['settings']['k']} analogues from outside it ({verification['hours']} hours), scored per "
+        "pixel by the CRPS beside climatology (the same hour of day within 45 days, outside the period), "
+        "persistence (the field at the start) and as many random hours; skill scores are 1 - score / "
+        "reference's (above 0: better than the reference); BSS: Brier skill against climatology.")
+    for columns, rows in summary_tables(verification):
+        report.table(columns, rows)
+    report.picture(study.pictures["verification"].read_bytes(),
+                   "CRPS skill against lead, reliability of the exceedance probabilities, rank histogram of the "
+                   "truth among the members.")
 
 
 def _summary(report: Report, atlas: Atlas, study: WeatherStudy) -> None:

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..checks import at_least, one_of, validated
 from ..errors import BadInputError, UsageError
-from ..search.engine import EngineCache, ann_dir
+from ..search.analogues import AnalogueOptions, Timeline, find_analogues
+from ..search.engine import Engine, EngineCache, ann_dir
 from ..search.metrics import METRICS
 from ..search.neighbours import Filters, nearest, parse_window
 from ..sources import read_source
@@ -151,6 +152,7 @@ def search(
     exact: bool = False,
     engines: EngineCache | None = None,
     dtype: str = "float32",
+    analogue: AnalogueOptions | None = None,
 ) -> SearchResult:
     """The ``k`` stored images nearest to ``query``.
 
@@ -171,29 +173,54 @@ def search(
     dtype : {"float32", "float16"}
         How an exact scan holds the codes (float16: half the memory,
         distances of the rounded codes).
+    analogue : AnalogueOptions, optional
+        Season window, minimum separation and trend window of an analogue
+        query (see :mod:`latentatlas.search.analogues`); the codes are then
+        scanned exactly.
 
     Raises
     ------
     UsageError
         On ``k < 1``, an unknown metric, a malformed predicate, a query of
-        the wrong length, or ``exclude_within`` for a query without a time.
+        the wrong length, ``exclude_within`` or a season window for a query
+        without a time, or a trend window for a query that is not a stored row.
     """
     window = parse_window(exclude_within)
     if window is not None and query.time is None:
         raise UsageError("exclude_within needs a query with a time (a stored row, or an image from a manifest with times)",
                          parameter="exclude_within")
-    engine = (engines or EngineCache()).get(store, metric, exact, dtype)
+    analogue = analogue if analogue is not None and analogue.used else None
+    engine = (engines or EngineCache()).get(store, metric, exact or analogue is not None, dtype)
     d = store.code_size()
     if d is not None and d != len(query.vector):
         raise UsageError(f"query has {len(query.vector)} numbers; the atlas's codes have {d}")
     times = None if query.time is None else np.array([query.time], "datetime64[us]")
-    ids, distances = nearest(engine, query.vector[None], k, metric, Filters.of(store, where, window), times)
-    found = [(int(i), float(dist)) for i, dist in zip(ids[0], distances[0]) if i >= 0]
+    filters = Filters.of(store, where, window)
+    settings = {**query.source, "k": k, "metric": metric, "where": where}
+    if analogue is None:
+        ids, distances = nearest(engine, query.vector[None], k, metric, filters, times)
+        ids, distances = ids[0], distances[0]
+    else:
+        found = _analogues(store, engine, query, k, metric, filters, times, analogue)
+        ids, distances = found.ids, found.distances
+        settings.update(analogue.to_dict())
+        if analogue.trend is not None:
+            settings["skipped_without_trend_window"] = found.skipped
+    found = [(int(i), float(dist)) for i, dist in zip(ids, distances) if i >= 0]
     info = store.images([i for i, _ in found])
     hits = [Hit(i, info[i]["uri"], info[i]["label"], info[i]["time"], dist) for i, dist in found]
-    settings = {**query.source, "k": k, "metric": metric, "where": where}
     if window is not None:
         settings["exclude_within"] = str(exclude_within)
     if engine.kind != "exact" or exact or ann_dir(store).is_dir():
         settings["engine"] = engine.kind
     return SearchResult(query=settings, hits=hits)
+
+
+def _analogues(store: Store, engine: Engine, query: Query, k: int, metric: str, filters: Filters,
+               times: np.ndarray | None, options: AnalogueOptions):
+    """The analogues of ``query`` among the rows ``filters`` allow."""
+    allowed = engine.ids if filters.allowed is None else filters.allowed
+    if filters.width is not None:
+        allowed = np.setdiff1d(allowed, filters.near(times[0]), assume_unique=True)
+    return find_analogues(engine, Timeline.of(store), query.vector, k, metric, options, query.source.get("id"),
+                          None if times is None else times[0], allowed)

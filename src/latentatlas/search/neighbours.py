@@ -31,8 +31,10 @@ _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
 _WINDOW = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(min|w|d|h|m|s)\s*")
 
 
-def parse_window(window: str | timedelta | None) -> timedelta | None:
+def parse_window(window: str | timedelta | None, parameter: str = "exclude_within") -> timedelta | None:
     """``"1d"``, ``"6h"``, ``"1d12h"``, ``"30min"`` (w, d, h, m/min, s) or a timedelta.
+
+    ``parameter`` is the name the error message gives the duration.
 
     Raises
     ------
@@ -41,15 +43,15 @@ def parse_window(window: str | timedelta | None) -> timedelta | None:
     """
     if window is None or isinstance(window, timedelta):
         if window is not None and window <= timedelta(0):
-            raise UsageError(f"exclude_within must be positive, got {window}", parameter="exclude_within")
+            raise UsageError(f"{parameter} must be positive, got {window}", parameter=parameter)
         return window
     text = str(window).strip().lower()
     parts = _WINDOW.findall(text)
     if not parts or _WINDOW.sub("", text):
-        raise UsageError(f"exclude_within must be a duration such as 1d, 6h, 1d12h or 30min, got {window!r}",
-                         parameter="exclude_within")
+        raise UsageError(f"{parameter} must be a duration such as 1d, 6h, 1d12h or 30min, got {window!r}",
+                         parameter=parameter)
     seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
-    return parse_window(timedelta(seconds=seconds))
+    return parse_window(timedelta(seconds=seconds), parameter)
 
 
 @dataclass

@@ -1,0 +1,108 @@
+"""``forecast`` and ``evaluate analogues``: analogue ensemble forecasts, and their verification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import UsageError
+from ..pictures.grids import REFLECTIVITY
+from . import evaluate
+from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, on_atlas, parse_numbers, print_table
+from .search import MetricOption, SeasonOption, SeparationOption, TrendOption, WhereOption
+
+ThresholdOption = Annotated[Optional[str], typer.Option(
+    "--threshold", help="Values whose exceedance probability is forecast, comma-separated (default 20,35 dBZ).")]
+KOption = Annotated[int, typer.Option("-k", "--k", help="Analogues: members of each ensemble.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``forecast`` to ``app`` and ``analogues`` to ``evaluate``."""
+    command(app, "forecast")(forecast)
+    command(evaluate.app, "analogues")(evaluate_analogues)
+
+
+def _thresholds(text: str | None) -> tuple[float, ...]:
+    from ..ops.forecast import DEFAULT_THRESHOLDS
+
+    return DEFAULT_THRESHOLDS if text is None else tuple(parse_numbers(text, "--threshold"))
+
+
+def forecast(
+    atlas: AtlasOption,
+    time: Annotated[str, typer.Option("--time", help="The stored hour to forecast from (UTC), e.g. '2019-09-20 05:00'.")],
+    lead: Annotated[str, typer.Option("--lead", help="Lead times, comma-separated (1h,3h,6h).")] = "1h,3h,6h",
+    k: KOption = 20,
+    metric: MetricOption = "l2",
+    season_window: SeasonOption = None,
+    min_separation: SeparationOption = None,
+    trend: TrendOption = None,
+    threshold: ThresholdOption = None,
+    where: WhereOption = None,
+    tile_row: Annotated[Optional[int], typer.Option("--tile-row", help="In an atlas of tiles: the tile's row.")] = None,
+    tile_col: Annotated[Optional[int], typer.Option("--tile-col", help="In an atlas of tiles: the tile's column.")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Folder for forecast.png (truth, mean, spread, probabilities) and members.parquet.")] = None,
+    colormap: Annotated[str, typer.Option("--colormap", help="Colours of the fields: reflectivity or a matplotlib name.")] = REFLECTIVITY,
+    json_output: JsonOption = False,
+) -> None:
+    """What followed the K hours most like --time, as an ensemble forecast at each --lead."""
+    if (tile_row is None) != (tile_col is None):
+        raise UsageError("give both --tile-row and --tile-col")
+    tile = None if tile_row is None else (tile_row, tile_col)
+    result = on_atlas(atlas, lambda opened, progress: opened.forecast(
+        time, leads=lead, k=k, metric=metric, season_window=season_window, min_separation=min_separation,
+        trend=trend, thresholds=_thresholds(threshold), tile=tile, where=where, out=out, colormap=colormap), quiet=True)
+    data = result.to_dict()
+    if json_output:
+        emit_json(data)
+        return
+    console().print(f"Analogue forecast from {data['time']} (row {data['query_id']}): {len(data['analogues'])} analogues.")
+    print_table(("rank", "id", "time", "distance"), [[str(a["rank"]), str(a["id"]), a["time"], f"{a['distance']:.4g}"]
+                                                     for a in data["analogues"]])
+    thresholds = list(data["leads"][0]["exceedance"])
+    rows = []
+    for lead_data in data["leads"]:
+        truth = lead_data["truth"]
+        rows.append([lead_data["lead"], f"{lead_data['mean']['average']:.3g}", f"{lead_data['spread']:.3g}",
+                     *[f"{lead_data['exceedance'][t]:.3f}" for t in thresholds],
+                     "" if truth is None else f"{truth['crps']:.3g}", "" if truth is None else f"{truth['mae_of_mean']:.3g}"])
+    print_table(("lead", "mean", "spread", *[f"P(> {t}) area" for t in thresholds], "CRPS", "MAE of mean"), rows)
+    if data["out"]:
+        console().print("Wrote " + ", ".join(data["out"].values()))
+
+
+def evaluate_analogues(
+    atlas: AtlasOption,
+    test: Annotated[str, typer.Option("--test", help="The hours forecast, START/END (end excluded), e.g. 2019-11-01/2020-01-01.")],
+    lead: Annotated[str, typer.Option("--lead", help="Lead times, comma-separated.")] = "1h,3h,6h,12h",
+    k: KOption = 20,
+    metric: MetricOption = "l2",
+    season_window: SeasonOption = None,
+    min_separation: SeparationOption = None,
+    trend: TrendOption = None,
+    threshold: ThresholdOption = None,
+    where: WhereOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random hours.")] = 0,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Folder for verification.png (CRPSS, reliability, rank histogram) and analogues.json.")] = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Forecast every hour of --test from the other hours and score it against climatology, persistence and random hours."""
+    report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
+        test, leads=lead, k=k, metric=metric, season_window=season_window, min_separation=min_separation,
+        trend=trend, thresholds=_thresholds(threshold), where=where, seed=seed, out=out, progress=progress),
+        quiet=quiet or json_output)
+    if json_output:
+        emit_json(report.to_dict())
+        return
+    console().print(f"{report.hours} hours forecast in {report.seconds:.1f} s "
+                    f"(skipped: {', '.join(f'{n} {why}' for why, n in report.skipped.items() if n) or 'none'}).")
+    for columns, rows in report.tables():
+        print_table(columns, rows)
+    console().print("CRPSS and BSS (Brier skill, against climatology) are 1 - score / reference's: above 0 is skill.")
+    if report.out:
+        console().print("Wrote " + ", ".join(report.out.values()))

@@ -1,0 +1,307 @@
+"""Verification of analogue forecasts: every hour of a test period forecast from the rest, scored as meteorologists score.
+
+Each stored hour ``T`` of the test period ``[start, end)`` is forecast at
+every lead by its ``k`` analogues (:mod:`latentatlas.ops.forecast`), drawn
+only from rows whose time lies outside ``[start - longest lead, end)``, so
+neither an analogue nor a member comes from the test period. Beside it
+stand three reference ensembles of the same truth (the stored field at
+``T`` + lead):
+
+* climatology: every stored field at the truth's hour of day, within the
+  season window of its date (all dates without one), outside the test period;
+* persistence: the field at ``T``, a one-member ensemble;
+* random: the fields that followed ``k`` hours drawn at random from the
+  rows analogues may come from (a floor any method should beat).
+
+Scores per lead, per pixel of the fields as read and averaged: the CRPS of
+each ensemble and its skill score ``1 - CRPS / CRPS_reference``; per
+threshold the Brier score of each ensemble's exceedance probability, its
+skill against climatology, and the analogues' reliability table; and the
+rank histogram of the truth among the analogue members (ties at random;
+forecasts with all ``k`` members only).
+Hours whose truth, or whose trend window, is not stored are skipped and
+counted, as are leads whose truth has no climatological member.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ...checks import at_least, one_of, validated
+from ...errors import UsageError
+from ...progress import ProgressCallback, silent
+from ...search.analogues import AnalogueOptions, season_distance
+from ...search.engine import EngineCache
+from ...search.metrics import METRICS
+from ...store.database import Store
+from ..at_time import format_time, parse_time
+from ..forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, read_fields
+from .ensemble_scores import Reliability, brier, crps, exceedance, rank_counts, skill
+
+__all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "parse_period", "METHODS"]
+
+METHODS = ("analogue", "climatology", "persistence", "random")
+_DAY_US = 86_400_000_000
+
+
+def parse_period(text: str | tuple) -> tuple[datetime, datetime]:
+    """``"2019-11-01/2020-01-01"`` (start included, end excluded) or a pair, as naive UTC datetimes.
+
+    Raises
+    ------
+    UsageError
+        If it is not two times separated by ``/`` with the start first.
+    """
+    parts = text.split("/") if isinstance(text, str) else list(text)
+    if len(parts) != 2:
+        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test")
+    try:
+        start, end = parse_time(parts[0]), parse_time(parts[1])
+    except UsageError:
+        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test") from None
+    if end <= start:
+        raise UsageError(f"test must end after it starts, got {text!r}", parameter="test")
+    return start, end
+
+
+@dataclass
+class _LeadTally:
+    """Running sums of one lead's scores."""
+
+    lead: timedelta
+    thresholds: tuple[float, ...]
+    members: int
+    forecasts: int = 0
+    crps: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METHODS, 0.0))
+    brier: dict[float, dict[str, float]] = field(default_factory=dict)
+    reliability: dict[float, Reliability] = field(default_factory=dict)
+    ranks: np.ndarray = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.brier = {t: dict.fromkeys(METHODS, 0.0) for t in self.thresholds}
+        self.reliability = {t: Reliability() for t in self.thresholds}
+        self.ranks = np.zeros(self.members + 1, np.int64)
+
+    def add(self, ensembles: dict[str, np.ndarray], truth: np.ndarray, rng: np.random.Generator) -> None:
+        """Score one forecast of each method against ``truth``."""
+        self.forecasts += 1
+        for method, members in ensembles.items():
+            self.crps[method] += float(crps(members, truth).mean())
+            for threshold in self.thresholds:
+                probability = exceedance(members, threshold)
+                self.brier[threshold][method] += float(brier(probability, truth, threshold).mean())
+                if method == "analogue":
+                    self.reliability[threshold].add(probability, truth, threshold)
+        if len(ensembles["analogue"]) == self.members:
+            self.ranks += rank_counts(ensembles["analogue"], truth, rng)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Mean scores and skill scores of this lead."""
+        n = max(self.forecasts, 1)
+        mean = {m: (self.crps[m] / n if self.forecasts else None) for m in METHODS}
+        hours = self.lead.total_seconds() / 3600
+        return {
+            "lead": f"{hours:g}h", "hours": hours, "forecasts": self.forecasts,
+            **{f"crps_{m}": mean[m] for m in METHODS},
+            "crpss_vs_climatology": skill(mean["analogue"], mean["climatology"]),
+            "crpss_vs_persistence": skill(mean["analogue"], mean["persistence"]),
+            "crpss_vs_random": skill(mean["analogue"], mean["random"]),
+            "crpss_random_vs_climatology": skill(mean["random"], mean["climatology"]),
+            "brier": {f"{t:g}": {
+                **{m: (self.brier[t][m] / n if self.forecasts else None) for m in METHODS},
+                "bss_vs_climatology": skill(self.brier[t]["analogue"], self.brier[t]["climatology"]),
+                "bss_vs_persistence": skill(self.brier[t]["analogue"], self.brier[t]["persistence"]),
+                "reliability": self.reliability[t].table(),
+            } for t in self.thresholds},
+            "rank_histogram": self.ranks.tolist(),
+        }
+
+
+@dataclass
+class AnalogueEvaluation:
+    """Scores per lead of the analogue forecasts of a test period beside climatology, persistence and random hours.
+
+    ``analogues`` maps each forecast hour's row id to its analogues' ids.
+    """
+
+    settings: dict[str, Any]
+    leads: list[_LeadTally]
+    hours: int
+    skipped: dict[str, int]
+    seconds: float
+    analogues: dict[int, np.ndarray] = field(repr=False, default_factory=dict)
+    out: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"settings", "hours", "skipped", "leads": [{"lead", "crps_analogue", ..., "brier": {...}}], "seconds", "out"}``."""
+        return {"settings": self.settings, "hours": self.hours, "skipped": self.skipped,
+                "leads": [lead.to_dict() for lead in self.leads], "seconds": self.seconds, "out": self.out or None}
+
+    def tables(self) -> list[tuple[list[str], list[list[str]]]]:
+        """The two summary tables of :func:`summary_tables`."""
+        return summary_tables(self.to_dict())
+
+
+def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]]]]:
+    """Columns and rows of two tables of an evaluation's JSON: mean CRPS per method, then the skill scores (CRPSS, BSS)."""
+    leads = data["leads"]
+    thresholds = list(leads[0]["brier"]) if leads else []
+
+    def shown(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    scores = [[lead["lead"], str(lead["forecasts"]), *[shown(lead[f"crps_{m}"]) for m in METHODS]] for lead in leads]
+    skills = [[lead["lead"], shown(lead["crpss_vs_climatology"]), shown(lead["crpss_vs_persistence"]),
+               shown(lead["crpss_random_vs_climatology"]),
+               *[shown(lead["brier"][t]["bss_vs_climatology"]) for t in thresholds]] for lead in leads]
+    return [(["lead", "forecasts", *[f"CRPS {m}" for m in METHODS]], scores),
+            (["lead", "CRPSS vs clim.", "CRPSS vs pers.", "random vs clim.", *[f"BSS > {t}" for t in thresholds]],
+             skills)]
+
+
+@validated(k=at_least(1), metric=one_of(METRICS))
+def evaluate_analogues(
+    store: Store,
+    test: str | tuple,
+    leads: str | Sequence[str | timedelta] = ("1h", "3h", "6h", "12h"),
+    k: int = 20,
+    metric: str = "l2",
+    analogue: AnalogueOptions | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    where: str | None = None,
+    seed: int = 0,
+    engines: EngineCache | None = None,
+    progress: ProgressCallback = silent,
+) -> AnalogueEvaluation:
+    """Forecast every stored hour of the ``test`` period and score it (see the module's notes).
+
+    Parameters
+    ----------
+    test : str or (datetime, datetime)
+        ``"START/END"``: the hours forecast (start included, end excluded).
+    leads : str or sequence
+        ``"1h,3h,6h,12h"`` or durations.
+    k : int
+        Analogues per forecast, and random hours of the floor.
+    analogue : AnalogueOptions, optional
+        Season window (also the climatology's), minimum separation, trend.
+    thresholds : sequence of float
+        Exceedance thresholds of the Brier scores (source units).
+    where : str, optional
+        SQL predicate on ``images`` that analogues must pass.
+    seed : int
+        Seed of the random hours and of the rank histogram's tie breaks.
+
+    Raises
+    ------
+    UsageError
+        On a bad period or option, or a test period holding no stored hour.
+    BadInputError
+        If stored fields cannot be read again.
+    """
+    started = clock.perf_counter()
+    start, end = parse_period(test)
+    lead_list = parse_leads(leads)
+    options = analogue or AnalogueOptions()
+    chosen = tuple(float(t) for t in thresholds)
+    engine = (engines or EngineCache()).get(store, metric, exact=True)
+    ensembles = Ensembles(store, engine, lead_list, metric, options, where)
+    timeline = ensembles.timeline
+    low, high = np.datetime64(start, "us"), np.datetime64(end, "us")
+    inside = (timeline.times >= low) & (timeline.times < high)
+    queries = timeline.ids[inside]
+    if len(queries) == 0:
+        raise UsageError(f"test {format_time(start)}/{format_time(end)} holds no stored hour", parameter="test")
+    excluded = [(low - ensembles.longest, high - np.timedelta64(1, "us"))]
+    pool = ensembles.allowed(excluded)
+    skipped = {"no_truth": 0, "no_trend_window": 0, "no_analogue": 0, "no_climatology": 0}
+    if options.trend is not None:
+        full = (timeline.window(queries, options.trend) >= 0).all(axis=1)
+        skipped["no_trend_window"] = int((~full).sum())
+        queries = queries[full]
+    progress("read fields", 0, 1)
+    fields = _field_array(store, timeline)
+    progress("read fields", 1, 1)
+    climate = _Climatology(timeline, inside, options.season_window)
+    rng = np.random.default_rng(seed)
+    tallies = [_LeadTally(lead, chosen, k) for lead in lead_list]
+    found_by_query: dict[int, np.ndarray] = {}
+    truths = ensembles.following(queries)
+    for done, (query, truth_ids) in enumerate(zip(queries, truths)):
+        progress("forecast", done, len(queries))
+        if (truth_ids < 0).all():
+            skipped["no_truth"] += 1
+            continue
+        found = ensembles.analogues(int(query), k, excluded)
+        if len(found.ids) == 0:
+            skipped["no_analogue"] += 1
+            continue
+        found_by_query[int(query)] = found.ids
+        members = ensembles.following(found.ids)
+        drawn = ensembles.following(rng.choice(pool, size=min(k, len(pool)), replace=False))
+        for n, tally in enumerate(tallies):
+            if truth_ids[n] < 0:
+                continue
+            climatology = climate.members(truth_ids[n])
+            if len(climatology) == 0:
+                skipped["no_climatology"] += 1
+                continue
+            truth = fields[timeline.position(truth_ids[n:n + 1])[0]]
+            tally.add({
+                "analogue": fields[timeline.position(members[:, n])],
+                "climatology": fields[climatology],
+                "persistence": fields[timeline.position(np.array([query]))],
+                "random": fields[timeline.position(drawn[:, n])],
+            }, truth, rng)
+    progress("forecast", len(queries), len(queries))
+    settings = {"test": [start.isoformat(), end.isoformat()], "k": k, "metric": metric,
+                "leads": [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list], "thresholds": list(chosen),
+                "where": where, "seed": seed, **options.to_dict()}
+    return AnalogueEvaluation(settings, tallies, len(found_by_query), skipped, clock.perf_counter() - started,
+                              found_by_query)
+
+
+def save_evaluation(result: AnalogueEvaluation, out: str | Path) -> dict[str, str]:
+    """Write ``verification.png`` (CRPSS against lead, reliability, rank histogram) and ``analogues.json`` into ``out``."""
+    from ...jsonable import dumps
+    from ...pictures.forecasts import verification_figure
+    from ...pictures.grids import save_png
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = result.to_dict()
+    result.out["picture"] = str(save_png(verification_figure(data), folder / "verification.png"))
+    result.out["json"] = str(folder / "analogues.json")
+    (folder / "analogues.json").write_text(dumps({**data, "out": result.out}) + "\n")
+    return result.out
+
+
+class _Climatology:
+    """Which stored rows make the climatological ensemble of a truth: its hour of day and season, outside the test period."""
+
+    def __init__(self, timeline, inside: np.ndarray, season: timedelta | None):
+        self.timeline, self.season = timeline, season
+        micros = timeline.times.astype(np.int64)
+        self.time_of_day = micros % _DAY_US
+        self.usable = ~inside
+
+    def members(self, truth_id: int) -> np.ndarray:
+        """Timeline positions of the climatological members of the truth ``truth_id``."""
+        at = self.timeline.position(np.array([truth_id]))[0]
+        when = self.timeline.times[at]
+        keep = self.usable & (self.time_of_day == self.time_of_day[at]) & (self.timeline.tiles == self.timeline.tiles[at])
+        if self.season is not None:
+            keep &= season_distance(self.timeline.times, when) <= self.season.total_seconds() / 86400
+        return np.flatnonzero(keep)
+
+
+def _field_array(store: Store, timeline) -> np.ndarray:
+    """Every timeline row's field, stacked in timeline order."""
+    fields = read_fields(store, timeline.ids)
+    return np.stack([fields[int(i)] for i in timeline.ids])

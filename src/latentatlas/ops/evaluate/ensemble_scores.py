@@ -1,0 +1,86 @@
+"""Scores of ensemble forecasts of fields, per pixel: CRPS (scoringrules), Brier score, reliability, rank histogram.
+
+An ensemble is ``(m, ...)`` members of the shape of the truth. The CRPS is
+that of the ensemble's empirical distribution (scoringrules' quantile
+decomposition estimator, on its numpy backend, which needs no compiling),
+equal to ``E|X - y| - E|X - X'| / 2`` over the members, so a one-member
+ensemble scores the absolute error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["crps", "exceedance", "brier", "Reliability", "rank_counts", "skill"]
+
+RELIABILITY_BINS = 10
+
+
+def crps(members: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The CRPS of the ensemble ``members (m, ...)`` at each point of ``truth``."""
+    import scoringrules
+
+    members = np.asarray(members, np.float64)
+    truth = np.asarray(truth, np.float64)
+    return np.asarray(scoringrules.crps_ensemble(truth, members, m_axis=0, backend="numpy"))
+
+
+def exceedance(members: np.ndarray, threshold: float) -> np.ndarray:
+    """The fraction of members above ``threshold`` at each point: the forecast probability of exceeding it."""
+    return (np.asarray(members) > threshold).mean(axis=0)
+
+
+def brier(probability: np.ndarray, truth: np.ndarray, threshold: float) -> np.ndarray:
+    """The Brier score at each point of a probability of ``truth > threshold``."""
+    import scoringrules
+
+    observed = (np.asarray(truth) > threshold).astype(np.float64)
+    return np.asarray(scoringrules.brier_score(observed, np.asarray(probability, np.float64), backend="numpy"))
+
+
+@dataclass
+class Reliability:
+    """Counts for a reliability table: per bin of forecast probability, forecasts, their sum and the events seen."""
+
+    bins: int = RELIABILITY_BINS
+    count: np.ndarray = field(default=None)
+    forecast: np.ndarray = field(default=None)
+    observed: np.ndarray = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.count = np.zeros(self.bins, np.int64)
+        self.forecast = np.zeros(self.bins)
+        self.observed = np.zeros(self.bins)
+
+    def add(self, probability: np.ndarray, truth: np.ndarray, threshold: float) -> None:
+        """Count the points of one forecast."""
+        p = np.asarray(probability, np.float64).reshape(-1)
+        seen = (np.asarray(truth) > threshold).reshape(-1)
+        which = np.minimum((p * self.bins).astype(np.int64), self.bins - 1)
+        self.count += np.bincount(which, minlength=self.bins)
+        self.forecast += np.bincount(which, weights=p, minlength=self.bins)
+        self.observed += np.bincount(which, weights=seen, minlength=self.bins)
+
+    def table(self) -> list[dict]:
+        """One ``{"from", "to", "count", "forecast", "observed"}`` per bin holding forecasts (mean probability, event frequency)."""
+        return [{"from": b / self.bins, "to": (b + 1) / self.bins, "count": int(n),
+                 "forecast": float(self.forecast[b] / n), "observed": float(self.observed[b] / n)}
+                for b, n in enumerate(self.count) if n]
+
+
+def rank_counts(members: np.ndarray, truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """How often the truth falls at each of the ``m + 1`` ranks among ``m`` members, ties broken at random."""
+    members = np.asarray(members)
+    below = (members < truth).sum(axis=0).reshape(-1)
+    tied = (members == truth).sum(axis=0).reshape(-1)
+    rank = below + np.floor(rng.random(below.shape) * (tied + 1)).astype(np.int64)
+    return np.bincount(rank, minlength=len(members) + 1)
+
+
+def skill(score: float | None, reference: float | None) -> float | None:
+    """``1 - score / reference`` (None when either is missing or the reference is 0)."""
+    if score is None or reference is None or reference == 0:
+        return None
+    return float(1.0 - score / reference)

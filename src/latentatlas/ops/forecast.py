@@ -1,0 +1,298 @@
+"""Analogue forecasts: what followed the past hours that looked like T, as an ensemble forecast of what follows T.
+
+For a query time ``T`` the ``k`` analogues are found among the stored rows
+(under the analogue options of :mod:`latentatlas.search.analogues`); for
+each lead the members are the stored fields valid at each analogue's time
+plus the lead, at the same tile, read again through the atlas's reader in
+the source's units (dBZ after ``--clip`` for radar). Only rows followed by
+a stored field at every lead can be analogues, and rows within the longest
+lead of ``T`` never are, so no member is ``T``'s own future. From the
+members: the ensemble mean, its spread (standard deviation) and, per
+threshold, the probability of exceeding it at every pixel; beside them the
+truth (the stored field at ``T`` + lead) when the atlas holds it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..checks import at_least, one_of, validated
+from ..errors import BadInputError, UsageError
+from ..pictures.grids import REFLECTIVITY
+from ..search.analogues import AnalogueOptions, Analogues, Timeline, find_analogues
+from ..search.engine import Engine, EngineCache
+from ..search.metrics import METRICS
+from ..search.neighbours import parse_window
+from ..store.database import Store
+from .at_time import format_time, parse_time, row_at
+from .evaluate.ensemble_scores import crps, exceedance
+from .rows import RowReader, read_pixels
+
+__all__ = ["Ensembles", "LeadForecast", "Forecast", "forecast", "parse_leads", "read_fields", "save_forecast",
+           "write_members", "DEFAULT_THRESHOLDS"]
+
+DEFAULT_THRESHOLDS = (20.0, 35.0)  # dBZ: rain, and heavy rain or storms
+
+
+def parse_leads(leads: str | Sequence[str | timedelta], parameter: str = "lead") -> list[timedelta]:
+    """``"1h,3h,6h"`` or a sequence of durations, as sorted distinct timedeltas.
+
+    Raises
+    ------
+    UsageError
+        If one is not a positive duration, or none is given.
+    """
+    parts = leads.split(",") if isinstance(leads, str) else list(leads)
+    parsed = sorted({parse_window(p.strip() if isinstance(p, str) else p, parameter) for p in parts if p != ""})
+    if not parsed:
+        raise UsageError(f"{parameter} needs at least one duration such as 1h", parameter=parameter)
+    return parsed
+
+
+def read_fields(store: Store, ids: Sequence[int], reader: RowReader | None = None) -> dict[int, np.ndarray]:
+    """The fields of ``ids`` read again as they were embedded (float32, a single channel as ``(H, W)``).
+
+    Raises
+    ------
+    BadInputError
+        If some cannot be read as they were embedded.
+    """
+    wanted = np.unique(np.asarray(ids, np.int64))
+    pixels = read_pixels(store, wanted, reader)
+    if pixels.failures:
+        raise BadInputError(f"{len(pixels.failures)} field(s) could not be read again, e.g. {pixels.failures[0]}")
+    return {int(i): _plane(image) for i, image in zip(pixels.ids, pixels.images)}
+
+
+def _plane(image: np.ndarray) -> np.ndarray:
+    array = np.asarray(image, np.float32)
+    return array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
+
+
+class Ensembles:
+    """What analogue ensembles of one atlas need: its engine, its timeline, and which rows a lead follows.
+
+    ``candidates`` are the rows (sorted ids) followed by a stored row at
+    every lead (and passing ``where``); ``followers`` maps each timeline
+    row to its row at each lead (-1: none).
+    """
+
+    def __init__(self, store: Store, engine: Engine, leads: Sequence[timedelta], metric: str = "l2",
+                 options: AnalogueOptions | None = None, where: str | None = None):
+        self.engine, self.metric, self.options = engine, metric, options or AnalogueOptions()
+        self.leads = list(leads)
+        self.timeline = Timeline.of(store)
+        self.followers = np.stack([self.timeline.shifted(self.timeline.ids, _micros(lead)) for lead in self.leads], 1)
+        candidates = self.timeline.ids[(self.followers >= 0).all(axis=1)]
+        if where is not None:
+            candidates = np.intersect1d(candidates, store.ids_where(where))
+        self.candidates = np.sort(candidates)
+        self.candidate_times = self.timeline.time_of(self.candidates)
+        self.longest = _micros(max(self.leads))
+
+    def allowed(self, excluded: Sequence[tuple[np.datetime64, np.datetime64]]) -> np.ndarray:
+        """The candidates whose time lies in none of the ``excluded`` closed intervals."""
+        keep = np.ones(len(self.candidates), bool)
+        for low, high in excluded:
+            keep &= (self.candidate_times < low) | (self.candidate_times > high)
+        return self.candidates[keep]
+
+    def analogues(self, query_id: int, k: int, excluded: Sequence[tuple[np.datetime64, np.datetime64]] = ()) -> Analogues:
+        """The ``k`` analogues of stored row ``query_id``, never within the longest lead of its time nor in ``excluded``."""
+        when = self.timeline.time_of(np.array([query_id]))[0]
+        around = [(when - self.longest, when + self.longest)] if not np.isnat(when) else []
+        return find_analogues(self.engine, self.timeline, self.engine.vectors(np.array([query_id]))[0], k,
+                              self.metric, self.options, query_id, when, self.allowed([*around, *excluded]))
+
+    def following(self, ids: np.ndarray) -> np.ndarray:
+        """``(len(ids), leads)``: the row at each lead after each of ``ids`` (-1: none)."""
+        at = self.timeline.position(ids)
+        rows = self.followers[np.maximum(at, 0)]
+        return np.where((at >= 0)[:, None], rows, -1)
+
+
+@dataclass
+class LeadForecast:
+    """The ensemble at one lead: members ``(m, H, W)``, their ids, mean, spread, exceedance probabilities, truth."""
+
+    lead: timedelta
+    member_ids: np.ndarray
+    members: np.ndarray
+    thresholds: tuple[float, ...]
+    truth_id: int | None = None
+    truth: np.ndarray | None = None
+    mean: np.ndarray = field(init=False)
+    spread: np.ndarray = field(init=False)
+    probabilities: dict[float, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mean = self.members.mean(axis=0)
+        self.spread = self.members.std(axis=0)
+        self.probabilities = {t: exceedance(self.members, t) for t in self.thresholds}
+
+    def summary(self, times: dict[int, datetime]) -> dict[str, Any]:
+        """JSON-able: the lead, members' ids and times, field statistics, and the CRPS and MAE against the truth."""
+        data: dict[str, Any] = {
+            "lead": _hours(self.lead), "members": [{"id": int(i), "time": times[int(i)].isoformat()} for i in self.member_ids],
+            "mean": {"min": float(self.mean.min()), "max": float(self.mean.max()), "average": float(self.mean.mean())},
+            "spread": float(self.spread.mean()),
+            "exceedance": {f"{t:g}": float(p.mean()) for t, p in self.probabilities.items()},
+            "truth": None,
+        }
+        if self.truth is not None:
+            data["truth"] = {"id": self.truth_id, "time": times[self.truth_id].isoformat(),
+                             "crps": float(crps(self.members, self.truth).mean()),
+                             "mae_of_mean": float(np.abs(self.mean - self.truth).mean()),
+                             "exceeded": {f"{t:g}": float((self.truth > t).mean()) for t in self.thresholds}}
+        return data
+
+
+@dataclass
+class Forecast:
+    """An analogue forecast of the hour after ``time``: the analogues and one ensemble per lead."""
+
+    time: datetime
+    query_id: int
+    settings: dict[str, Any]
+    analogues: Analogues
+    leads: list[LeadForecast]
+    times: dict[int, datetime]
+    query: np.ndarray | None = None
+    out: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"time", "query_id", "settings", "analogues": [...], "leads": [...], "out"}``."""
+        return {
+            "time": self.time.isoformat(), "query_id": self.query_id, "settings": self.settings,
+            "analogues": [{"rank": rank, "id": int(i), "time": self.times[int(i)].isoformat(), "distance": float(d)}
+                          for rank, (i, d) in enumerate(zip(self.analogues.ids, self.analogues.distances), start=1)],
+            "leads": [lead.summary(self.times) for lead in self.leads],
+            "out": self.out or None,
+        }
+
+
+@validated(k=at_least(1), metric=one_of(METRICS))
+def forecast(
+    store: Store,
+    time: str | datetime,
+    leads: str | Sequence[str | timedelta] = ("1h", "3h", "6h"),
+    k: int = 20,
+    metric: str = "l2",
+    analogue: AnalogueOptions | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    tile: tuple[int, int] | None = None,
+    where: str | None = None,
+    engines: EngineCache | None = None,
+) -> Forecast:
+    """The analogue forecast of the hours after ``time`` at each lead (see the module's notes).
+
+    Parameters
+    ----------
+    time : str or datetime
+        The stored hour forecast from (``"2019-09-20 05:00"``); in an atlas
+        of tiles, ``tile`` ``(tile_row, tile_col)`` says which.
+    leads : str or sequence
+        ``"1h,3h,6h"`` or durations.
+    k : int
+        Analogues, hence members per lead.
+    analogue : AnalogueOptions, optional
+        Season window, minimum separation and trend window of the search.
+    thresholds : sequence of float
+        Values whose exceedance probability is forecast (source units).
+    where : str, optional
+        SQL predicate on ``images`` the analogues must pass.
+
+    Raises
+    ------
+    UsageError
+        On a bad option, an unknown time, or when no row qualifies as an analogue.
+    BadInputError
+        If the members' fields cannot be read again.
+    """
+    lead_list = parse_leads(leads)
+    when = parse_time(time)
+    query_id = row_at(store, when, tile)
+    engine = (engines or EngineCache()).get(store, metric, exact=True)
+    ensembles = Ensembles(store, engine, lead_list, metric, analogue, where)
+    found = ensembles.analogues(query_id, k)
+    if len(found.ids) == 0:
+        raise UsageError(f"no stored row qualifies as an analogue of {format_time(when)}: none is followed by "
+                         f"rows at every lead ({', '.join(_hours(l) for l in lead_list)}) and passes the options")
+    members = ensembles.following(found.ids)
+    truths = ensembles.following(np.array([query_id]))[0]
+    ids = np.concatenate([members.reshape(-1), truths[truths >= 0], [query_id]])
+    fields = read_fields(store, ids)
+    times = {int(i): t.astype("datetime64[us]").item() for i, t in zip(ids, ensembles.timeline.time_of(ids))}
+    times.update({int(i): t.astype("datetime64[us]").item() for i, t in zip(found.ids, found.times)})
+    chosen = tuple(float(t) for t in thresholds)
+    per_lead = [LeadForecast(lead, members[:, n], np.stack([fields[int(i)] for i in members[:, n]]), chosen,
+                             int(truths[n]) if truths[n] >= 0 else None,
+                             fields[int(truths[n])] if truths[n] >= 0 else None)
+                for n, lead in enumerate(lead_list)]
+    settings = {"k": k, "metric": metric, "leads": [_hours(l) for l in lead_list], "thresholds": list(chosen),
+                "where": where, **(analogue.to_dict() if analogue is not None else {})}
+    if analogue is not None and analogue.trend is not None:
+        settings["skipped_without_trend_window"] = found.skipped
+    return Forecast(when, query_id, settings, found, per_lead, times, fields[query_id])
+
+
+def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str = REFLECTIVITY) -> dict[str, str]:
+    """Write ``forecast.png`` (per lead: truth, mean, spread, probabilities) and ``members.parquet`` into ``out``.
+
+    Fields are coloured in ``colormap`` over the atlas's ``clip`` range.
+    """
+    from ..pictures.forecasts import forecast_figure
+    from ..pictures.grids import save_png
+    from .embed import reader_options
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    result.out["members"] = str(write_members(result, folder / "members.parquet"))
+    if all(lead.mean.ndim == 2 for lead in result.leads):
+        rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
+                 "probabilities": lead.probabilities} for lead in result.leads]
+        title = f"Analogue forecast from {format_time(result.time)} UTC ({len(result.analogues.ids)} members)"
+        figure = forecast_figure(rows, reader_options(store).clip, colormap, title)
+        result.out["picture"] = str(save_png(figure, folder / "forecast.png"))
+    return result.out
+
+
+def write_members(result: Forecast, path: str | Path) -> Path:
+    """The members as Parquet: one row per lead and member (lead in hours, rank, analogue, member id and time, values)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows: dict[str, list] = {name: [] for name in ("lead_hours", "rank", "analogue_id", "analogue_time", "distance",
+                                                   "id", "time", "height", "width", "values")}
+    for lead in result.leads:
+        for rank, (analogue, distance, member, values) in enumerate(
+                zip(result.analogues.ids, result.analogues.distances, lead.member_ids, lead.members), start=1):
+            for name, value in (("lead_hours", lead.lead.total_seconds() / 3600), ("rank", rank),
+                                ("analogue_id", int(analogue)), ("analogue_time", result.times[int(analogue)]),
+                                ("distance", float(distance)), ("id", int(member)), ("time", result.times[int(member)]),
+                                ("height", values.shape[0]), ("width", values.shape[1] if values.ndim > 1 else 1),
+                                ("values", values.reshape(-1).astype(np.float32))):
+                rows[name].append(value)
+    table = pa.table({**{name: rows[name] for name in rows if name != "values"},
+                      "values": pa.array(rows["values"], pa.list_(pa.float32()))})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, staging)
+    os.replace(staging, path)
+    return path
+
+
+def _micros(span: timedelta) -> np.timedelta64:
+    return np.timedelta64(int(span.total_seconds() * 1e6), "us")
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g}h"
