@@ -16,7 +16,8 @@ the ratio to in-process, the largest absolute difference of a code from
 the in-process one, and the peak resident memory of each worker. From the
 one-worker field run's rates the time for a decade of hourly HRRR (87,600
 fields) on 1, 4 and 16 workers is projected, assuming the encoding scales
-linearly with workers and the driver's scan and ingest do not.
+linearly with workers and the driver's scan and ingest do not (see
+:func:`projection`).
 
 Prints one JSON document; notes go to stderr. Run:
 ``.venv/bin/python bench/scale.py [--images 2000] [--fields 256] [--workers 1,2] [--scale 0.0625]``
@@ -156,22 +157,26 @@ def compare(model_atlas: Path, source: Path, root: Path, worker_counts: list[int
     return result
 
 
-def projection(one_worker: dict) -> dict:
-    """Hours for a decade of hourly HRRR from the one-worker run: scan and ingest serial, encoding split N ways.
+def projection(in_process: dict, one_worker: dict) -> dict:
+    """Hours for a decade of hourly HRRR from the field runs: scan and ingest serial, encoding split N ways.
 
-    The encoding costs its steady rate per field (first to last batch)
-    divided by the workers, plus once the start-up the run showed before
-    its steady rate (actors starting, the model loading).
+    Per field: the driver's scan as the in-process run measured it (the
+    same listing and hashing) and the one-worker run's ingest, both
+    serial; the worker's steady seconds per field (first to last batch)
+    divided by the workers. Once: the start-up the one-worker run showed
+    beyond those (importing Ray Data, starting actors, loading the model).
     """
     items = one_worker["items"]
+    scan = in_process["scan_s"] / in_process["items"]
     steady = one_worker["steady_s_per_item"] or one_worker["encode_s"] / items
-    startup = max(0.0, one_worker["encode_s"] - steady * items)
-    serial = DECADE * (one_worker["scan_s"] + one_worker["ingest_s"]) / items
+    startup = max(0.0, one_worker["scan_s"] - scan * items) + max(0.0, one_worker["encode_s"] - steady * items)
+    serial = DECADE * (scan + one_worker["ingest_s"] / items)
     return {
         "fields": DECADE,
-        "basis": "the one-worker GRIB2 run above: scan and ingest per field on the driver (serial), the worker's "
-                 "steady seconds per field divided by the workers (linear scaling assumed), its start-up once",
-        "steady_s_per_field_per_worker": steady, "startup_s": round(startup, 1),
+        "basis": "per field: the in-process run's scan and the one-worker run's ingest on the driver (serial), "
+                 "the one-worker run's steady encoding divided by the workers (linear scaling assumed); "
+                 "its start-up once",
+        "scan_s_per_field": round(scan, 5), "steady_s_per_field_per_worker": steady, "startup_s": round(startup, 1),
         "hours": {str(n): round((serial + startup + DECADE * steady / n) / 3600, 2) for n in PROJECTED_WORKERS},
     }
 
@@ -214,7 +219,7 @@ def main() -> None:
             "fields": compare(field_atlas, fields, root, counts, args.field_batch, args.threads),
         }
         if 1 in counts:
-            report["projection_hrrr_decade"] = projection(report["fields"]["ray_1_workers"])
+            report["projection_hrrr_decade"] = projection(report["fields"]["in_process"], report["fields"]["ray_1_workers"])
         print(json.dumps(report))
     finally:
         shutil.rmtree(root, ignore_errors=True)
