@@ -29,7 +29,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -78,6 +77,7 @@ def worker(atlas: Path, source: Path, engine: str, workers: int, batch: int, thr
     import torch
 
     from latentatlas import Atlas
+    from latentatlas.pipeline.ray import peak_rss_mb
 
     torch.set_num_threads(threads)
     marks: dict[str, float] = {}
@@ -106,7 +106,7 @@ def worker(atlas: Path, source: Path, engine: str, workers: int, batch: int, thr
         end = time.perf_counter()
     if report.failures:
         raise RuntimeError(f"{len(report.failures)} items failed, first: {report.failures[0]}")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = peak_rss_mb()  # VmHWM: ru_maxrss would carry this benchmark's own peak into the child
     return {
         "items": report.added, "wall_s": round(end - start, 2), "items_per_s": round(report.added / (end - start), 2),
         "scan_s": round(marks["scanned"] - start, 2), "encode_s": round(marks["encoded"] - marks["scanned"], 2),

@@ -183,7 +183,7 @@ class ShardEncoder:
             "rows": np.array([c[0] for c in counts]),
             "failed": np.array([c[1] for c in counts]),
             "pid": np.full(len(counts), os.getpid()),
-            "peak_rss_mb": np.full(len(counts), _peak_rss_mb()),
+            "peak_rss_mb": np.full(len(counts), peak_rss_mb()),
         }
 
     def encode(self, name: str, refs: Sequence[ItemRef]) -> tuple[int, int]:
@@ -209,10 +209,15 @@ class ShardEncoder:
         return len(rows), len(run.failures)
 
 
-def _peak_rss_mb() -> float:
-    import resource
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB (``VmHWM``: unlike ``ru_maxrss`` it is not inherited across exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def run_name(model: LatentModel, options: ReaderOptions, batch_size: int, refs: Sequence[ItemRef]) -> str:
