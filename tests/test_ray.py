@@ -95,27 +95,27 @@ class _Stop(Exception):
 def test_a_rerun_after_a_failed_job_reuses_its_finished_shards(tmp_path, digits_atlas, digits_dir):
     local, distributed = (_empty_copy(digits_atlas, tmp_path / f"{n}.atlas") for n in ("local", "ray"))
     with Atlas.open(local) as atlas:
-        atlas.embed(digits_dir, batch_size=20, progress=False)
+        atlas.embed(digits_dir, batch_size=10, progress=False)
 
     def stop_after_two(stage, done, total, **info):
         if info.get("shard") and len(list((distributed / "ingest").glob("*/shard-*.parquet"))) >= 2:
             raise _Stop
 
     with Atlas.open(distributed) as atlas, pytest.raises(_Stop):
-        atlas.embed(digits_dir, batch_size=20, progress=stop_after_two, engine="ray", workers=1)
+        atlas.embed(digits_dir, batch_size=10, progress=stop_after_two, engine="ray", workers=1)
     store = Store(distributed, read_only=True)
     assert store.count("images") == 0  # nothing is ingested before every shard is there
     store.close()
-    left = {p.name: p.stat().st_mtime_ns for p in (distributed / "ingest").glob("*/shard-*.parquet")}
-    assert 2 <= len(left) < 15
+    left = {p.name for p in (distributed / "ingest").glob("*/shard-*.parquet")}
+    assert 2 <= len(left) < 30  # 30 batches: the job stops long before its end
 
     events = []
     with Atlas.open(distributed) as atlas:
-        report = atlas.embed(digits_dir, batch_size=20, progress=lambda *a, **info: events.append(info),
+        report = atlas.embed(digits_dir, batch_size=10, progress=lambda *a, **info: events.append(info),
                              engine="ray", workers=1)
     assert next(e["reused_shards"] for e in events if "reused_shards" in e) == len(left)
     encoded = {e["shard"] for e in events if "shard" in e}
-    assert encoded.isdisjoint(left) and encoded | set(left) == {shard_name(i) for i in range(15)}
+    assert encoded.isdisjoint(left) and encoded | left == {shard_name(i) for i in range(30)}
     assert report.added == 300
     _same_atlas(local, distributed)
 
