@@ -238,9 +238,11 @@ def test_an_overwrite_clears_everything_made_from_the_old_rows(atlas_copy, shape
         atlas.cluster(3, name="old", progress=False)
         atlas.index("hnsw", progress=False)
         old_rows = atlas.store.count("images")
+        (atlas.store.ingest_dir / "stopped-run").mkdir(parents=True)  # shards a killed distributed embed left
         atlas.fit(shapes_dir / "train", overwrite=True, code_size=8, epochs=1, base_channels=8, progress=False)
         assert not atlas.store.has_table("orb_features") and not atlas.store.has_table("clusters")
         assert not atlas.store.has_table("centroids") and not (atlas_copy / "index").exists()
+        assert not atlas.store.ingest_dir.exists()
         atlas.embed(shapes_dir / "train", progress=False)
         added = atlas.features_index(progress=False)
         query = sorted((shapes_dir / "train").rglob("*.png"))[5]

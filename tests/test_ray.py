@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from latentatlas import Atlas
-from latentatlas.pipeline.shards import ingest_shards, shard_name, write_shard
+from latentatlas.store.parquet import ingest_shards, shard_name, write_shard
 from latentatlas.sources import Failure
 from latentatlas.store import ImageRow, Store
 

@@ -7,7 +7,7 @@
        -> map_batches(ShardEncoder), a pool of N actors: each actor loads the model once, then per batch
           lists the item's file (GRIB, NetCDF, image, stack), reads, preprocesses, encodes and
           writes ATLAS/ingest/<run>/shard-NNNNN.parquet (temporary name, then renamed)
-    driver: ingest every shard of the run in one transaction (pipeline.shards), then remove the run
+    driver: ingest every shard of the run in one transaction (store.parquet), then remove the run
 
 The run's name is a digest of the model, the reader options, the batch
 size and the items to encode, so a re-run after a failed or killed job
@@ -41,7 +41,7 @@ from ..sources import Failure, ReaderOptions, Record, read_source
 from ..sources.loading import as_failure
 from ..store import ImageRow, Store
 from .runner import Batch, run_batches
-from .shards import INGEST_DIR, ingest_shards, shard_failures, shard_name, write_shard
+from ..store.parquet import ingest_shards, shard_failures, shard_name, write_shard
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -246,7 +246,7 @@ def embed_ray(store: Store, model: LatentModel, todo: Sequence[Record], report: 
     """
     ray = import_ray()
     refs = [ItemRef.of(record) for record in todo]
-    run_dir = store.path / INGEST_DIR / run_name(model, options, batch_size, refs)
+    run_dir = store.ingest_dir / run_name(model, options, batch_size, refs)
     batches = [refs[start:start + batch_size] for start in range(0, len(refs), batch_size)]
     paths = [run_dir / shard_name(index) for index in range(len(batches))]
     missing = [index for index, path in enumerate(paths) if not path.is_file()]

@@ -6,6 +6,7 @@
       model/            config.json, weights.safetensors, history.json, loss.png
       atlas.duckdb      images, embeddings(id, vector FLOAT[d]), settings
       index/            approximate-search index files
+      ingest/           Parquet shards of a distributed embed until they are ingested (store.parquet)
 
 The store knows tables and files, not models: it takes and gives rows and
 float32 matrices.
@@ -138,6 +139,11 @@ class Store:
     def model_dir(self) -> Path:
         """Where the model's files live."""
         return self.path / "model"
+
+    @property
+    def ingest_dir(self) -> Path:
+        """Where a distributed embed leaves its Parquet shards (``atlas/ingest/<run>/``) until they are ingested."""
+        return self.path / "ingest"
 
     @property
     def index_dir(self) -> Path:
@@ -281,9 +287,10 @@ class Store:
         """Delete every image and code and everything made from them (the model stays).
 
         Cluster runs, centroids and ORB features go in the same transaction
-        as the rows; the approximate-search index files go once it commits.
-        Ids restart at 0 after a clear, so a derived row left behind would
-        belong to a new image.
+        as the rows; the approximate-search index and the shards of
+        unfinished distributed embeds go once it commits. Ids restart at 0
+        after a clear, so a derived row left behind would belong to a new
+        image.
         """
         with self.transaction():
             self.con.execute("DELETE FROM images")
@@ -292,6 +299,7 @@ class Store:
                     self.con.execute(f"DROP TABLE {derived}")
             self.con.execute(f"DELETE FROM settings WHERE {DERIVED_SETTINGS}")
         shutil.rmtree(self.index_dir, ignore_errors=True)
+        shutil.rmtree(self.ingest_dir, ignore_errors=True)
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -20,11 +20,9 @@ from typing import Sequence
 import numpy as np
 
 from ..sources import Failure
-from ..store import ImageRow, Store
+from .database import ImageRow, Store
 
-__all__ = ["INGEST_DIR", "shard_name", "write_shard", "shard_failures", "ingest_shards"]
-
-INGEST_DIR = "ingest"
+__all__ = ["shard_name", "write_shard", "shard_failures", "ingest_shards"]
 
 
 def shard_name(index: int) -> str:
