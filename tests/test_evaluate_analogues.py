@@ -91,7 +91,7 @@ def test_analogues_beat_climatology_and_random_hours_where_a_pattern_recurs(recu
     data = result.to_dict()
     assert data["hours"] == 15 * 24 - data["skipped"]["no_truth"] - data["skipped"]["no_analogue"]
     for lead in data["leads"]:
-        assert lead["forecasts"] > 300
+        assert lead["forecasts"] > 300 and 0 < lead["members"] <= 8
         assert lead["crpss_vs_climatology"] > 0.3 and lead["crpss_vs_random"] > 0.3
         assert lead["brier"]["20"]["bss_vs_climatology"] > 0.3
         assert skill(lead["crps_climatology"], lead["crps_climatology"]) == 0.0

@@ -78,6 +78,7 @@ class _LeadTally:
     thresholds: tuple[float, ...]
     members: int
     forecasts: int = 0
+    analogues: int = 0
     crps: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METHODS, 0.0))
     brier: dict[float, dict[str, float]] = field(default_factory=dict)
     reliability: dict[float, Reliability] = field(default_factory=dict)
@@ -91,6 +92,7 @@ class _LeadTally:
     def add(self, ensembles: dict[str, np.ndarray], truth: np.ndarray, rng: np.random.Generator) -> None:
         """Score one forecast of each method against ``truth``."""
         self.forecasts += 1
+        self.analogues += len(ensembles["analogue"])
         for method, members in ensembles.items():
             self.crps[method] += float(crps(members, truth).mean())
             for threshold in self.thresholds:
@@ -108,6 +110,7 @@ class _LeadTally:
         hours = self.lead.total_seconds() / 3600
         return {
             "lead": f"{hours:g}h", "hours": hours, "forecasts": self.forecasts,
+            "members": self.analogues / n if self.forecasts else None,
             **{f"crps_{m}": mean[m] for m in METHODS},
             "crpss_vs_climatology": skill(mean["analogue"], mean["climatology"]),
             "crpss_vs_persistence": skill(mean["analogue"], mean["persistence"]),
@@ -302,6 +305,6 @@ class _Climatology:
 
 
 def _field_array(store: Store, timeline) -> np.ndarray:
-    """Every timeline row's field, stacked in timeline order."""
+    """Every timeline row's field, read once (each file once) and stacked in timeline order."""
     fields = read_fields(store, timeline.ids)
     return np.stack([fields[int(i)] for i in timeline.ids])
