@@ -1,13 +1,13 @@
-"""Analogue queries as meteorologists make them: the same season, separate events, a matching trend.
+"""Analogue queries as meteorologists make them: the same season, separate events, a matching trend, one region.
 
-:class:`AnalogueOptions` holds the three choices (``season_window``,
-``min_separation``, ``trend``); :class:`Timeline` knows each coded row's
+:class:`AnalogueOptions` holds the choices (``season_window``,
+``min_separation``, ``trend``, ``region``); :class:`Timeline` knows each coded row's
 time and tile position, so it finds the row an hour earlier or a lead
 later at the same place; :func:`find_analogues` ranks the candidates:
 
 * ``season_window``: only rows whose time of year (days since 1 January,
   fractional) lies within that many days of the query's, around a year of
-  365.2425 days, so 5 January is 10 days from 26 December.
+  365.2425 days, so 5 January is about 10 days from 26 December.
 * ``trend``: the distance of a row at ``t`` sums the code distances at
   ``t, t - step, ...`` back to ``t - trend`` (AnEn's time window), where
   ``step`` is the atlas's most common spacing of times; rows lacking a full
@@ -15,6 +15,9 @@ later at the same place; :func:`find_analogues` ranks the candidates:
 * ``min_separation``: nearest first, a row is kept unless it lies closer in
   time than this to a row already kept, so each result is its own event;
   the scan goes on down the ranking until ``k`` are kept or none is left.
+* ``region``: a latitude/longitude box; the caller, which knows the
+  atlas's grid, passes only the rows overlapping it as the allowed ids
+  (:func:`latentatlas.ops.region.ids_in_region`).
 """
 
 from __future__ import annotations
