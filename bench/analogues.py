@@ -6,7 +6,8 @@ numbers, ``--time-budget`` seconds of training; not timed), then runs
 ``evaluate analogues`` on the last two months (``--test``) with ``k`` = 20,
 a 45-day season window and a 2-day minimum separation at leads 1, 3, 6 and
 12 h, and times the whole verification. ``--plain`` adds a second run
-without the analogue options, to show what they add.
+without the analogue options, to show what they add; ``none`` leaves one
+option out (``--season-window none``), ``--trend 3h`` adds one.
 
 Prints one JSON document ``{"leads": [{"lead", "crps_analogue",
 "crps_climatology", "crps_persistence", "crps_random",
@@ -24,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-KEYS = ("lead", "forecasts", "crps_analogue", "crps_climatology", "crps_persistence", "crps_random",
+KEYS = ("lead", "forecasts", "members", "crps_analogue", "crps_climatology", "crps_persistence", "crps_random",
         "crpss_vs_climatology", "crpss_vs_persistence", "crpss_vs_random", "crpss_random_vs_climatology")
 
 
@@ -62,6 +63,11 @@ def verify(atlas: Path, args: argparse.Namespace, options: dict, out: Path | Non
             "seconds": round(seconds, 1)}
 
 
+def _option(text: str) -> str | None:
+    """An analogue option from the command line; ``none`` leaves it out."""
+    return None if text.lower() == "none" else text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", default="32x56", help="HxW of the generated fields")
@@ -73,6 +79,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=20)
     parser.add_argument("--season-window", default="45d")
     parser.add_argument("--min-separation", default="2d")
+    parser.add_argument("--trend", default="none")
     parser.add_argument("--plain", action="store_true", help="also verify plain nearest neighbours (no options)")
     parser.add_argument("--work", type=Path, help="keep the export and the atlas here (default: a temporary folder)")
     parser.add_argument("--out", type=Path, help="write verification.png and analogues.json here")
@@ -86,7 +93,8 @@ def main() -> None:
         if not atlas.exists():
             print(f"exporting {args.days} days on {args.grid} and building the atlas ...", file=sys.stderr)
             atlas, timings = build(folder, grid, args.days, args.code_size, args.time_budget)
-        options = {"season_window": args.season_window, "min_separation": args.min_separation}
+        options = {"season_window": _option(args.season_window), "min_separation": _option(args.min_separation),
+                   "trend": _option(args.trend)}
         print("verifying ...", file=sys.stderr)
         report = {**verify(atlas, args, options, args.out), "grid": list(grid), "code_size": args.code_size, **timings}
         if args.plain:

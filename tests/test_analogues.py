@@ -141,3 +141,43 @@ def test_the_cli_takes_the_analogue_options_and_names_its_flags(cli, error_line,
     assert "--season-window must be a duration" in line
     line = error_line(cli("search", "--atlas", path, "--vector", ",".join(["0"] * 6), "--trend", "3h"), 2)
     assert "--trend needs a stored row" in line
+
+
+@pytest.fixture(scope="module")
+def grib_tiles_atlas(tmp_path_factory):
+    """One day of generated radar as GRIB2 on a 32x56 grid, built as 16x16 tiles (2 x 4 per field)."""
+    from latentatlas.datasets.samples import export_sample
+    from latentatlas.sources import ReaderOptions
+
+    folder = tmp_path_factory.mktemp("grib")
+    data, _ = export_sample("radar", folder / "radar", fmt="grib2", days=1, grid=(32, 56))
+    path = folder / "tiles.atlas"
+    with Atlas.open(path) as atlas:
+        atlas.build(data, reader=ReaderOptions(variables=("refc",), clip=(0, 60), tile=16), code_size=8, epochs=1,
+                    base_channels=8, seed=0, progress=False)
+    return path
+
+
+def test_region_keeps_the_tiles_overlapping_the_box(cli, error_line, grib_tiles_atlas, timed_atlas):
+    from latentatlas.ops.search_picture import atlas_geometry
+
+    with Atlas.open(grib_tiles_atlas, read_only=True) as atlas:
+        geometry = atlas_geometry(atlas.store)
+        west, east, south, north = geometry.extent
+        cell_x, cell_y = (east - west) / geometry.shape[1], (north - south) / geometry.shape[0]
+        lat, lon = geometry.inverse(west + 2.5 * cell_x, north - 2.5 * cell_y)  # a pixel of the north-west tile
+        box = f"{float(lat) - 0.3},{float(lat) + 0.3},{float(lon) - 0.3},{float(lon) + 0.3}"
+        found = atlas.search(time="2019-01-01 12:00", tile=(1, 2), k=10, region=box)
+        rows = atlas.store.images([h.id for h in found.hits])
+    assert len(found.hits) == 10 and {(r["tile_row"], r["tile_col"]) for r in rows.values()} == {(0, 0)}
+    result = cli("forecast", "--atlas", grib_tiles_atlas, "--time", "2019-01-01 12:00", "--tile-row", 0, "--tile-col", 0,
+                 "--lead", "1h", "-k", 3, "--region", box, "--json")
+    assert result.exit_code == 0, result.output
+    members = [m["id"] for m in json.loads(result.stdout)["leads"][0]["members"]]
+    with Atlas.open(grib_tiles_atlas, read_only=True) as atlas:
+        assert {(r["tile_row"], r["tile_col"]) for r in atlas.store.images(members).values()} == {(0, 0)}
+    line = error_line(cli("search", "--atlas", grib_tiles_atlas, "--time", "2019-01-01 12:00", "--tile-row", 0,
+                          "--tile-col", 0, "--region", "50,40,0,10"), 2)
+    assert "--region must have -90 <= LAT0 < LAT1 <= 90" in line
+    line = error_line(cli("search", "--atlas", timed_atlas[0], "--id", 5, "--region", "40,50,-120,-110"), 2)
+    assert "--region needs an atlas of gridded fields" in line

@@ -91,11 +91,12 @@ def test_analogues_beat_climatology_and_random_hours_where_a_pattern_recurs(recu
     data = result.to_dict()
     assert data["hours"] == 15 * 24 - data["skipped"]["no_truth"] - data["skipped"]["no_analogue"]
     for lead in data["leads"]:
-        assert lead["forecasts"] > 300
+        assert lead["forecasts"] > 300 and 0 < lead["members"] <= 8
         assert lead["crpss_vs_climatology"] > 0.3 and lead["crpss_vs_random"] > 0.3
         assert lead["brier"]["20"]["bss_vs_climatology"] > 0.3
         assert skill(lead["crps_climatology"], lead["crps_climatology"]) == 0.0
-        assert sum(lead["rank_histogram"]) == lead["forecasts"] * SIDE * SIDE
+        assert lead["rank_histogram_members"] == 8 and len(lead["rank_histogram"]) == 9
+        assert sum(lead["rank_histogram"]) == lead["rank_histogram_forecasts"] * SIDE * SIDE
     test_start, test_end = np.datetime64("2021-04-15T00:00", "us") - np.timedelta64(6, "h"), np.datetime64("2021-04-30", "us")
     store = Store(recurring_atlas, read_only=True)
     ids, times = store.times()

@@ -165,8 +165,8 @@ class Atlas:
                where: str | None = None, exclude_within: str | timedelta | None = None,
                exact: bool = False, dtype: str = "float32", out: str | Path | None = None,
                colormap: str = "reflectivity", season_window: str | timedelta | None = None,
-               min_separation: str | timedelta | None = None,
-               trend: str | timedelta | None = None) -> search_op.SearchResult:
+               min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
+               region: str | Sequence[float] | None = None) -> search_op.SearchResult:
         """The ``k`` nearest stored images to an image (file or pixels), an ``id``, a ``vector`` or a ``time``.
 
         ``time`` (``"2019-09-20 05:00"``, a datetime) queries the row valid
@@ -185,7 +185,9 @@ class Atlas:
         ``season_window`` (``"45d"``) keeps rows within that many days of the
         query's time of year, ``min_separation`` (``"2d"``) makes each hit
         its own event, ``trend`` (``"3h"``) sums the code distances over the
-        last hours of a stored query row.
+        last hours of a stored query row, ``region`` (``"40,50,-125,-115"``:
+        LAT0,LAT1,LON0,LON1) keeps the tiles of a gridded atlas that overlap
+        the box.
         """
         if isinstance(query, np.ndarray) and query.ndim == 1:
             query, vector = None, query
@@ -194,7 +196,7 @@ class Atlas:
         else:
             resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector,
                                                time=time, tile=tile)
-        analogue = AnalogueOptions.of(season_window, min_separation, trend)
+        analogue = AnalogueOptions.of(season_window, min_separation, trend, region)
         result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype,
                                   analogue)
         if out is not None:
@@ -206,6 +208,7 @@ class Atlas:
     def forecast(self, time: str | datetime, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h", k: int = 20,
                  metric: str = "l2", season_window: str | timedelta | None = None,
                  min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
+                 region: str | Sequence[float] | None = None,
                  thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, tile: tuple[int, int] | None = None,
                  where: str | None = None, out: str | Path | None = None,
                  colormap: str = "reflectivity") -> forecast_op.Forecast:
@@ -218,7 +221,7 @@ class Atlas:
         those of :meth:`search`. ``out`` (a folder) receives ``forecast.png``
         and ``members.parquet``. See :func:`latentatlas.ops.forecast.forecast`.
         """
-        analogue = AnalogueOptions.of(season_window, min_separation, trend)
+        analogue = AnalogueOptions.of(season_window, min_separation, trend, region)
         result = forecast_op.forecast(self.store, time, leads, k, metric, analogue, thresholds, tile, where,
                                       self._engines)
         if out is not None:
@@ -428,6 +431,7 @@ class Atlas:
     def evaluate_analogues(self, test: str | tuple, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h,12h",
                            k: int = 20, metric: str = "l2", season_window: str | timedelta | None = None,
                            min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
+                           region: str | Sequence[float] | None = None,
                            thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, where: str | None = None,
                            seed: int = 0, out: str | Path | None = None,
                            progress: Progress = True) -> AnalogueEvaluation:
@@ -441,7 +445,7 @@ class Atlas:
         """
         from .ops.evaluate import analogues as verification
 
-        analogue = AnalogueOptions.of(season_window, min_separation, trend)
+        analogue = AnalogueOptions.of(season_window, min_separation, trend, region)
         result = verification.evaluate_analogues(self.store, test, leads, k, metric, analogue, thresholds, where,
                                                  seed, self._engines, progress)
         if out is not None:

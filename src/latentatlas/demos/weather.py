@@ -53,7 +53,7 @@ PICTURES = "weather"
 HELD_OUT_HOURS = 480  # hours outside the training set on which the model and PCA are scored
 ANALOGUE_QUERY = {"season_window": "45d", "min_separation": "2d"}  # each analogue its own event, in the same season
 FORECAST_LEADS = "1h,6h"
-VERIFICATION_LEADS = "1h,3h,6h,12h"
+VERIFICATION_LEADS = FORECAST_LEADS  # the verification of the held-out month scores the leads shown
 MEMBERS = 20
 
 

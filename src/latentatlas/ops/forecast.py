@@ -79,8 +79,9 @@ class Ensembles:
     """What analogue ensembles of one atlas need: its engine, its timeline, and which rows a lead follows.
 
     ``candidates`` are the rows (sorted ids) followed by a stored row at
-    every lead (and passing ``where``); ``followers`` maps each timeline
-    row to its row at each lead (-1: none).
+    every lead (and passing ``where``, and overlapping the options'
+    region); ``followers`` maps each timeline row to its row at each lead
+    (-1: none).
     """
 
     def __init__(self, store: Store, engine: Engine, leads: Sequence[timedelta], metric: str = "l2",
@@ -92,6 +93,10 @@ class Ensembles:
         candidates = self.timeline.ids[(self.followers >= 0).all(axis=1)]
         if where is not None:
             candidates = np.intersect1d(candidates, store.ids_where(where))
+        if self.options.region is not None:
+            from .region import ids_in_region
+
+            candidates = np.intersect1d(candidates, ids_in_region(store, self.options.region))
         self.candidates = np.sort(candidates)
         self.candidate_times = self.timeline.time_of(self.candidates)
         self.longest = _micros(max(self.leads))

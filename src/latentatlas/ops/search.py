@@ -174,9 +174,9 @@ def search(
         How an exact scan holds the codes (float16: half the memory,
         distances of the rounded codes).
     analogue : AnalogueOptions, optional
-        Season window, minimum separation and trend window of an analogue
-        query (see :mod:`latentatlas.search.analogues`); the codes are then
-        scanned exactly.
+        Season window, minimum separation, trend window and region of an
+        analogue query (see :mod:`latentatlas.search.analogues` and
+        :mod:`latentatlas.ops.region`); the codes are then scanned exactly.
 
     Raises
     ------
@@ -222,5 +222,9 @@ def _analogues(store: Store, engine: Engine, query: Query, k: int, metric: str, 
     allowed = engine.ids if filters.allowed is None else filters.allowed
     if filters.width is not None:
         allowed = np.setdiff1d(allowed, filters.near(times[0]), assume_unique=True)
+    if options.region is not None:
+        from .region import ids_in_region
+
+        allowed = np.intersect1d(allowed, ids_in_region(store, options.region))
     return find_analogues(engine, Timeline.of(store), query.vector, k, metric, options, query.source.get("id"),
                           None if times is None else times[0], allowed)

@@ -94,12 +94,13 @@ def verification_figure(report: dict[str, Any]):
     drawn = [lead for lead in leads if sum(lead["rank_histogram"])]
     for lead in drawn:
         counts = np.asarray(lead["rank_histogram"], np.float64)
-        ax.plot(np.arange(len(counts)), counts / counts.sum(), marker=".", label=f"+{lead['hours']:g} h")
+        ax.plot(np.arange(len(counts)), counts / counts.sum(), marker=".",
+                label=f"+{lead['hours']:g} h ({lead['rank_histogram_members']} members)")
     if drawn:
         ax.axhline(1 / len(drawn[0]["rank_histogram"]), color="grey", linewidth=0.8)
         ax.legend(fontsize=7)
     else:
-        ax.text(0.5, 0.5, "no forecast had all k members", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no forecast", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("rank of the truth among the members")
     ax.set_ylabel("frequency")
     ax.set_title("rank histogram", fontsize=9)

@@ -1,13 +1,13 @@
-"""Analogue queries as meteorologists make them: the same season, separate events, a matching trend.
+"""Analogue queries as meteorologists make them: the same season, separate events, a matching trend, one region.
 
-:class:`AnalogueOptions` holds the three choices (``season_window``,
-``min_separation``, ``trend``); :class:`Timeline` knows each coded row's
+:class:`AnalogueOptions` holds the choices (``season_window``,
+``min_separation``, ``trend``, ``region``); :class:`Timeline` knows each coded row's
 time and tile position, so it finds the row an hour earlier or a lead
 later at the same place; :func:`find_analogues` ranks the candidates:
 
 * ``season_window``: only rows whose time of year (days since 1 January,
   fractional) lies within that many days of the query's, around a year of
-  365.2425 days, so 5 January is 10 days from 26 December.
+  365.2425 days, so 5 January is about 10 days from 26 December.
 * ``trend``: the distance of a row at ``t`` sums the code distances at
   ``t, t - step, ...`` back to ``t - trend`` (AnEn's time window), where
   ``step`` is the atlas's most common spacing of times; rows lacking a full
@@ -15,13 +15,16 @@ later at the same place; :func:`find_analogues` ranks the candidates:
 * ``min_separation``: nearest first, a row is kept unless it lies closer in
   time than this to a row already kept, so each result is its own event;
   the scan goes on down the ranking until ``k`` are kept or none is left.
+* ``region``: a latitude/longitude box; the caller, which knows the
+  atlas's grid, passes only the rows overlapping it as the allowed ids
+  (:func:`latentatlas.ops.region.ids_in_region`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -31,42 +34,80 @@ from .engine import Engine
 from .metrics import get_metric
 from .neighbours import parse_window
 
-__all__ = ["AnalogueOptions", "Analogues", "Timeline", "find_analogues", "YEAR_DAYS"]
+__all__ = ["AnalogueOptions", "Analogues", "Region", "Timeline", "find_analogues", "parse_region", "YEAR_DAYS"]
 
 YEAR_DAYS = 365.2425
 _DAY_US = 86_400_000_000
 
+Region = tuple[float, float, float, float]
+
+
+def parse_region(region: str | Sequence[float] | None) -> Region | None:
+    """``"LAT0,LAT1,LON0,LON1"`` (degrees north and east) or four numbers, checked.
+
+    A box with ``LON0 > LON1`` crosses the antimeridian.
+
+    Raises
+    ------
+    UsageError
+        If it is not four numbers with ``-90 <= LAT0 < LAT1 <= 90`` and longitudes in -180..360.
+    """
+    if region is None:
+        return None
+    parts = str(region).replace(" ", "").split(",") if isinstance(region, str) else list(region)
+    try:
+        lat0, lat1, lon0, lon1 = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise UsageError(f"region must be LAT0,LAT1,LON0,LON1 in degrees, got {region!r}", parameter="region") from None
+    if not (-90 <= lat0 < lat1 <= 90) or not all(-180 <= lon <= 360 for lon in (lon0, lon1)) or lon0 == lon1:
+        raise UsageError(f"region must have -90 <= LAT0 < LAT1 <= 90 and two different longitudes, got {region!r}",
+                         parameter="region")
+    return lat0, lat1, _wrapped(lon0), _wrapped(lon1)
+
+
+def _wrapped(lon: float) -> float:
+    return (lon + 180.0) % 360.0 - 180.0 if lon != 180.0 else 180.0
+
 
 @dataclass(frozen=True)
 class AnalogueOptions:
-    """Season window, minimum separation and trend window of an analogue query (None: not used)."""
+    """Season window, minimum separation, trend window and region of an analogue query (None: not used).
+
+    ``region`` is applied by the caller, which knows the atlas's grid: it
+    passes only the rows overlapping the box as the allowed ids
+    (:func:`latentatlas.ops.region.ids_in_region`).
+    """
 
     season_window: timedelta | None = None
     min_separation: timedelta | None = None
     trend: timedelta | None = None
+    region: Region | None = None
 
     @classmethod
     def of(cls, season_window: str | timedelta | None = None, min_separation: str | timedelta | None = None,
-           trend: str | timedelta | None = None) -> "AnalogueOptions":
-        """Options from durations such as ``"45d"``, ``"2d"``, ``"3h"``.
+           trend: str | timedelta | None = None, region: str | Sequence[float] | None = None) -> "AnalogueOptions":
+        """Options from durations such as ``"45d"``, ``"2d"``, ``"3h"`` and a box ``"LAT0,LAT1,LON0,LON1"``.
 
         Raises
         ------
         UsageError
-            If one is not a positive duration.
+            If a duration is not positive or the box is malformed.
         """
         return cls(parse_window(season_window, "season_window"), parse_window(min_separation, "min_separation"),
-                   parse_window(trend, "trend"))
+                   parse_window(trend, "trend"), parse_region(region))
 
     @property
     def used(self) -> bool:
         """Whether any option is set."""
-        return any(v is not None for v in (self.season_window, self.min_separation, self.trend))
+        return any(v is not None for v in (self.season_window, self.min_separation, self.trend, self.region))
 
     def to_dict(self) -> dict[str, Any]:
-        """The options set, as text (``{"season_window": "45 days, 0:00:00"}``)."""
-        return {name: str(value) for name, value in (("season_window", self.season_window),
-                ("min_separation", self.min_separation), ("trend", self.trend)) if value is not None}
+        """The options set, durations as text (``{"season_window": "45 days, 0:00:00"}``), the region as four numbers."""
+        data: dict[str, Any] = {name: str(value) for name, value in (("season_window", self.season_window),
+                                ("min_separation", self.min_separation), ("trend", self.trend)) if value is not None}
+        if self.region is not None:
+            data["region"] = list(self.region)
+        return data
 
 
 @dataclass

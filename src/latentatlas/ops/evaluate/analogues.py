@@ -18,7 +18,8 @@ each ensemble and its skill score ``1 - CRPS / CRPS_reference``; per
 threshold the Brier score of each ensemble's exceedance probability, its
 skill against climatology, and the analogues' reliability table; and the
 rank histogram of the truth among the analogue members (ties at random;
-forecasts with all ``k`` members only).
+over the forecasts of the most common ensemble size, ``k`` unless fewer
+analogues qualify).
 Hours whose truth, or whose trend window, is not stored are skipped and
 counted, as are leads whose truth has no climatological member.
 """
@@ -76,21 +77,22 @@ class _LeadTally:
 
     lead: timedelta
     thresholds: tuple[float, ...]
-    members: int
     forecasts: int = 0
+    analogues: int = 0
     crps: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METHODS, 0.0))
     brier: dict[float, dict[str, float]] = field(default_factory=dict)
     reliability: dict[float, Reliability] = field(default_factory=dict)
-    ranks: np.ndarray = field(default=None)
+    ranks: dict[int, np.ndarray] = field(default_factory=dict)
+    sizes: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.brier = {t: dict.fromkeys(METHODS, 0.0) for t in self.thresholds}
         self.reliability = {t: Reliability() for t in self.thresholds}
-        self.ranks = np.zeros(self.members + 1, np.int64)
 
     def add(self, ensembles: dict[str, np.ndarray], truth: np.ndarray, rng: np.random.Generator) -> None:
         """Score one forecast of each method against ``truth``."""
         self.forecasts += 1
+        self.analogues += len(ensembles["analogue"])
         for method, members in ensembles.items():
             self.crps[method] += float(crps(members, truth).mean())
             for threshold in self.thresholds:
@@ -98,16 +100,26 @@ class _LeadTally:
                 self.brier[threshold][method] += float(brier(probability, truth, threshold).mean())
                 if method == "analogue":
                     self.reliability[threshold].add(probability, truth, threshold)
-        if len(ensembles["analogue"]) == self.members:
-            self.ranks += rank_counts(ensembles["analogue"], truth, rng)
+        size = len(ensembles["analogue"])
+        self.sizes[size] = self.sizes.get(size, 0) + 1
+        self.ranks[size] = self.ranks.get(size, 0) + rank_counts(ensembles["analogue"], truth, rng)
+
+    def rank_histogram(self) -> tuple[int, int, list[int]]:
+        """The ensemble size most forecasts had (the larger on a tie), their number, and their rank histogram."""
+        if not self.sizes:
+            return 0, 0, []
+        size = max(self.sizes, key=lambda m: (self.sizes[m], m))
+        return size, self.sizes[size], self.ranks[size].tolist()
 
     def to_dict(self) -> dict[str, Any]:
         """Mean scores and skill scores of this lead."""
         n = max(self.forecasts, 1)
         mean = {m: (self.crps[m] / n if self.forecasts else None) for m in METHODS}
         hours = self.lead.total_seconds() / 3600
+        size, counted, histogram = self.rank_histogram()
         return {
             "lead": f"{hours:g}h", "hours": hours, "forecasts": self.forecasts,
+            "members": self.analogues / n if self.forecasts else None,
             **{f"crps_{m}": mean[m] for m in METHODS},
             "crpss_vs_climatology": skill(mean["analogue"], mean["climatology"]),
             "crpss_vs_persistence": skill(mean["analogue"], mean["persistence"]),
@@ -119,7 +131,7 @@ class _LeadTally:
                 "bss_vs_persistence": skill(self.brier[t]["analogue"], self.brier[t]["persistence"]),
                 "reliability": self.reliability[t].table(),
             } for t in self.thresholds},
-            "rank_histogram": self.ranks.tolist(),
+            "rank_histogram": histogram, "rank_histogram_members": size, "rank_histogram_forecasts": counted,
         }
 
 
@@ -230,7 +242,7 @@ def evaluate_analogues(
     progress("read fields", 1, 1)
     climate = _Climatology(timeline, inside, options.season_window)
     rng = np.random.default_rng(seed)
-    tallies = [_LeadTally(lead, chosen, k) for lead in lead_list]
+    tallies = [_LeadTally(lead, chosen) for lead in lead_list]
     found_by_query: dict[int, np.ndarray] = {}
     truths = ensembles.following(queries)
     for done, (query, truth_ids) in enumerate(zip(queries, truths)):
@@ -302,6 +314,6 @@ class _Climatology:
 
 
 def _field_array(store: Store, timeline) -> np.ndarray:
-    """Every timeline row's field, stacked in timeline order."""
+    """Every timeline row's field, read once (each file once) and stacked in timeline order."""
     fields = read_fields(store, timeline.ids)
     return np.stack([fields[int(i)] for i in timeline.ids])
