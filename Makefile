@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# The weather study on a generated year of radar (about 4 minutes); demo-photos: the photo tiles (about 2).
+# The weather study on a generated year of radar (about 3 minutes); demo-photos: the photo tiles (about 2).
 demo: venv
 	$(BIN)/latentatlas demo weather --atlas wx.atlas
 
