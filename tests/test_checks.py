@@ -33,7 +33,7 @@ def test_validated_checks_named_arguments_and_defaults():
 def _command(
     exclude_within: Annotated[Optional[str], typer.Option("--exclude-within")] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o")] = None,
-    k: Annotated[int, typer.Option("-k")] = 10,
+    k: Annotated[int, typer.Option("-k", "--k")] = 10,
     max_pixels: Annotated[int, typer.Option()] = 1,
 ) -> None:
     """A command's options."""

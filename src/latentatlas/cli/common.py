@@ -91,15 +91,14 @@ def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callab
 
 
 def option_flags(fn: Callable) -> dict[str, str]:
-    """Each option of a command function by its Python name, as its long flag (``exclude_within`` -> ``--exclude-within``)."""
+    """Each option of a command function by its Python name, as its first flag (``exclude_within`` -> ``--exclude-within``)."""
     flags = {}
     for name, hint in typing.get_type_hints(fn, include_extras=True).items():
         for info in getattr(hint, "__metadata__", ()):
             if isinstance(info, typer.models.OptionInfo):
                 first = [info.default] if isinstance(info.default, str) else []  # typer.Option("--out", "-o")
                 declared = [d for d in [*first, *(info.param_decls or ())] if d.startswith("-")]
-                flags[name] = next((d for d in declared if d.startswith("--")),
-                                   declared[0] if declared else "--" + name.replace("_", "-"))
+                flags[name] = declared[0] if declared else "--" + name.replace("_", "-")  # the first, as help shows
     return flags
 
 
