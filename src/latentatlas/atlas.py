@@ -166,7 +166,8 @@ class Atlas:
                exact: bool = False, dtype: str = "float32", out: str | Path | None = None,
                colormap: str = "reflectivity", season_window: str | timedelta | None = None,
                min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
-               region: str | Sequence[float] | None = None) -> search_op.SearchResult:
+               region: str | Sequence[float] | None = None,
+               channel_weights: str | Sequence[float] | None = None) -> search_op.SearchResult:
         """The ``k`` nearest stored images to an image (file or pixels), an ``id``, a ``vector`` or a ``time``.
 
         ``time`` (``"2019-09-20 05:00"``, a datetime) queries the row valid
@@ -187,7 +188,9 @@ class Atlas:
         its own event, ``trend`` (``"3h"``) sums the code distances over the
         last hours of a stored query row, ``region`` (``"40,50,-125,-115"``:
         LAT0,LAT1,LON0,LON1) keeps the tiles of a gridded atlas that overlap
-        the box.
+        the box, ``channel_weights`` (``"1,0.5"``, one per channel of stacked
+        variables) ranks by the weighted distance of the decoded channels
+        (:func:`latentatlas.ops.search.channel_weighted`).
         """
         if isinstance(query, np.ndarray) and query.ndim == 1:
             query, vector = None, query
@@ -196,9 +199,9 @@ class Atlas:
         else:
             resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector,
                                                time=time, tile=tile)
-        analogue = AnalogueOptions.of(season_window, min_separation, trend, region)
+        analogue = AnalogueOptions.of(season_window, min_separation, trend, region, channel_weights)
         result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype,
-                                  analogue)
+                                  analogue, lambda: self.model)
         if out is not None:
             from .ops.search_picture import draw_search
 
@@ -208,7 +211,7 @@ class Atlas:
     def forecast(self, time: str | datetime, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h", k: int = 20,
                  metric: str = "l2", season_window: str | timedelta | None = None,
                  min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
-                 region: str | Sequence[float] | None = None,
+                 region: str | Sequence[float] | None = None, channel_weights: str | Sequence[float] | None = None,
                  thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, tile: tuple[int, int] | None = None,
                  where: str | None = None, out: str | Path | None = None,
                  colormap: str = "reflectivity") -> forecast_op.Forecast:
@@ -221,9 +224,9 @@ class Atlas:
         those of :meth:`search`. ``out`` (a folder) receives ``forecast.png``
         and ``members.parquet``. See :func:`latentatlas.ops.forecast.forecast`.
         """
-        analogue = AnalogueOptions.of(season_window, min_separation, trend, region)
+        analogue = AnalogueOptions.of(season_window, min_separation, trend, region, channel_weights)
         result = forecast_op.forecast(self.store, time, leads, k, metric, analogue, thresholds, tile, where,
-                                      self._engines)
+                                      self._engines, lambda: self.model)
         if out is not None:
             forecast_op.save_forecast(self.store, result, out, colormap)
         return result
@@ -432,6 +435,7 @@ class Atlas:
                            k: int = 20, metric: str = "l2", season_window: str | timedelta | None = None,
                            min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
                            region: str | Sequence[float] | None = None,
+                           channel_weights: str | Sequence[float] | None = None,
                            thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, where: str | None = None,
                            seed: int = 0, out: str | Path | None = None,
                            progress: Progress = True) -> AnalogueEvaluation:
@@ -445,9 +449,9 @@ class Atlas:
         """
         from .ops.evaluate import analogues as verification
 
-        analogue = AnalogueOptions.of(season_window, min_separation, trend, region)
+        analogue = AnalogueOptions.of(season_window, min_separation, trend, region, channel_weights)
         result = verification.evaluate_analogues(self.store, test, leads, k, metric, analogue, thresholds, where,
-                                                 seed, self._engines, progress)
+                                                 seed, self._engines, progress, lambda: self.model)
         if out is not None:
             verification.save_evaluation(result, out)
         return result

@@ -11,7 +11,9 @@ from ..errors import UsageError
 from ..pictures.grids import REFLECTIVITY
 from . import evaluate
 from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, on_atlas, parse_numbers, print_table
-from .search import MetricOption, RegionOption, SeasonOption, SeparationOption, TrendOption, WhereOption
+from .search import (
+    ChannelWeightsOption, MetricOption, RegionOption, SeasonOption, SeparationOption, TrendOption, WhereOption,
+)
 
 ThresholdOption = Annotated[Optional[str], typer.Option(
     "--threshold", help="Values whose exceedance probability is forecast, comma-separated (default 20,35 dBZ).")]
@@ -40,6 +42,7 @@ def forecast(
     min_separation: SeparationOption = None,
     trend: TrendOption = None,
     region: RegionOption = None,
+    channel_weights: ChannelWeightsOption = None,
     threshold: ThresholdOption = None,
     where: WhereOption = None,
     tile_row: Annotated[Optional[int], typer.Option("--tile-row", help="In an atlas of tiles: the tile's row.")] = None,
@@ -55,7 +58,8 @@ def forecast(
     tile = None if tile_row is None else (tile_row, tile_col)
     result = on_atlas(atlas, lambda opened, progress: opened.forecast(
         time, leads=lead, k=k, metric=metric, season_window=season_window, min_separation=min_separation,
-        trend=trend, region=region, thresholds=_thresholds(threshold), tile=tile, where=where, out=out, colormap=colormap), quiet=True)
+        trend=trend, region=region, channel_weights=channel_weights, thresholds=_thresholds(threshold), tile=tile,
+        where=where, out=out, colormap=colormap), quiet=True)
     data = result.to_dict()
     if json_output:
         emit_json(data)
@@ -85,6 +89,7 @@ def evaluate_analogues(
     min_separation: SeparationOption = None,
     trend: TrendOption = None,
     region: RegionOption = None,
+    channel_weights: ChannelWeightsOption = None,
     threshold: ThresholdOption = None,
     where: WhereOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random hours.")] = 0,
@@ -96,7 +101,8 @@ def evaluate_analogues(
     """Forecast every hour of --test from the other hours and score it against climatology, persistence and random hours."""
     report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
         test, leads=lead, k=k, metric=metric, season_window=season_window, min_separation=min_separation,
-        trend=trend, region=region, thresholds=_thresholds(threshold), where=where, seed=seed, out=out, progress=progress),
+        trend=trend, region=region, channel_weights=channel_weights, thresholds=_thresholds(threshold), where=where,
+        seed=seed, out=out, progress=progress),
         quiet=quiet or json_output)
     if json_output:
         emit_json(report.to_dict())

@@ -22,6 +22,8 @@ TrendOption = Annotated[Optional[str], typer.Option(
     "--trend", help="Analogues: match the last hours too, summing code distances at t, t-1h, ... back this far (3h).")]
 RegionOption = Annotated[Optional[str], typer.Option(
     "--region", help="Analogues in a gridded atlas: only the tiles overlapping LAT0,LAT1,LON0,LON1 (degrees).")]
+ChannelWeightsOption = Annotated[Optional[str], typer.Option(
+    "--channel-weights", help="Analogues of stacked variables: weights per channel (1,0.5), on the decoded fields.")]
 WhereOption = Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images, applied before ranking.")]
 ExactOption = Annotated[bool, typer.Option("--exact", help="Scan every code even when the atlas has an index.")]
 
@@ -51,6 +53,7 @@ def search(
     min_separation: SeparationOption = None,
     trend: TrendOption = None,
     region: RegionOption = None,
+    channel_weights: ChannelWeightsOption = None,
     exact: ExactOption = False,
     float16: Annotated[bool, typer.Option("--float16", help="Hold the codes of an exact scan as float16 (half the memory).")] = False,
     ids_from: Annotated[Optional[Path], typer.Option(
@@ -71,8 +74,9 @@ def search(
     dtype = "float16" if float16 else "float32"
     if batch:
         _check_batch(image, id, vector, time, ids_from, all_rows, out, colormap)
-        if season_window or min_separation or trend or region:
-            raise UsageError("--season-window, --min-separation, --trend and --region go with one query, not a batch")
+        if season_window or min_separation or trend or region or channel_weights:
+            raise UsageError("--season-window, --min-separation, --trend, --region and --channel-weights go with one "
+                             "query, not a batch")
     else:
         _check_single(out, exclude_self, colormap)
     if (tile_row is None) != (tile_col is None):
@@ -93,7 +97,8 @@ def search(
         found = opened.search(image, id=id, vector=numbers, time=time, tile=tile, k=k, metric=metric, where=where,
                               exclude_within=exclude_within, exact=exact, dtype=dtype, out=out,
                               colormap=colormap or REFLECTIVITY, season_window=season_window,
-                              min_separation=min_separation, trend=trend, region=region)
+                              min_separation=min_separation, trend=trend, region=region,
+                              channel_weights=channel_weights)
     print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
         str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
     if found.out is not None and not json_output:

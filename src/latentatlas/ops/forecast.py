@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -33,6 +33,10 @@ from ..store.database import Store
 from .at_time import format_time, parse_time, row_at
 from .evaluate.ensemble_scores import crps, exceedance
 from .rows import RowReader, read_pixels
+from .search import analogue_rerank
+
+if TYPE_CHECKING:
+    from ..models import LatentModel
 
 __all__ = ["Ensembles", "LeadForecast", "Forecast", "forecast", "parse_leads", "read_fields", "save_forecast",
            "write_members", "DEFAULT_THRESHOLDS"]
@@ -85,8 +89,9 @@ class Ensembles:
     """
 
     def __init__(self, store: Store, engine: Engine, leads: Sequence[timedelta], metric: str = "l2",
-                 options: AnalogueOptions | None = None, where: str | None = None):
-        self.engine, self.metric, self.options = engine, metric, options or AnalogueOptions()
+                 options: AnalogueOptions | None = None, where: str | None = None,
+                 model: Callable[[], LatentModel] | None = None):
+        self.engine, self.metric, self.options, self.model = engine, metric, options or AnalogueOptions(), model
         self.leads = list(leads)
         self.timeline = Timeline.of(store)
         self.followers = np.stack([self.timeline.shifted(self.timeline.ids, _micros(lead)) for lead in self.leads], 1)
@@ -112,8 +117,10 @@ class Ensembles:
         """The ``k`` analogues of stored row ``query_id``, never within the longest lead of its time nor in ``excluded``."""
         when = self.timeline.time_of(np.array([query_id]))[0]
         around = [(when - self.longest, when + self.longest)] if not np.isnat(when) else []
-        return find_analogues(self.engine, self.timeline, self.engine.vectors(np.array([query_id]))[0], k,
-                              self.metric, self.options, query_id, when, self.allowed([*around, *excluded]))
+        vector = self.engine.vectors(np.array([query_id]))[0]
+        return find_analogues(self.engine, self.timeline, vector, k, self.metric, self.options, query_id, when,
+                              self.allowed([*around, *excluded]),
+                              analogue_rerank(self.options, self.model, self.engine, vector))
 
     def following(self, ids: np.ndarray) -> np.ndarray:
         """``(len(ids), leads)``: the row at each lead after each of ``ids`` (-1: none)."""
@@ -194,6 +201,7 @@ def forecast(
     tile: tuple[int, int] | None = None,
     where: str | None = None,
     engines: EngineCache | None = None,
+    model: Callable[[], LatentModel] | None = None,
 ) -> Forecast:
     """The analogue forecast of the hours after ``time`` at each lead (see the module's notes).
 
@@ -207,7 +215,9 @@ def forecast(
     k : int
         Analogues, hence members per lead.
     analogue : AnalogueOptions, optional
-        Season window, minimum separation and trend window of the search.
+        Season window, minimum separation, trend window, region and channel weights of the search.
+    model : callable, optional
+        Returns the atlas's model; needed by channel weights only.
     thresholds : sequence of float
         Values whose exceedance probability is forecast (source units).
     where : str, optional
@@ -224,7 +234,7 @@ def forecast(
     when = parse_time(time)
     query_id = row_at(store, when, tile)
     engine = (engines or EngineCache()).get(store, metric, exact=True)
-    ensembles = Ensembles(store, engine, lead_list, metric, analogue, where)
+    ensembles = Ensembles(store, engine, lead_list, metric, analogue, where, model)
     found = ensembles.analogues(query_id, k)
     if len(found.ids) == 0:
         raise UsageError(f"no stored row qualifies as an analogue of {format_time(when)}: none is followed by "

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -34,9 +34,11 @@ from .engine import Engine
 from .metrics import get_metric
 from .neighbours import parse_window
 
-__all__ = ["AnalogueOptions", "Analogues", "Region", "Timeline", "find_analogues", "parse_region", "YEAR_DAYS"]
+__all__ = ["AnalogueOptions", "Analogues", "Region", "Timeline", "find_analogues", "parse_region", "parse_weights",
+           "YEAR_DAYS", "RERANK_POOL"]
 
 YEAR_DAYS = 365.2425
+RERANK_POOL = 256  # a rerank (channel weights) orders at least this many of the nearest codes, and 8 k
 _DAY_US = 86_400_000_000
 
 Region = tuple[float, float, float, float]
@@ -65,6 +67,28 @@ def parse_region(region: str | Sequence[float] | None) -> Region | None:
     return lat0, lat1, _wrapped(lon0), _wrapped(lon1)
 
 
+def parse_weights(weights: str | Sequence[float] | None) -> tuple[float, ...] | None:
+    """``"1,0.5"`` or numbers: one finite weight >= 0 per channel, not all 0.
+
+    Raises
+    ------
+    UsageError
+        If a weight is not a number, is negative or infinite, or all are 0.
+    """
+    if weights is None:
+        return None
+    parts = str(weights).replace(" ", "").split(",") if isinstance(weights, str) else list(weights)
+    try:
+        values = tuple(float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise UsageError(f"channel_weights must be numbers separated by commas, got {weights!r}",
+                         parameter="channel_weights") from None
+    if not values or not all(np.isfinite(v) and v >= 0 for v in values) or not any(values):
+        raise UsageError(f"channel_weights must be finite numbers >= 0, not all 0, got {weights!r}",
+                         parameter="channel_weights")
+    return values
+
+
 def _wrapped(lon: float) -> float:
     return (lon + 180.0) % 360.0 - 180.0 if lon != 180.0 else 180.0
 
@@ -75,31 +99,37 @@ class AnalogueOptions:
 
     ``region`` is applied by the caller, which knows the atlas's grid: it
     passes only the rows overlapping the box as the allowed ids
-    (:func:`latentatlas.ops.region.ids_in_region`).
+    (:func:`latentatlas.ops.region.ids_in_region`). ``channel_weights``
+    (one per channel of stacked variables) likewise: the caller, which has
+    the model, passes :func:`find_analogues` a ``rerank`` that measures the
+    channel-weighted distance of the decoded fields.
     """
 
     season_window: timedelta | None = None
     min_separation: timedelta | None = None
     trend: timedelta | None = None
     region: Region | None = None
+    channel_weights: tuple[float, ...] | None = None
 
     @classmethod
     def of(cls, season_window: str | timedelta | None = None, min_separation: str | timedelta | None = None,
-           trend: str | timedelta | None = None, region: str | Sequence[float] | None = None) -> "AnalogueOptions":
-        """Options from durations such as ``"45d"``, ``"2d"``, ``"3h"`` and a box ``"LAT0,LAT1,LON0,LON1"``.
+           trend: str | timedelta | None = None, region: str | Sequence[float] | None = None,
+           channel_weights: str | Sequence[float] | None = None) -> "AnalogueOptions":
+        """Options from durations such as ``"45d"``, ``"2d"``, ``"3h"``, a box ``"LAT0,LAT1,LON0,LON1"`` and weights ``"1,0.5"``.
 
         Raises
         ------
         UsageError
-            If a duration is not positive or the box is malformed.
+            If a duration is not positive, the box is malformed or a weight is not a number >= 0.
         """
         return cls(parse_window(season_window, "season_window"), parse_window(min_separation, "min_separation"),
-                   parse_window(trend, "trend"), parse_region(region))
+                   parse_window(trend, "trend"), parse_region(region), parse_weights(channel_weights))
 
     @property
     def used(self) -> bool:
         """Whether any option is set."""
-        return any(v is not None for v in (self.season_window, self.min_separation, self.trend, self.region))
+        return any(v is not None for v in (self.season_window, self.min_separation, self.trend, self.region,
+                                           self.channel_weights))
 
     def to_dict(self) -> dict[str, Any]:
         """The options set, durations as text (``{"season_window": "45 days, 0:00:00"}``), the region as four numbers."""
@@ -107,6 +137,8 @@ class AnalogueOptions:
                                 ("min_separation", self.min_separation), ("trend", self.trend)) if value is not None}
         if self.region is not None:
             data["region"] = list(self.region)
+        if self.channel_weights is not None:
+            data["channel_weights"] = list(self.channel_weights)
         return data
 
 
@@ -206,17 +238,21 @@ def season_distance(times: np.ndarray, when: np.datetime64) -> np.ndarray:
 
 def find_analogues(engine: Engine, timeline: Timeline, vector: np.ndarray, k: int, metric: str,
                    options: AnalogueOptions, query_id: int | None = None, query_time: np.datetime64 | None = None,
-                   allowed: np.ndarray | None = None) -> Analogues:
+                   allowed: np.ndarray | None = None,
+                   rerank: Callable[[np.ndarray], np.ndarray] | None = None) -> Analogues:
     """The ``k`` analogues of one query under ``options`` (see the module's notes), among ``allowed`` ids.
 
     ``query_time`` is needed by a season window, ``query_id`` (a stored
     row, for its earlier hours) by a trend window. Fewer than ``k`` come
-    back only when fewer qualify.
+    back only when fewer qualify. ``rerank(ids)`` gives other distances of
+    rows to the query (the channel-weighted distance of decoded fields):
+    the nearest ``max(8 k, RERANK_POOL)`` codes are ordered by it, widened
+    as a minimum separation needs.
 
     Raises
     ------
     UsageError
-        If an option needs a time or stored row the query lacks.
+        If an option needs a time or stored row the query lacks, or a rerank comes with a trend window.
     """
     candidates = timeline.ids if allowed is None else np.intersect1d(allowed, timeline.ids)
     if options.season_window is not None:
@@ -224,14 +260,23 @@ def find_analogues(engine: Engine, timeline: Timeline, vector: np.ndarray, k: in
             raise UsageError("season_window needs a query with a time", parameter="season_window")
         candidates = candidates[timeline.in_season(candidates, query_time, options.season_window)]
     skipped = 0
+    if rerank is not None and options.trend is not None:
+        raise UsageError("channel_weights cannot be combined with trend yet", parameter=("channel_weights", "trend"))
     if options.trend is not None:
         ranked, distances, skipped = _trend_ranking(engine, timeline, candidates, k, metric, options.trend, query_id)
         chosen = _separated(timeline.time_of(ranked), k, options.min_separation)
         return Analogues(ranked[chosen], timeline.time_of(ranked[chosen]), distances[chosen], skipped)
-    wanted = k if options.min_separation is None else min(len(candidates), 8 * k)
+    if rerank is not None:
+        wanted = min(len(candidates), max(8 * k, RERANK_POOL))
+    else:
+        wanted = k if options.min_separation is None else min(len(candidates), 8 * k)
     while True:
         ids, distances = engine.search(vector[None], max(wanted, 1), metric, candidates)
         ids, distances = ids[0][ids[0] >= 0], distances[0][ids[0] >= 0]
+        if rerank is not None and len(ids):
+            distances = np.asarray(rerank(ids), np.float32)
+            order = np.lexsort((ids, distances))
+            ids, distances = ids[order], distances[order]
         chosen = _separated(timeline.time_of(ids), k, options.min_separation)
         if len(chosen) == k or wanted >= len(candidates):
             return Analogues(ids[chosen], timeline.time_of(ids[chosen]), distances[chosen])

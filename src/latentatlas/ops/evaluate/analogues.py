@@ -30,7 +30,7 @@ import time as clock
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from ...store.database import Store
 from ..at_time import format_time, parse_time
 from ..forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, read_fields
 from .ensemble_scores import Reliability, brier, crps, exceedance, rank_counts, skill
+
+if TYPE_CHECKING:
+    from ...models import LatentModel
 
 __all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "parse_period", "METHODS"]
 
@@ -190,6 +193,7 @@ def evaluate_analogues(
     seed: int = 0,
     engines: EngineCache | None = None,
     progress: ProgressCallback = silent,
+    model: Callable[[], LatentModel] | None = None,
 ) -> AnalogueEvaluation:
     """Forecast every stored hour of the ``test`` period and score it (see the module's notes).
 
@@ -223,7 +227,7 @@ def evaluate_analogues(
     options = analogue or AnalogueOptions()
     chosen = tuple(float(t) for t in thresholds)
     engine = (engines or EngineCache()).get(store, metric, exact=True)
-    ensembles = Ensembles(store, engine, lead_list, metric, options, where)
+    ensembles = Ensembles(store, engine, lead_list, metric, options, where, model)
     timeline = ensembles.timeline
     low, high = np.datetime64(start, "us"), np.datetime64(end, "us")
     inside = (timeline.times >= low) & (timeline.times < high)
