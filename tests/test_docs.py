@@ -94,6 +94,7 @@ def test_page_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LATENTATLAS_MAX_SECONDS", MAX_SECONDS)
     namespace: dict[str, object] = {"__name__": "__docs__"}
+    ran = []
     for index, block in enumerate(found):
         start = time.perf_counter()
         try:
@@ -103,7 +104,9 @@ def test_page_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
                 _run_shell(block, tmp_path, env)
         except Exception as error:
             raise AssertionError(f"{page.name}, block {index} (line {block.line}) failed: {error}") from error
+        ran.append(block.line)
         print(f"{page.name}:{block.line} {time.perf_counter() - start:.1f} s")
+    assert ran == [block.line for block in found], f"{page.name}: not every block ran"
 
 
 def test_collector_reads_fences_and_skips_not_run(tmp_path: Path) -> None:

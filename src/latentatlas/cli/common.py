@@ -71,14 +71,12 @@ def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callab
     """
 
     def register(fn: Callable) -> Callable:
-        flags = option_flags(fn)
-
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
             except LatentAtlasError as error:
-                typer.echo(f"Error: {in_flags(error, flags)}", err=True)
+                typer.echo(f"Error: {in_flags(error, option_flags(fn))}", err=True)  # read only when an error needs it
                 raise typer.Exit(error.exit_code) from None
             except KeyboardInterrupt:
                 typer.echo("Interrupted.", err=True)

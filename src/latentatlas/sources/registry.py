@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import BadInputError
 from .arrays import ARRAY_SUFFIXES, array_records
@@ -56,14 +56,17 @@ def _by_suffix(suffixes: frozenset[str]) -> Callable[[Path], bool]:
     return lambda path: not path.is_dir() and path.suffix.lower() in suffixes
 
 
-def _field_files(root: Path) -> list[Path]:
-    """GRIB and NetCDF files under ``root`` in sorted path order (hidden ones skipped)."""
-    found = []
+def _field_files(root: Path) -> Iterator[Path]:
+    """GRIB and NetCDF files under ``root`` in sorted path order (hidden ones skipped), found as the walk goes."""
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        found += [Path(directory, n) for n in sorted(files)
-                  if not n.startswith(".") and Path(n).suffix.lower() in FIELD_SUFFIXES]
-    return found
+        yield from (Path(directory, n) for n in sorted(files)
+                    if not n.startswith(".") and Path(n).suffix.lower() in FIELD_SUFFIXES)
+
+
+def _holds_fields(path: Path) -> bool:
+    """Whether a folder holds any GRIB or NetCDF file (the walk stops at the first)."""
+    return path.is_dir() and next(_field_files(path), None) is not None
 
 
 def _field_records(path: Path, options: ReaderOptions) -> Scan:
@@ -79,7 +82,7 @@ def _field_folder(root: Path, options: ReaderOptions) -> Scan:
 
 
 _BUILT_IN = (
-    SourceReader("a folder of GRIB or NetCDF fields", lambda p: p.is_dir() and bool(_field_files(p)), _field_folder),
+    SourceReader("a folder of GRIB or NetCDF fields", _holds_fields, _field_folder),
     SourceReader("a folder of images", Path.is_dir, lambda p, o: folder_records(p, o.max_pixels)),
     SourceReader("a manifest", _by_suffix(MANIFEST_SUFFIXES),
                  lambda p, o: manifest_records(p, o.max_pixels), MANIFEST_SUFFIXES),
