@@ -38,3 +38,47 @@ def training_summary(history: Any, time_budget: float) -> dict[str, Any]:
         "val_mse_start": history.initial_val_loss,
         "val_mse_best": history.best_loss,
     }
+
+
+def analogue_crps(vectors: "np.ndarray", fields: "np.ndarray", times: "np.ndarray", archive: "np.ndarray",
+                  leads: list, k: int, chunk: int = 64) -> list[float]:
+    """Mean CRPS of ``k``-analogue ensembles at each lead: queries are the items outside ``archive``.
+
+    For each query time ``t`` (whose field at every lead exists) the ``k``
+    archive items nearest in ``vectors`` (squared L2) among those whose own
+    field a lead later is in the archive give the members ``fields[t' + lead]``;
+    the truth is ``fields[t + lead]``.
+    """
+    import numpy as np
+
+    from latentatlas.ops.evaluate.ensemble_scores import crps
+
+    stamps = np.asarray(times, "datetime64[us]")
+    position = {int(t): i for i, t in enumerate(stamps.astype(np.int64))}
+
+    def later(items, lead):
+        step = int(lead.total_seconds() * 1e6)
+        return np.array([position.get(int(stamps[i].astype(np.int64)) + step, -1) for i in items])
+
+    archived = np.flatnonzero(archive)
+    queries = np.flatnonzero(~archive)
+    queries = queries[np.all([later(queries, lead) >= 0 for lead in leads], axis=0)]
+    vectors = np.asarray(vectors, np.float32)
+    bank = vectors[archived]
+    distance = ((vectors[queries] ** 2).sum(1)[:, None] - 2 * vectors[queries] @ bank.T
+                + (bank ** 2).sum(1)[None]).astype(np.float64)
+    scores = []
+    for lead in leads:
+        future = later(archived, lead)
+        usable = (future >= 0) & archive[np.maximum(future, 0)]
+        masked = np.where(usable[None], distance, np.inf)
+        total = 0.0
+        for lo in range(0, len(queries), chunk):
+            q = queries[lo:lo + chunk]
+            part = masked[lo:lo + chunk]
+            nearest = np.argpartition(part, k, axis=1)[:, :k]
+            members = fields[future[nearest]]  # (q, k, H, W)
+            truth = fields[later(q, lead)]
+            total += float(crps(np.moveaxis(members, 1, 0), truth).mean(axis=tuple(range(1, truth.ndim))).sum())
+        scores.append(total / len(queries))
+    return scores

@@ -9,7 +9,7 @@ import pytest
 from latentatlas import Atlas
 from latentatlas.store.clusters import load_run
 
-ROW_KEYS = {"representation", "precision", "recall", "f1", "knn_accuracy", "map_at_10"}
+ROW_KEYS = {"representation", "precision", "recall", "f1", "knn_accuracy", "top5_agreement", "map_at_10"}
 
 
 def _json(result):
@@ -31,7 +31,7 @@ def test_evaluate_space_has_every_row(cli, digits_atlas):
     rows = {r["representation"]: r for r in report["rows"]}
     assert rows["codes"]["precision"] > 0.5 and rows["raw"]["knn_accuracy"] > 0.5  # ten classes: chance is 0.1
     table = cli("evaluate", "space", "--atlas", digits_atlas)
-    assert table.exit_code == 0 and "codes_lda" in table.stdout and "mAP@10" in table.stdout
+    assert table.exit_code == 0 and "codes_lda" in table.stdout and "mAP@10" in table.stdout and "top-5" in table.stdout
 
 
 def test_two_classes_give_one_lda_dimension(cli, digits_atlas):

@@ -33,7 +33,8 @@ def test_separable_classes_score_one(rng):
     y = np.repeat(np.array(["x", "y", "z"]), 30)
     X = rng.normal(size=(90, 4)) * 0.1 + np.repeat(np.eye(3, 4) * 5, 30, axis=0)
     scores = score_representation(X[::2], y[::2], X[1::2], y[1::2], ["x", "y", "z"])
-    assert scores.row() == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "knn_accuracy": 1.0, "map_at_10": 1.0}
+    assert scores.row() == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "knn_accuracy": 1.0, "top5_agreement": 1.0,
+                            "map_at_10": 1.0}
     assert np.array_equal(scores.confusion, np.diag([15, 15, 15]))
     assert scores.per_class()["classes"] == ["x", "y", "z"] and scores.dims == 4
 

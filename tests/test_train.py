@@ -10,7 +10,7 @@ from latentatlas.datasets.samples import load_sample
 from latentatlas.errors import BadInputError, UsageError
 from latentatlas.models import AutoencoderConfig, LatentModel
 from latentatlas.models.preprocess import PreprocessConfig
-from latentatlas.models.train import TrainConfig, split, train
+from latentatlas.models.train import DEFAULT_EPOCHS, MIN_PATIENCE_STEPS, TrainConfig, split, split_in_time, train
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +52,44 @@ def test_other_losses_train(digit_inputs, loss):
     assert history.loss == loss and history.best_loss < history.baseline_val_loss
 
 
-def test_early_stopping_and_time_budget(digit_inputs):
-    stopped = train(_model(), digit_inputs[:100], TrainConfig(epochs=50, learning_rate=1e-9, patience=2))
-    assert stopped.stopped_early and len(stopped.epochs) < 50
+def test_early_stopping_counts_steps_not_the_epochs_of_a_small_set(digit_inputs):
+    stopped = train(_model(), digit_inputs[:100], TrainConfig(epochs=1000, learning_rate=1e-9, patience=2))
+    assert stopped.stopped_early and stopped.stop_reason == "no improvement"
+    assert MIN_PATIENCE_STEPS <= stopped.steps < MIN_PATIENCE_STEPS + 10  # two steps an epoch: 150 epochs, not 2
+    assert "a longer budget will not" in stopped.advice
     budget = train(_model(), digit_inputs[:100], TrainConfig(epochs=1000, time_budget=0.5))
-    assert budget.stopped_early and len(budget.epochs) < 1000
+    assert budget.stopped_early and len(budget.epochs) < 1000 and budget.stop_reason == "time budget"
+
+
+class _Clock:
+    """A clock that moves 10 ms each time it is read: training counts steps, not this machine's speed."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 0.01
+        return self.now
+
+
+def test_a_time_budget_without_epochs_trains_past_the_default_epochs(digit_inputs, monkeypatch):
+    monkeypatch.setattr("latentatlas.models.train.time.perf_counter", _Clock())
+    history = train(_model(), digit_inputs[:40], TrainConfig(time_budget=4.0, learning_rate=1e-9, patience=1))
+    assert len(history.epochs) > DEFAULT_EPOCHS  # one step an epoch: the budget, not 30 epochs, ends it
+    assert history.stop_reason == "time budget" and history.steps < MIN_PATIENCE_STEPS  # patience waits longer
+    bounded = train(_model(), digit_inputs[:40], TrainConfig(epochs=3, time_budget=30.0))
+    assert len(bounded.epochs) == 3 and bounded.stop_reason == "epochs" and "--epochs bound" in bounded.advice
+
+
+def test_time_stamped_images_validate_on_their_latest_block_after_a_gap():
+    times = np.datetime64("2021-01-01T00:00") + np.arange(24 * 20)[::-1] * np.timedelta64(1, "h")  # newest first
+    train_idx, val_idx, text = split_in_time(times, 0.1)
+    assert len(val_idx) == 48 and times[val_idx].min() == times.max() - np.timedelta64(47, "h")
+    assert times[train_idx].max() <= times[val_idx].min() - np.timedelta64(24, "h")
+    assert len(set(train_idx) | set(val_idx)) == len(times) - 24 and "24 h gap" in text
+    short = times[:30]  # 30 hours: a day's gap would leave almost nothing, so a tenth of the span
+    train_idx, val_idx, text = split_in_time(short, 0.1)
+    assert short[train_idx].max() < short[val_idx].min() - np.timedelta64(2, "h") and "2.9 h gap" in text
 
 
 def test_the_time_budget_stops_within_an_epoch(digit_inputs):

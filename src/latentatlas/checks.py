@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Callable, Iterable, TypeVar
 
 from .errors import UsageError
 
-__all__ = ["whole_number", "at_least", "one_of", "validated", "MAX_SIDE", "MAX_CHANNELS"]
+__all__ = ["whole_number", "at_least", "one_of", "validated", "parse_duration", "MAX_SIDE", "MAX_CHANNELS"]
 
 MAX_SIDE = 8192  # pixels per side of a model input: past this one image alone is gigabytes of activations
 MAX_CHANNELS = 4096
@@ -97,3 +99,30 @@ def validated(**constraints: Callable[[str, Any], None]) -> Callable[[F], F]:
         return checked  # type: ignore[return-value]
 
     return decorate
+
+
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(min|w|d|h|m|s)\s*")
+
+
+def parse_duration(duration: str | timedelta | None, parameter: str) -> timedelta | None:
+    """``"1d"``, ``"6h"``, ``"1d12h"``, ``"30min"`` (w, d, h, m/min, s) or a timedelta; None stays None.
+
+    ``parameter`` is the name the error message gives the duration.
+
+    Raises
+    ------
+    UsageError
+        If the text is not a positive duration.
+    """
+    if duration is None or isinstance(duration, timedelta):
+        if duration is not None and duration <= timedelta(0):
+            raise UsageError(f"{parameter} must be positive, got {duration}", parameter=parameter)
+        return duration
+    text = str(duration).strip().lower()
+    parts = _DURATION.findall(text)
+    if not parts or _DURATION.sub("", text):
+        raise UsageError(f"{parameter} must be a duration such as 1d, 6h, 1d12h or 30min, got {duration!r}",
+                         parameter=parameter)
+    seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
+    return parse_duration(timedelta(seconds=seconds), parameter)

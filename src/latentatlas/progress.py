@@ -101,7 +101,7 @@ def _seconds(value: float) -> str:
 def _describe(stage: str, info: dict[str, Any]) -> str:
     parts = [stage]
     if "epoch" in info:
-        parts.append(f"epoch {info['epoch']}/{info['epochs']}")
+        parts.append(f"epoch {info['epoch']}" + (f"/{info['epochs']}" if info.get("epochs") else ""))
     for key in ("train_loss", "val_loss"):
         if info.get(key) is not None:
             parts.append(f"{key.split('_')[0]} {info[key]:.4g}")

@@ -53,13 +53,14 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         precision: Annotated[str, typer.Option("--precision", help="Training arithmetic: auto (bfloat16 where native), float32 or bfloat16.")] = "auto",
         max_images: Annotated[Optional[int], typer.Option("--max-images", help="Train on a seeded sample of this many images.")] = None,
         cache_images: Annotated[Optional[int], typer.Option("--cache-images", help="Stream training images from disk, keeping at most this many decoded.")] = None,
-        epochs: Annotated[int, typer.Option(help="Upper bound on epochs.")] = 30,
+        epochs: Annotated[Optional[int], typer.Option(help="Upper bound on epochs (default 30, or none under --time-budget: the budget ends training).")] = None,
         batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
         learning_rate: Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate.")] = 2e-3,
         val: Annotated[float, typer.Option("--val", help="Share held out for validation.")] = 0.1,
         loss: Annotated[str, typer.Option(help="mse, l1, logcosh, mse+ssim or l1+ssim.")] = "mse",
-        patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = 8,
-        time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Stop after this many seconds.")] = None,
+        patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping (at least 300 steps, and a fifth of --time-budget).")] = 8,
+        time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Train for this many seconds.")] = None,
+        objective: Annotated[str, typer.Option("--objective", help="What the codes are for: reconstruct, invariant (search that ignores shifts, flips, lighting), predict:LEAD[,LEAD] (time-stamped fields: near codes, near futures) or auto (by data kind).")] = "auto",
         seed: Annotated[int, typer.Option(help="Seed for split, weights and batch order.")] = 0,
         overwrite: Annotated[bool, typer.Option(help="Replace a model whose codes are stored (clears them).")] = False,
         variable: VariableOption = None, filters: FilterOption = None, fill_value: FillOption = None,
@@ -94,7 +95,7 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
             preset=preset, family=family, base_channels=base_channels, linear_path=linear_path,
             augment=tuple(augment or ("auto",)), device=device, precision=precision, max_images=max_images,
             cache_images=cache_images, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-            val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed,
+            val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed, objective=objective,
             corrupt=tuple(corrupt or ()), bottleneck=bottleneck, levels=levels, blocks=blocks, residual=residual,
         )
         reader = ReaderOptions(**reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride, max_pixels))
@@ -131,6 +132,10 @@ def _fit_summary(report) -> dict[str, Any]:
         "bottleneck": model.architecture.bottleneck,
         "corruption": model.corruption.specs,
         "epochs": len(history.epochs),
+        "steps": history.steps,
+        "stop_reason": history.stop_reason,
+        "objective": history.objective,
+        "split": history.split,
         "best_epoch": history.best_epoch,
         "best_val_loss": history.best_loss if history.n_val else None,
         "baseline_val_loss": history.baseline_val_loss,
@@ -157,7 +162,9 @@ def _print_fit(result: dict[str, Any]) -> None:
     code = f"{result['code_size']} numbers" if result["code_size"] else "a conv feature map"
     task = f", undoing {' then '.join(result['corruption'])}" if result["corruption"] else ""
     out.print(f"Trained on {result['images']} images ({c}x{h}x{w} -> {code}{task}) "
-              f"for {result['epochs']} epochs in {result['seconds']:.1f} s.")
+              f"for {result['epochs']} epochs ({result['steps']} steps) in {result['seconds']:.1f} s, "
+              f"objective {result['objective']}; stopped by {result['stop_reason']}.")
+    out.print(f"Validation: {result['split']}.")
     if result["best_val_loss"] is not None:
         out.print(f"Best validation loss {result['best_val_loss']:.4g} at epoch {result['best_epoch']} "
                   f"(predicting the mean image: {result['baseline_val_loss']:.4g}).")
@@ -294,7 +301,9 @@ def info(atlas: AtlasOption, json_output: JsonOption = False) -> None:
         out.print(f"Trained to undo: {' then '.join(model['corruption'])}.")
     history = summary["history"]
     if history:
-        out.print(f"Trained {history['epochs']} epochs in {history['seconds']} s; best {history['loss']} "
+        stopped = f", stopped by {history['stop_reason']}" if history["stop_reason"] else ""
+        out.print(f"Trained {history['epochs']} epochs in {history['seconds']} s{stopped} "
+                  f"(objective {history['objective']}; validation: {history['split']}); best {history['loss']} "
                   f"{history['best_loss']:.4g} at epoch {history['best_epoch']} "
                   f"(mean image: {history['baseline_val_loss'] or float('nan'):.4g}).")
         if history["comparison"]:

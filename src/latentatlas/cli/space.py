@@ -37,12 +37,14 @@ def space(
     else:
         from rich.table import Table
 
-        table = Table("representation", "dims", "precision", "recall", "F1", f"kNN-{knn} accuracy", "mAP@10",
+        table = Table("representation", "dims", "precision", "recall", "F1", f"kNN-{knn} accuracy", "top-5 agreement",
+                      "mAP@10",
                       title=f"Nearest class centroid on {report.test} held-out rows (trained on {report.train})")
         for row in data["rows"]:
             name = row["representation"]
             table.add_row(name, str(data["per_class"][name]["dims"]),
-                          *(f"{row[key]:.3f}" for key in ("precision", "recall", "f1", "knn_accuracy", "map_at_10")))
+                          *(f"{row[key]:.3f}" for key in ("precision", "recall", "f1", "knn_accuracy", "top5_agreement",
+                                                        "map_at_10")))
         console().print(table)
     if report.failures:
         typer.echo(f"{len(report.failures)} image(s) could not be read again and were left out:", err=True)

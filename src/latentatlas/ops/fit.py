@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,6 +13,7 @@ import numpy as np
 from ..errors import BadInputError, UsageError
 from ..models import Corruption, LatentModel, save_model
 from ..models.augment import Augmentation
+from ..models.objectives import Objective
 from ..models.options import ModelOptions, architecture
 from ..models.preprocess import PreprocessConfig, Preprocessor
 from ..models.train import History, TrainConfig, train
@@ -97,8 +99,12 @@ def fit(
     )
     model = LatentModel.create(architecture(options, preprocess, corruption, readable), preprocess,
                                seed=train_config.seed, corruption=corruption)
-    augment = Augmentation.choose(train_config.augment, georeferenced=preprocess.dtype.startswith("float"),
+    georeferenced = preprocess.dtype.startswith("float")
+    augment = Augmentation.choose(train_config.augment, georeferenced=georeferenced,
                                   square=preprocess.height == preprocess.width)
+    times = _times_and_places(loaded.records)[0]
+    objective = Objective.parse(train_config.objective).choose(times is not None, georeferenced, _step(times))
+    train_config = replace(train_config, objective=objective.spec)
     if streaming:
         inputs = _streamed(loaded.records, model.preprocessor, options.cache_images)
     else:
@@ -106,10 +112,12 @@ def fit(
         inputs, loaded = transform_each(loaded, model.preprocessor)
         progress("prepare", len(inputs), len(inputs))
         failures = scan.failures + loaded.failures
+    times, places = _times_and_places(loaded.records)  # those that survived preprocessing
     del loaded, sample
-    history = train(model, inputs, train_config, progress=progress, corrupt=corruption or None, augment=augment)
+    history = train(model, inputs, train_config, progress=progress, corrupt=corruption or None, augment=augment,
+                    times=times, places=places)
     model.training = {**train_config.to_dict(), "augment": augment.specs, "images": len(inputs),
-                      "sources": [str(s) for s in sources]}
+                      "sources": [str(s) for s in sources], "split": history.split}
 
     save_model(model, store.model_dir)
     write_history(history, store.model_dir)
@@ -120,6 +128,23 @@ def fit(
     store.set_setting(GRID_SETTING, None if geometry is None else geometry.to_dict())
     return FitReport(model=model, history=history, images=len(inputs), failures=failures,
                      notes=restoration_notes(options, corruption))
+
+
+def _times_and_places(records: list[Record]) -> tuple[np.ndarray | None, list[tuple] | None]:
+    """The records' times (None unless every record has one) and places (a tile's row and column)."""
+    if not records or any(r.time is None for r in records):
+        return None, None
+    times = np.array([np.datetime64(r.time.replace(tzinfo=None), "us") for r in records])
+    return times, [(r.tile_row, r.tile_col) for r in records]
+
+
+def _step(times: np.ndarray | None) -> timedelta | None:
+    """The series' most common positive time step, or None."""
+    if times is None or len(times) < 2:
+        return None
+    steps = np.diff(np.unique(times))
+    values, counts = np.unique(steps, return_counts=True)
+    return values[counts.argmax()].astype("timedelta64[us]").item()
 
 
 def restoration_notes(options: ModelOptions, corruption: Corruption) -> tuple[str, ...]:

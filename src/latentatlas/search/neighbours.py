@@ -9,7 +9,6 @@ row). Whatever the engine, ``k`` rows come back whenever ``k`` rows pass.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..checks import at_least, one_of, validated
+from ..checks import at_least, one_of, parse_duration, validated
 from ..errors import BadInputError, UsageError
 from ..progress import ProgressCallback, silent
 from ..store.database import Store
@@ -27,31 +26,11 @@ from .metrics import METRICS
 __all__ = ["Filters", "Neighbours", "nearest", "parse_window", "read_ids", "search_batch"]
 
 _BLOCK = 1024  # queries per engine call in a batch
-_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
-_WINDOW = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(min|w|d|h|m|s)\s*")
 
 
 def parse_window(window: str | timedelta | None, parameter: str = "exclude_within") -> timedelta | None:
-    """``"1d"``, ``"6h"``, ``"1d12h"``, ``"30min"`` (w, d, h, m/min, s) or a timedelta.
-
-    ``parameter`` is the name the error message gives the duration.
-
-    Raises
-    ------
-    UsageError
-        If the text is not a positive duration.
-    """
-    if window is None or isinstance(window, timedelta):
-        if window is not None and window <= timedelta(0):
-            raise UsageError(f"{parameter} must be positive, got {window}", parameter=parameter)
-        return window
-    text = str(window).strip().lower()
-    parts = _WINDOW.findall(text)
-    if not parts or _WINDOW.sub("", text):
-        raise UsageError(f"{parameter} must be a duration such as 1d, 6h, 1d12h or 30min, got {window!r}",
-                         parameter=parameter)
-    seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
-    return parse_window(timedelta(seconds=seconds), parameter)
+    """``"1d"``, ``"6h"``, ``"1d12h"``, ``"30min"`` or a timedelta (see :func:`latentatlas.checks.parse_duration`)."""
+    return parse_duration(window, parameter)
 
 
 @dataclass

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ClassScores", "scores_from_confusion", "mean_average_precision", "score_representation", "natural_order"]
+__all__ = ["ClassScores", "scores_from_confusion", "label_agreement", "mean_average_precision", "score_representation",
+           "natural_order"]
 
 
 @dataclass
@@ -31,12 +32,14 @@ class ClassScores:
     knn_accuracy: float
     map_at_10: float
     dims: int
+    top5_agreement: float = float("nan")
 
     def row(self) -> dict[str, float]:
-        """Macro averages: ``precision``, ``recall``, ``f1``, ``knn_accuracy``, ``map_at_10``."""
+        """Macro averages: ``precision``, ``recall``, ``f1``; ``knn_accuracy``, ``top5_agreement``, ``map_at_10``."""
         return {
             "precision": float(self.precision.mean()), "recall": float(self.recall.mean()),
-            "f1": float(self.f1.mean()), "knn_accuracy": self.knn_accuracy, "map_at_10": self.map_at_10,
+            "f1": float(self.f1.mean()), "knn_accuracy": self.knn_accuracy, "top5_agreement": self.top5_agreement,
+            "map_at_10": self.map_at_10,
         }
 
     def per_class(self) -> dict[str, Any]:
@@ -74,6 +77,16 @@ def scores_from_confusion(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return precision, recall, f1, support.astype(np.int64)
 
 
+def label_agreement(database: np.ndarray, database_y: np.ndarray, queries: np.ndarray, queries_y: np.ndarray,
+                    k: int = 5) -> float:
+    """The share of each query's ``k`` nearest database rows (Euclidean) that have its label, averaged."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(database))
+    nearest = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(database).kneighbors(queries, return_distance=False)
+    return float((database_y[nearest] == queries_y[:, None]).mean())
+
+
 def mean_average_precision(database: np.ndarray, database_y: np.ndarray, queries: np.ndarray,
                            queries_y: np.ndarray, k: int = 10) -> float:
     """Mean over queries of AP@k, ranking the database by Euclidean distance.
@@ -96,7 +109,7 @@ def mean_average_precision(database: np.ndarray, database_y: np.ndarray, queries
 
 def score_representation(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray,
                          classes: list[str], knn: int = 5) -> ClassScores:
-    """Nearest-centroid scores, kNN accuracy and mAP@10 of one representation.
+    """Nearest-centroid scores, kNN accuracy, top-5 label agreement and mAP@10 of one representation.
 
     ``train``/``test`` are the rows already mapped into the representation;
     labels are strings from ``classes``.
@@ -115,6 +128,7 @@ def score_representation(train: np.ndarray, train_y: np.ndarray, test: np.ndarra
         classes=list(classes), precision=precision, recall=recall, f1=f1, support=support, confusion=confusion,
         knn_accuracy=float(knn_model.score(test, test_y)),
         map_at_10=mean_average_precision(train, train_y, test, test_y, 10), dims=int(train.shape[1]),
+        top5_agreement=label_agreement(train, train_y, test, test_y, 5),
     )
 
 

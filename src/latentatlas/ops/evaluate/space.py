@@ -65,7 +65,7 @@ class SpaceReport:
     failures: list[Failure] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"rows": [{"representation", "precision", "recall", "f1", "knn_accuracy", "map_at_10"}, ...],
+        """``{"rows": [{"representation", "precision", "recall", "f1", "knn_accuracy", "top5_agreement", "map_at_10"}, ...],
         "per_class": {representation: {"dims", "classes", "precision", "recall", "f1", "support", "confusion"}}}``.
         """
         return {
