@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from latentatlas import Atlas
-from latentatlas.ops.evaluate.ensemble_scores import Reliability, brier, crps, exceedance, rank_counts, skill
+from latentatlas.analogues.scores import Reliability, brier, crps, exceedance, rank_counts, skill
 from latentatlas.sources import read_source
 from latentatlas.store import ImageRow, Store
 

@@ -162,7 +162,7 @@ def test_cluster_centroids_of_a_grib_atlas_are_maps_with_the_bar_to_the_clip(rad
 
 
 def test_row_geometry_of_a_tile_is_its_window():
-    from latentatlas.ops.search_picture import row_geometry
+    from latentatlas.ops.rows import row_geometry
 
     whole = _conus()
     tile = row_geometry(whole, {"meta": {"top": 16, "left": 28}, "height": 16, "width": 28})

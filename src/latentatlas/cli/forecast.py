@@ -7,13 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..analogues.options import AnalogueOptions
 from ..errors import UsageError
 from ..pictures.grids import REFLECTIVITY
 from . import evaluate
+from .analogue_options import analogue_options
 from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, on_atlas, parse_numbers, print_table
-from .search import (
-    ChannelWeightsOption, MetricOption, RegionOption, SeasonOption, SeparationOption, TrendOption, WhereOption,
-)
+from .search import MetricOption, WhereOption
 
 ThresholdOption = Annotated[Optional[str], typer.Option(
     "--threshold", help="Values whose exceedance probability is forecast, comma-separated (default 20,35 dBZ).")]
@@ -22,12 +22,12 @@ KOption = Annotated[int, typer.Option("-k", "--k", help="Analogues: members of e
 
 def register(app: typer.Typer) -> None:
     """Add ``forecast`` to ``app`` and ``analogues`` to ``evaluate``."""
-    command(app, "forecast")(forecast)
-    command(evaluate.app, "analogues")(evaluate_analogues)
+    command(app, "forecast")(analogue_options(forecast))
+    command(evaluate.app, "analogues")(analogue_options(evaluate_analogues))
 
 
 def _thresholds(text: str | None) -> tuple[float, ...]:
-    from ..ops.forecast import DEFAULT_THRESHOLDS
+    from ..analogues.forecast import DEFAULT_THRESHOLDS
 
     return DEFAULT_THRESHOLDS if text is None else tuple(parse_numbers(text, "--threshold"))
 
@@ -38,11 +38,7 @@ def forecast(
     lead: Annotated[str, typer.Option("--lead", help="Lead times, comma-separated (1h,3h,6h).")] = "1h,3h,6h",
     k: KOption = 20,
     metric: MetricOption = "l2",
-    season_window: SeasonOption = None,
-    min_separation: SeparationOption = None,
-    trend: TrendOption = None,
-    region: RegionOption = None,
-    channel_weights: ChannelWeightsOption = None,
+    analogue: AnalogueOptions = AnalogueOptions(),
     threshold: ThresholdOption = None,
     where: WhereOption = None,
     tile_row: Annotated[Optional[int], typer.Option("--tile-row", help="In an atlas of tiles: the tile's row.")] = None,
@@ -57,8 +53,7 @@ def forecast(
         raise UsageError("give both --tile-row and --tile-col")
     tile = None if tile_row is None else (tile_row, tile_col)
     result = on_atlas(atlas, lambda opened, progress: opened.forecast(
-        time, leads=lead, k=k, metric=metric, season_window=season_window, min_separation=min_separation,
-        trend=trend, region=region, channel_weights=channel_weights, thresholds=_thresholds(threshold), tile=tile,
+        time, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), tile=tile,
         where=where, out=out, colormap=colormap), quiet=True)
     data = result.to_dict()
     if json_output:
@@ -85,11 +80,7 @@ def evaluate_analogues(
     lead: Annotated[str, typer.Option("--lead", help="Lead times, comma-separated.")] = "1h,3h,6h,12h",
     k: KOption = 20,
     metric: MetricOption = "l2",
-    season_window: SeasonOption = None,
-    min_separation: SeparationOption = None,
-    trend: TrendOption = None,
-    region: RegionOption = None,
-    channel_weights: ChannelWeightsOption = None,
+    analogue: AnalogueOptions = AnalogueOptions(),
     threshold: ThresholdOption = None,
     where: WhereOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random hours.")] = 0,
@@ -100,8 +91,7 @@ def evaluate_analogues(
 ) -> None:
     """Forecast every hour of --test from the other hours and score it against climatology, persistence and random hours."""
     report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
-        test, leads=lead, k=k, metric=metric, season_window=season_window, min_separation=min_separation,
-        trend=trend, region=region, channel_weights=channel_weights, thresholds=_thresholds(threshold), where=where,
+        test, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), where=where,
         seed=seed, out=out, progress=progress),
         quiet=quiet or json_output)
     if json_output:

@@ -62,7 +62,7 @@ def forecast_figure(rows: Sequence[dict[str, Any]], value_range: tuple[float, fl
 def verification_figure(report: dict[str, Any]):
     """CRPSS against lead per method, the reliability diagram per threshold, and the rank histogram per lead.
 
-    ``report`` is :meth:`latentatlas.ops.evaluate.analogues.AnalogueEvaluation.to_dict`.
+    ``report`` is :meth:`latentatlas.analogues.verify.AnalogueEvaluation.to_dict`.
     """
     plt = _pyplot()
     leads = report["leads"]

@@ -1,7 +1,7 @@
 """Verification of analogue forecasts: every hour of a test period forecast from the rest, scored as meteorologists score.
 
 Each stored hour ``T`` of the test period ``[start, end)`` is forecast at
-every lead by its ``k`` analogues (:mod:`latentatlas.ops.forecast`), drawn
+every lead by its ``k`` analogues (:mod:`latentatlas.analogues.forecast`), drawn
 only from rows whose time lies outside ``[start - longest lead, end)``, so
 neither an analogue nor a member comes from the test period. Beside it
 stand three reference ensembles of the same truth (the stored field at
@@ -34,19 +34,20 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from ...checks import at_least, one_of, validated
-from ...errors import UsageError
-from ...progress import ProgressCallback, silent
-from ...search.analogues import AnalogueOptions, season_distance
-from ...search.engine import EngineCache
-from ...search.metrics import METRICS
-from ...store.database import Store
-from ..at_time import format_time, parse_time
-from ..forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, read_fields
-from .ensemble_scores import Reliability, brier, crps, exceedance, rank_counts, skill
+from ..checks import at_least, one_of, validated
+from ..errors import UsageError
+from ..ops.at_time import format_time, parse_time
+from ..progress import ProgressCallback, silent
+from ..search.engine import EngineCache
+from ..search.metrics import METRICS
+from ..store.database import Store
+from .forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, read_fields
+from .options import AnalogueOptions
+from .scores import Reliability, brier, crps, exceedance, rank_counts, skill
+from .timeline import season_distance
 
 if TYPE_CHECKING:
-    from ...models import LatentModel
+    from ..models import LatentModel
 
 __all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "parse_period", "METHODS"]
 
@@ -285,9 +286,9 @@ def evaluate_analogues(
 
 def save_evaluation(result: AnalogueEvaluation, out: str | Path) -> dict[str, str]:
     """Write ``verification.png`` (CRPSS against lead, reliability, rank histogram) and ``analogues.json`` into ``out``."""
-    from ...jsonable import dumps
-    from ...pictures.forecasts import verification_figure
-    from ...pictures.grids import save_png
+    from ..jsonable import dumps
+    from ..pictures.forecasts import verification_figure
+    from ..pictures.grids import save_png
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

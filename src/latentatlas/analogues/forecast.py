@@ -1,7 +1,7 @@
 """Analogue forecasts: what followed the past hours that looked like T, as an ensemble forecast of what follows T.
 
 For a query time ``T`` the ``k`` analogues are found among the stored rows
-(under the analogue options of :mod:`latentatlas.search.analogues`); for
+(under the analogue options of :mod:`latentatlas.analogues.options`); for
 each lead the members are the stored fields valid at each analogue's time
 plus the lead, at the same tile, read again through the atlas's reader in
 the source's units (dBZ after ``--clip`` for radar). Only rows followed by
@@ -25,15 +25,16 @@ import numpy as np
 from ..checks import at_least, one_of, validated
 from ..errors import BadInputError, UsageError
 from ..pictures.grids import REFLECTIVITY
-from ..search.analogues import AnalogueOptions, Analogues, Timeline, find_analogues
+from ..ops.at_time import format_time, parse_time, row_at
+from ..ops.rows import RowReader, read_pixels
 from ..search.engine import Engine, EngineCache
 from ..search.metrics import METRICS
 from ..search.neighbours import parse_window
 from ..store.database import Store
-from .at_time import format_time, parse_time, row_at
-from .evaluate.ensemble_scores import crps, exceedance
-from .rows import RowReader, read_pixels
-from .search import analogue_rerank
+from .find import Analogues, find_analogues, rerank_for, restrict
+from .options import AnalogueOptions
+from .scores import crps, exceedance
+from .timeline import Timeline
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -98,11 +99,7 @@ class Ensembles:
         candidates = self.timeline.ids[(self.followers >= 0).all(axis=1)]
         if where is not None:
             candidates = np.intersect1d(candidates, store.ids_where(where))
-        if self.options.region is not None:
-            from .region import ids_in_region
-
-            candidates = np.intersect1d(candidates, ids_in_region(store, self.options.region))
-        self.candidates = np.sort(candidates)
+        self.candidates = np.sort(restrict(store, self.options, candidates))
         self.candidate_times = self.timeline.time_of(self.candidates)
         self.longest = _micros(max(self.leads))
 
@@ -120,7 +117,7 @@ class Ensembles:
         vector = self.engine.vectors(np.array([query_id]))[0]
         return find_analogues(self.engine, self.timeline, vector, k, self.metric, self.options, query_id, when,
                               self.allowed([*around, *excluded]),
-                              analogue_rerank(self.options, self.model, self.engine, vector))
+                              rerank_for(self.options, self.model, self.engine, vector))
 
     def following(self, ids: np.ndarray) -> np.ndarray:
         """``(len(ids), leads)``: the row at each lead after each of ``ids`` (-1: none)."""
@@ -264,7 +261,7 @@ def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str
     """
     from ..pictures.forecasts import forecast_figure
     from ..pictures.grids import save_png
-    from .embed import reader_options
+    from ..ops.embed import reader_options
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
