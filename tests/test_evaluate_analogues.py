@@ -18,11 +18,11 @@ DAYS = 60
 SIDE = 16
 
 
-def test_crps_equals_the_float64_brute_force_reference(rng):
+def test_the_empirical_crps_equals_the_float64_brute_force_reference(rng):
     members = rng.gamma(2.0, 5.0, size=(13, 7, 9))
     truth = rng.gamma(2.0, 5.0, size=(7, 9))
     reference = np.abs(members - truth).mean(0) - 0.5 * np.abs(members[:, None] - members[None]).mean((0, 1))
-    np.testing.assert_allclose(crps(members, truth), reference, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(crps(members, truth, "qd"), reference, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(crps(members[:1], truth), np.abs(members[0] - truth), atol=1e-12)
 
 

@@ -34,7 +34,7 @@ from .timeline import Timeline
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["Analogues", "find_analogues", "restrict", "rerank_for", "channel_weighted", "RERANK_POOL"]
+__all__ = ["Analogues", "find_analogues", "separated", "restrict", "rerank_for", "channel_weighted", "RERANK_POOL"]
 
 RERANK_POOL = 256  # a rerank (channel weights) orders at least this many of the nearest codes, and 8 k
 
@@ -77,7 +77,7 @@ def find_analogues(engine: Engine, timeline: Timeline, vector: np.ndarray, k: in
         raise UsageError("channel_weights cannot be combined with trend yet", parameter=("channel_weights", "trend"))
     if options.trend is not None:
         ranked, distances, skipped = _trend_ranking(engine, timeline, candidates, k, metric, options.trend, query_id)
-        chosen = _separated(timeline.time_of(ranked), k, options.min_separation)
+        chosen = separated(timeline.time_of(ranked), k, options.min_separation)
         return Analogues(ranked[chosen], timeline.time_of(ranked[chosen]), distances[chosen], skipped)
     if rerank is not None:
         wanted = min(len(candidates), max(8 * k, RERANK_POOL))
@@ -90,7 +90,7 @@ def find_analogues(engine: Engine, timeline: Timeline, vector: np.ndarray, k: in
             distances = np.asarray(rerank(ids), np.float32)
             order = np.lexsort((ids, distances))
             ids, distances = ids[order], distances[order]
-        chosen = _separated(timeline.time_of(ids), k, options.min_separation)
+        chosen = separated(timeline.time_of(ids), k, options.min_separation)
         if len(chosen) == k or wanted >= len(candidates):
             return Analogues(ids[chosen], timeline.time_of(ids[chosen]), distances[chosen])
         wanted = min(len(candidates), 4 * wanted)
@@ -117,7 +117,7 @@ def _trend_ranking(engine: Engine, timeline: Timeline, candidates: np.ndarray, k
     return candidates[order], distances[order].astype(np.float32), int((~full).sum())
 
 
-def _separated(times: np.ndarray, k: int, separation: timedelta | None) -> np.ndarray:
+def separated(times: np.ndarray, k: int, separation: timedelta | None) -> np.ndarray:
     """Positions of the first ``k`` of ``times`` (in ranking order) that keep ``separation`` from every earlier kept one."""
     if separation is None:
         return np.arange(min(k, len(times)))

@@ -33,13 +33,13 @@ from ..search.neighbours import parse_window
 from ..store.database import Store
 from .find import Analogues, find_analogues, rerank_for, restrict
 from .options import AnalogueOptions
-from .scores import crps, exceedance
+from .scores import ESTIMATOR, crps, exceedance
 from .timeline import Timeline
 
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["Ensembles", "LeadForecast", "Forecast", "forecast", "parse_leads", "read_fields", "save_forecast",
+__all__ = ["Ensembles", "LeadForecast", "Forecast", "forecast", "parse_leads", "parse_period", "read_fields", "save_forecast",
            "write_members", "DEFAULT_THRESHOLDS"]
 
 DEFAULT_THRESHOLDS = (20.0, 35.0)  # dBZ: rain, and heavy rain or storms
@@ -58,6 +58,26 @@ def parse_leads(leads: str | Sequence[str | timedelta], parameter: str = "lead")
     if not parsed:
         raise UsageError(f"{parameter} needs at least one duration such as 1h", parameter=parameter)
     return parsed
+
+
+def parse_period(text: str | tuple) -> tuple[datetime, datetime]:
+    """``"2019-11-01/2020-01-01"`` (start included, end excluded) or a pair, as naive UTC datetimes.
+
+    Raises
+    ------
+    UsageError
+        If it is not two times separated by ``/`` with the start first.
+    """
+    parts = text.split("/") if isinstance(text, str) else list(text)
+    if len(parts) != 2:
+        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test")
+    try:
+        start, end = parse_time(parts[0]), parse_time(parts[1])
+    except UsageError:
+        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test") from None
+    if end <= start:
+        raise UsageError(f"test must end after it starts, got {text!r}", parameter="test")
+    return start, end
 
 
 def read_fields(store: Store, ids: Sequence[int], reader: RowReader | None = None) -> dict[int, np.ndarray]:
@@ -248,7 +268,7 @@ def forecast(
                              fields[int(truths[n])] if truths[n] >= 0 else None)
                 for n, lead in enumerate(lead_list)]
     settings = {"k": k, "metric": metric, "leads": [_hours(l) for l in lead_list], "thresholds": list(chosen),
-                "where": where, **(analogue.to_dict() if analogue is not None else {})}
+                "where": where, "crps_estimator": ESTIMATOR, **(analogue.to_dict() if analogue is not None else {})}
     if analogue is not None and analogue.trend is not None:
         settings["skipped_without_trend_window"] = found.skipped
     return Forecast(when, query_id, settings, found, per_lead, times, fields[query_id])

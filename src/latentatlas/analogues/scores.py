@@ -1,10 +1,15 @@
 """Scores of ensemble forecasts of fields, per pixel: CRPS (scoringrules), Brier score, reliability, rank histogram.
 
-An ensemble is ``(m, ...)`` members of the shape of the truth. The CRPS is
-that of the ensemble's empirical distribution (scoringrules' quantile
-decomposition estimator, on its numpy backend, which needs no compiling),
-equal to ``E|X - y| - E|X - X'| / 2`` over the members, so a one-member
-ensemble scores the absolute error.
+An ensemble is ``(m, ...)`` members of the shape of the truth. The CRPS
+comes from scoringrules (its numpy backend, which needs no compiling) with
+one of two estimators:
+
+* ``"fair"`` (the default): ``E|X - y| - sum_{i != j} |X_i - X_j| / (2 m (m - 1))``,
+  unbiased for the CRPS of the distribution the members are drawn from,
+  whatever their number, so ensembles of different sizes compare fairly
+  (Ferro 2014); a one-member ensemble scores the absolute error.
+* ``"qd"``: the CRPS of the members' empirical distribution,
+  ``E|X - y| - E|X - X'| / 2``, which favours larger ensembles.
 """
 
 from __future__ import annotations
@@ -13,18 +18,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["crps", "exceedance", "brier", "Reliability", "rank_counts", "skill"]
+__all__ = ["crps", "exceedance", "brier", "Reliability", "rank_counts", "skill", "ESTIMATORS", "ESTIMATOR"]
 
 RELIABILITY_BINS = 10
+ESTIMATORS = ("fair", "qd")
+ESTIMATOR = "fair"  # the estimator every CRPS of the package uses unless told
 
 
-def crps(members: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """The CRPS of the ensemble ``members (m, ...)`` at each point of ``truth``."""
+def crps(members: np.ndarray, truth: np.ndarray, estimator: str = ESTIMATOR) -> np.ndarray:
+    """The CRPS of the ensemble ``members (m, ...)`` at each point of ``truth``, by ``estimator`` ("fair" or "qd")."""
     import scoringrules
 
     members = np.asarray(members, np.float64)
     truth = np.asarray(truth, np.float64)
-    return np.asarray(scoringrules.crps_ensemble(truth, members, m_axis=0, backend="numpy"))
+    if len(members) == 1:  # both estimators give the absolute error; "fair" would divide by m - 1 = 0
+        return np.abs(members[0] - truth)
+    return np.asarray(scoringrules.crps_ensemble(truth, members, m_axis=0, estimator=estimator, backend="numpy"))
 
 
 def exceedance(members: np.ndarray, threshold: float) -> np.ndarray:

@@ -13,8 +13,9 @@ stand three reference ensembles of the same truth (the stored field at
 * random: the fields that followed ``k`` hours drawn at random from the
   rows analogues may come from (a floor any method should beat).
 
-Scores per lead, per pixel of the fields as read and averaged: the CRPS of
-each ensemble and its skill score ``1 - CRPS / CRPS_reference``; per
+Scores per lead, per pixel of the fields as read and averaged: the fair CRPS
+of each ensemble (:mod:`latentatlas.analogues.scores`: ensembles of 1, ``k``
+and about 40 members compare without favouring the larger) and its skill score ``1 - CRPS / CRPS_reference``; per
 threshold the Brier score of each ensemble's exceedance probability, its
 skill against climatology, and the analogues' reliability table; and the
 rank histogram of the truth among the analogue members (ties at random;
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import time as clock
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -36,43 +37,24 @@ import numpy as np
 
 from ..checks import at_least, one_of, validated
 from ..errors import UsageError
-from ..ops.at_time import format_time, parse_time
+from ..ops.at_time import format_time
 from ..progress import ProgressCallback, silent
 from ..search.engine import EngineCache
 from ..search.metrics import METRICS
 from ..store.database import Store
-from .forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, read_fields
+from .forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, parse_period, read_fields
 from .options import AnalogueOptions
-from .scores import Reliability, brier, crps, exceedance, rank_counts, skill
+from .scores import ESTIMATOR, Reliability, brier, crps, exceedance, rank_counts, skill
+from .spaces import crps_by_space, parse_spaces, space_vectors
 from .timeline import season_distance
 
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "parse_period", "METHODS"]
+__all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "METHODS"]
 
 METHODS = ("analogue", "climatology", "persistence", "random")
 _DAY_US = 86_400_000_000
-
-
-def parse_period(text: str | tuple) -> tuple[datetime, datetime]:
-    """``"2019-11-01/2020-01-01"`` (start included, end excluded) or a pair, as naive UTC datetimes.
-
-    Raises
-    ------
-    UsageError
-        If it is not two times separated by ``/`` with the start first.
-    """
-    parts = text.split("/") if isinstance(text, str) else list(text)
-    if len(parts) != 2:
-        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test")
-    try:
-        start, end = parse_time(parts[0]), parse_time(parts[1])
-    except UsageError:
-        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test") from None
-    if end <= start:
-        raise UsageError(f"test must end after it starts, got {text!r}", parameter="test")
-    return start, end
 
 
 @dataclass
@@ -153,11 +135,16 @@ class AnalogueEvaluation:
     seconds: float
     analogues: dict[int, np.ndarray] = field(repr=False, default_factory=dict)
     out: dict[str, str] = field(default_factory=dict)
+    spaces: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"settings", "hours", "skipped", "leads": [{"lead", "crps_analogue", ..., "brier": {...}}], "seconds", "out"}``."""
+        """``{"settings", "hours", "skipped", "leads": [{"lead", "crps_analogue", ..., "brier": {...}}], "spaces", "seconds", "out"}``.
+
+        ``spaces`` (when asked): :func:`latentatlas.analogues.spaces.crps_by_space`'s result.
+        """
         return {"settings": self.settings, "hours": self.hours, "skipped": self.skipped,
-                "leads": [lead.to_dict() for lead in self.leads], "seconds": self.seconds, "out": self.out or None}
+                "leads": [lead.to_dict() for lead in self.leads], "spaces": self.spaces, "seconds": self.seconds,
+                "out": self.out or None}
 
     def tables(self) -> list[tuple[list[str], list[list[str]]]]:
         """The two summary tables of :func:`summary_tables`."""
@@ -165,7 +152,7 @@ class AnalogueEvaluation:
 
 
 def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]]]]:
-    """Columns and rows of two tables of an evaluation's JSON: mean CRPS per method, then the skill scores (CRPSS, BSS)."""
+    """Columns and rows of the tables of an evaluation's JSON: mean CRPS per method, the skill scores (CRPSS, BSS), and by space."""
     leads = data["leads"]
     thresholds = list(leads[0]["brier"]) if leads else []
 
@@ -176,9 +163,15 @@ def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]
     skills = [[lead["lead"], shown(lead["crpss_vs_climatology"]), shown(lead["crpss_vs_persistence"]),
                shown(lead["crpss_random_vs_climatology"]),
                *[shown(lead["brier"][t]["bss_vs_climatology"]) for t in thresholds]] for lead in leads]
-    return [(["lead", "forecasts", *[f"CRPS {m}" for m in METHODS]], scores),
-            (["lead", "CRPSS vs clim.", "CRPSS vs pers.", "random vs clim.", *[f"BSS > {t}" for t in thresholds]],
-             skills)]
+    tables = [(["lead", "forecasts", *[f"CRPS {m}" for m in METHODS]], scores),
+              (["lead", "CRPSS vs clim.", "CRPSS vs pers.", "random vs clim.", *[f"BSS > {t}" for t in thresholds]],
+               skills)]
+    spaces = data.get("spaces")
+    if spaces:
+        tables.append((["lead", "forecasts", *[f"CRPS {name}" for name in spaces["crps"]]],
+                       [[lead, str(spaces["forecasts"][lead]), *[shown(by_lead[lead]) for by_lead in spaces["crps"].values()]]
+                        for lead in spaces["leads"]]))
+    return tables
 
 
 @validated(k=at_least(1), metric=one_of(METRICS))
@@ -195,6 +188,7 @@ def evaluate_analogues(
     engines: EngineCache | None = None,
     progress: ProgressCallback = silent,
     model: Callable[[], LatentModel] | None = None,
+    spaces: str | Sequence[str] | None = None,
 ) -> AnalogueEvaluation:
     """Forecast every stored hour of the ``test`` period and score it (see the module's notes).
 
@@ -214,6 +208,12 @@ def evaluate_analogues(
         SQL predicate on ``images`` that analogues must pass.
     seed : int
         Seed of the random hours and of the rank histogram's tie breaks.
+    spaces : str or sequence, optional
+        ``"codes,pca,pixels"``: also verify, on the same period, leads, ``k``
+        and minimum separation (no other option), the analogues found with
+        the stored codes, with PCA of their size and with the raw pixels at
+        the model's input size (:func:`latentatlas.analogues.spaces.crps_by_space`);
+        needs an atlas of one field per time, and ``model`` for pca and pixels.
 
     Raises
     ------
@@ -223,6 +223,7 @@ def evaluate_analogues(
         If stored fields cannot be read again.
     """
     started = clock.perf_counter()
+    names = None if spaces is None else parse_spaces(spaces)
     start, end = parse_period(test)
     lead_list = parse_leads(leads)
     options = analogue or AnalogueOptions()
@@ -277,11 +278,12 @@ def evaluate_analogues(
                 "random": fields[timeline.position(drawn[:, n])],
             }, truth, rng)
     progress("forecast", len(queries), len(queries))
+    by_space = None if names is None else _by_space(names, ensembles, fields, inside, lead_list, k, options, model)
     settings = {"test": [start.isoformat(), end.isoformat()], "k": k, "metric": metric,
                 "leads": [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list], "thresholds": list(chosen),
-                "where": where, "seed": seed, **options.to_dict()}
+                "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **options.to_dict()}
     return AnalogueEvaluation(settings, tallies, len(found_by_query), skipped, clock.perf_counter() - started,
-                              found_by_query)
+                              found_by_query, spaces=by_space)
 
 
 def save_evaluation(result: AnalogueEvaluation, out: str | Path) -> dict[str, str]:
@@ -316,6 +318,22 @@ class _Climatology:
         if self.season is not None:
             keep &= season_distance(self.timeline.times, when) <= self.season.total_seconds() / 86400
         return np.flatnonzero(keep)
+
+
+def _by_space(names: tuple[str, ...], ensembles: Ensembles, fields: np.ndarray, inside: np.ndarray,
+              leads: list[timedelta], k: int, options: AnalogueOptions,
+              model: Callable[[], LatentModel] | None) -> dict[str, Any]:
+    """The CRPS of the analogues found in each of ``names`` (codes, pca, pixels) on the evaluation's test period."""
+    timeline = ensembles.timeline
+    if len(np.unique(timeline.times)) != len(timeline.times):
+        raise UsageError("space needs an atlas of one field per time (this one has tiles)", parameter="space")
+    inputs = None
+    if set(names) - {"codes"}:
+        if model is None:
+            raise UsageError("space pca and pixels need the atlas's model (its input size)", parameter="space")
+        inputs = model().prepare(list(fields))
+    vectors = space_vectors(names, ensembles.engine.vectors(timeline.ids), inputs, ~inside)
+    return crps_by_space(vectors, fields, timeline.times, inside, leads, k, options.min_separation)
 
 
 def _field_array(store: Store, timeline) -> np.ndarray:
