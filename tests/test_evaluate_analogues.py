@@ -87,8 +87,12 @@ def recurring_atlas(tmp_path_factory):
 def test_analogues_beat_climatology_and_random_hours_where_a_pattern_recurs(recurring_atlas):
     with Atlas.open(recurring_atlas, read_only=True) as atlas:
         result = atlas.evaluate_analogues("2021-04-15/2021-04-30", leads="1h,3h,6h", k=8, min_separation="12h",
-                                          thresholds=(20,), progress=False)
+                                          thresholds=(20,), spaces="codes", progress=False)
     data = result.to_dict()
+    assert data["settings"]["crps_estimator"] == data["spaces"]["estimator"] == "fair"
+    for lead in data["leads"]:  # the codes' space finds the same analogues on the same period: the same CRPS
+        assert data["spaces"]["forecasts"][lead["lead"]] == lead["forecasts"]
+        assert data["spaces"]["crps"]["codes"][lead["lead"]] == pytest.approx(lead["crps_analogue"], rel=1e-9)
     assert data["hours"] == 15 * 24 - data["skipped"]["no_truth"] - data["skipped"]["no_analogue"]
     for lead in data["leads"]:
         assert lead["forecasts"] > 300 and 0 < lead["members"] <= 8
@@ -107,9 +111,12 @@ def test_analogues_beat_climatology_and_random_hours_where_a_pattern_recurs(recu
 
 def test_evaluate_analogues_on_the_command_line(cli, error_line, radar_atlas, tmp_path):
     result = cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 12:00/2019-01-03",
-                 "--lead", "1h,2h", "-k", 4, "--season-window", "30d", "--out", tmp_path / "ev", "--json")
+                 "--lead", "1h,2h", "-k", 4, "--season-window", "30d", "--space", "codes,pca,pixels",
+                 "--out", tmp_path / "ev", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
+    assert list(data["spaces"]["crps"]) == ["codes", "pca", "pixels"] and data["spaces"]["leads"] == ["1h", "2h"]
+    assert all(value > 0 for by_lead in data["spaces"]["crps"].values() for value in by_lead.values())
     assert [lead["lead"] for lead in data["leads"]] == ["1h", "2h"] and data["hours"] == 11
     assert data["skipped"]["no_truth"] == 1 and set(data["leads"][0]["brier"]) == {"20", "35"}
     assert json.loads((tmp_path / "ev" / "analogues.json").read_text())["leads"][0]["crps_analogue"] > 0
@@ -121,3 +128,6 @@ def test_evaluate_analogues_on_the_command_line(cli, error_line, radar_atlas, tm
     assert "--test must be START/END" in line
     line = error_line(cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2020-01-01/2020-02-01"), 2)
     assert "--test 2020-01-01 00:00/2020-02-01 00:00 holds no stored hour" in line
+    line = error_line(cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 18:00/2019-01-03",
+                          "--space", "codes,umap"), 2)
+    assert "--space must be some of codes, pca, pixels" in line

@@ -430,7 +430,7 @@ class Atlas:
     def evaluate_analogues(self, test: str | tuple, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h,12h",
                            k: int = 20, metric: str = "l2", analogue: AnalogueOptions | None = None,
                            thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, where: str | None = None,
-                           seed: int = 0, out: str | Path | None = None,
+                           seed: int = 0, out: str | Path | None = None, spaces: str | Sequence[str] | None = None,
                            progress: Progress = True, **options: Any) -> AnalogueEvaluation:
         """Forecast every stored hour of ``test`` (``"START/END"``) from the other hours, and score it.
 
@@ -438,14 +438,16 @@ class Atlas:
         random hours, Brier scores and reliability per threshold, and the
         rank histogram, per lead. The test period never supplies analogues.
         ``out`` (a folder) receives ``verification.png`` and ``analogues.json``.
-        The analogue options are those of :meth:`search`.
+        ``spaces`` (``"codes,pca,pixels"``) also scores, on the same period
+        and ``k``, the analogues found with the codes, PCA of their size and
+        the raw pixels. The analogue options are those of :meth:`search`.
         See :func:`latentatlas.analogues.verify.evaluate_analogues`.
         """
         from .analogues import verify as verification
 
         result = verification.evaluate_analogues(self.store, test, leads, k, metric,
                                                  AnalogueOptions.given(analogue, **options), thresholds, where,
-                                                 seed, self._engines, progress, lambda: self.model)
+                                                 seed, self._engines, progress, lambda: self.model, spaces)
         if out is not None:
             verification.save_evaluation(result, out)
         return result

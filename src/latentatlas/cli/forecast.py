@@ -84,6 +84,8 @@ def evaluate_analogues(
     threshold: ThresholdOption = None,
     where: WhereOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random hours.")] = 0,
+    space: Annotated[Optional[str], typer.Option(
+        "--space", help="Also verify analogues found with each of codes,pca,pixels (same period and k).")] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder for verification.png (CRPSS, reliability, rank histogram) and analogues.json.")] = None,
     json_output: JsonOption = False,
@@ -92,7 +94,7 @@ def evaluate_analogues(
     """Forecast every hour of --test from the other hours and score it against climatology, persistence and random hours."""
     report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
         test, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), where=where,
-        seed=seed, out=out, progress=progress),
+        seed=seed, out=out, spaces=space, progress=progress),
         quiet=quiet or json_output)
     if json_output:
         emit_json(report.to_dict())
