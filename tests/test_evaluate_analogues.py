@@ -131,3 +131,24 @@ def test_evaluate_analogues_on_the_command_line(cli, error_line, radar_atlas, tm
     line = error_line(cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 18:00/2019-01-03",
                           "--space", "codes,umap"), 2)
     assert "--space must be some of codes, pca, pixels" in line
+
+
+def test_the_nowcast_references_are_scored_beside_the_analogues(cli, radar_atlas):
+    result = cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 12:00/2019-01-03", "--lead",
+                 "1h,2h", "-k", 3, "--reference", "extrapolation,steps", "--every", "6h", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["hours"] == 2 and data["settings"]["references"] == ["extrapolation", "steps"]
+    for lead in data["leads"]:
+        assert lead["forecasts"] == 2 and lead["crps_extrapolation"] > 0 and lead["crps_steps"] > 0
+        assert set(lead["brier"]["20"]) >= {"extrapolation", "steps"}
+    assert data["crossover_lead"] in (None, "1h", "2h")
+
+
+def test_the_crossover_is_the_first_lead_from_which_the_analogues_stay_ahead_of_extrapolation():
+    from latentatlas.analogues.verify import crossover
+
+    leads = [{"lead": f"{h}h", "crps_analogue": a, "crps_extrapolation": e}
+             for h, a, e in ((1, 2.0, 1.0), (3, 1.0, 1.5), (6, 2.0, 1.9), (12, 2.0, 3.0))]
+    assert crossover(leads) == "12h" and crossover(leads[:2]) == "3h" and crossover(leads[:1]) is None
+    assert crossover([{"lead": "1h", "crps_analogue": 1.0}]) is None

@@ -431,6 +431,7 @@ class Atlas:
                            k: int = 20, metric: str = "l2", analogue: AnalogueOptions | None = None,
                            thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, where: str | None = None,
                            seed: int = 0, out: str | Path | None = None, spaces: str | Sequence[str] | None = None,
+                           references: str | Sequence[str] | None = None, every: str | timedelta | None = None,
                            progress: Progress = True, **options: Any) -> AnalogueEvaluation:
         """Forecast every stored hour of ``test`` (``"START/END"``) from the other hours, and score it.
 
@@ -440,14 +441,17 @@ class Atlas:
         ``out`` (a folder) receives ``verification.png`` and ``analogues.json``.
         ``spaces`` (``"codes,pca,pixels"``) also scores, on the same period
         and ``k``, the analogues found with the codes, PCA of their size and
-        the raw pixels. The analogue options are those of :meth:`search`.
+        the raw pixels; ``references`` (``"extrapolation,steps"``) scores
+        pySTEPS' nowcasts beside them; ``every`` (``"6h"``) forecasts only
+        the hours that far apart. The analogue options are those of :meth:`search`.
         See :func:`latentatlas.analogues.verify.evaluate_analogues`.
         """
         from .analogues import verify as verification
 
         result = verification.evaluate_analogues(self.store, test, leads, k, metric,
                                                  AnalogueOptions.given(analogue, **options), thresholds, where,
-                                                 seed, self._engines, progress, lambda: self.model, spaces)
+                                                 seed, self._engines, progress, lambda: self.model, spaces,
+                                                 references, every)
         if out is not None:
             verification.save_evaluation(result, out)
         return result

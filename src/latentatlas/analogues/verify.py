@@ -41,12 +41,14 @@ from ..ops.at_time import format_time
 from ..progress import ProgressCallback, silent
 from ..search.engine import EngineCache
 from ..search.metrics import METRICS
+from ..search.neighbours import parse_window
 from ..store.database import Store
 from .forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, parse_period, read_fields
 from .options import AnalogueOptions
+from .references import PAST_FIELDS, nowcast, parse_references
 from .scores import ESTIMATOR, Reliability, brier, crps, exceedance, rank_counts, skill
 from .spaces import crps_by_space, parse_spaces, space_vectors
-from .timeline import season_distance
+from .timeline import Timeline, season_distance
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -63,16 +65,18 @@ class _LeadTally:
 
     lead: timedelta
     thresholds: tuple[float, ...]
+    methods: tuple[str, ...] = METHODS
     forecasts: int = 0
     analogues: int = 0
-    crps: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METHODS, 0.0))
+    crps: dict[str, float] = field(default_factory=dict)
     brier: dict[float, dict[str, float]] = field(default_factory=dict)
     reliability: dict[float, Reliability] = field(default_factory=dict)
     ranks: dict[int, np.ndarray] = field(default_factory=dict)
     sizes: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.brier = {t: dict.fromkeys(METHODS, 0.0) for t in self.thresholds}
+        self.crps = dict.fromkeys(self.methods, 0.0)
+        self.brier = {t: dict.fromkeys(self.methods, 0.0) for t in self.thresholds}
         self.reliability = {t: Reliability() for t in self.thresholds}
 
     def add(self, ensembles: dict[str, np.ndarray], truth: np.ndarray, rng: np.random.Generator) -> None:
@@ -100,19 +104,19 @@ class _LeadTally:
     def to_dict(self) -> dict[str, Any]:
         """Mean scores and skill scores of this lead."""
         n = max(self.forecasts, 1)
-        mean = {m: (self.crps[m] / n if self.forecasts else None) for m in METHODS}
+        mean = {m: (self.crps[m] / n if self.forecasts else None) for m in self.methods}
         hours = self.lead.total_seconds() / 3600
         size, counted, histogram = self.rank_histogram()
         return {
             "lead": f"{hours:g}h", "hours": hours, "forecasts": self.forecasts,
             "members": self.analogues / n if self.forecasts else None,
-            **{f"crps_{m}": mean[m] for m in METHODS},
+            **{f"crps_{m}": mean[m] for m in self.methods},
             "crpss_vs_climatology": skill(mean["analogue"], mean["climatology"]),
             "crpss_vs_persistence": skill(mean["analogue"], mean["persistence"]),
             "crpss_vs_random": skill(mean["analogue"], mean["random"]),
             "crpss_random_vs_climatology": skill(mean["random"], mean["climatology"]),
             "brier": {f"{t:g}": {
-                **{m: (self.brier[t][m] / n if self.forecasts else None) for m in METHODS},
+                **{m: (self.brier[t][m] / n if self.forecasts else None) for m in self.methods},
                 "bss_vs_climatology": skill(self.brier[t]["analogue"], self.brier[t]["climatology"]),
                 "bss_vs_persistence": skill(self.brier[t]["analogue"], self.brier[t]["persistence"]),
                 "reliability": self.reliability[t].table(),
@@ -142,13 +146,24 @@ class AnalogueEvaluation:
 
         ``spaces`` (when asked): :func:`latentatlas.analogues.spaces.crps_by_space`'s result.
         """
-        return {"settings": self.settings, "hours": self.hours, "skipped": self.skipped,
-                "leads": [lead.to_dict() for lead in self.leads], "spaces": self.spaces, "seconds": self.seconds,
+        leads = [lead.to_dict() for lead in self.leads]
+        return {"settings": self.settings, "hours": self.hours, "skipped": self.skipped, "leads": leads,
+                "crossover_lead": crossover(leads), "spaces": self.spaces, "seconds": self.seconds,
                 "out": self.out or None}
 
     def tables(self) -> list[tuple[list[str], list[list[str]]]]:
         """The two summary tables of :func:`summary_tables`."""
         return summary_tables(self.to_dict())
+
+
+def crossover(leads: list[dict[str, Any]]) -> str | None:
+    """The first lead from which the analogues' CRPS is at most extrapolation's at every later lead (None: never, or no extrapolation)."""
+    beaten = [lead.get("crps_extrapolation") is not None and lead["crps_analogue"] is not None
+              and lead["crps_analogue"] <= lead["crps_extrapolation"] for lead in leads]
+    for n in range(len(leads)):
+        if all(beaten[n:]):
+            return leads[n]["lead"]
+    return None
 
 
 def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]]]]:
@@ -159,11 +174,12 @@ def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]
     def shown(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
-    scores = [[lead["lead"], str(lead["forecasts"]), *[shown(lead[f"crps_{m}"]) for m in METHODS]] for lead in leads]
+    methods = [key[len("crps_"):] for key in (leads[0] if leads else {}) if key.startswith("crps_")]
+    scores = [[lead["lead"], str(lead["forecasts"]), *[shown(lead[f"crps_{m}"]) for m in methods]] for lead in leads]
     skills = [[lead["lead"], shown(lead["crpss_vs_climatology"]), shown(lead["crpss_vs_persistence"]),
                shown(lead["crpss_random_vs_climatology"]),
                *[shown(lead["brier"][t]["bss_vs_climatology"]) for t in thresholds]] for lead in leads]
-    tables = [(["lead", "forecasts", *[f"CRPS {m}" for m in METHODS]], scores),
+    tables = [(["lead", "forecasts", *[f"CRPS {m}" for m in methods]], scores),
               (["lead", "CRPSS vs clim.", "CRPSS vs pers.", "random vs clim.", *[f"BSS > {t}" for t in thresholds]],
                skills)]
     spaces = data.get("spaces")
@@ -189,6 +205,8 @@ def evaluate_analogues(
     progress: ProgressCallback = silent,
     model: Callable[[], LatentModel] | None = None,
     spaces: str | Sequence[str] | None = None,
+    references: str | Sequence[str] | None = None,
+    every: str | timedelta | None = None,
 ) -> AnalogueEvaluation:
     """Forecast every stored hour of the ``test`` period and score it (see the module's notes).
 
@@ -214,6 +232,12 @@ def evaluate_analogues(
         the stored codes, with PCA of their size and with the raw pixels at
         the model's input size (:func:`latentatlas.analogues.spaces.crps_by_space`);
         needs an atlas of one field per time, and ``model`` for pca and pixels.
+    references : str or sequence, optional
+        ``"extrapolation,steps"``: also score pySTEPS' nowcasts from each
+        hour's last three fields (:mod:`latentatlas.analogues.references`;
+        STEPS with ``k`` members); hours lacking them are skipped and counted.
+    every : str or timedelta, optional
+        Forecast only the hours this far apart from the period's start (``"6h"``).
 
     Raises
     ------
@@ -224,6 +248,8 @@ def evaluate_analogues(
     """
     started = clock.perf_counter()
     names = None if spaces is None else parse_spaces(spaces)
+    nowcasts = () if references is None else parse_references(references)
+    spacing = parse_window(every, "every")
     start, end = parse_period(test)
     lead_list = parse_leads(leads)
     options = analogue or AnalogueOptions()
@@ -234,11 +260,14 @@ def evaluate_analogues(
     low, high = np.datetime64(start, "us"), np.datetime64(end, "us")
     inside = (timeline.times >= low) & (timeline.times < high)
     queries = timeline.ids[inside]
+    if spacing is not None:
+        queries = queries[(timeline.time_of(queries) - low) % _micros(spacing) == np.timedelta64(0, "us")]
     if len(queries) == 0:
         raise UsageError(f"test {format_time(start)}/{format_time(end)} holds no stored hour", parameter="test")
     excluded = [(low - ensembles.longest, high - np.timedelta64(1, "us"))]
     pool = ensembles.allowed(excluded)
-    skipped = {"no_truth": 0, "no_trend_window": 0, "no_analogue": 0, "no_climatology": 0}
+    skipped = {"no_truth": 0, "no_trend_window": 0, "no_analogue": 0, "no_climatology": 0, "no_past_fields": 0}
+    steps = _lead_steps(lead_list, timeline.step) if nowcasts else []
     if options.trend is not None:
         full = (timeline.window(queries, options.trend) >= 0).all(axis=1)
         skipped["no_trend_window"] = int((~full).sum())
@@ -248,7 +277,7 @@ def evaluate_analogues(
     progress("read fields", 1, 1)
     climate = _Climatology(timeline, inside, options.season_window)
     rng = np.random.default_rng(seed)
-    tallies = [_LeadTally(lead, chosen) for lead in lead_list]
+    tallies = [_LeadTally(lead, chosen, METHODS + nowcasts) for lead in lead_list]
     found_by_query: dict[int, np.ndarray] = {}
     truths = ensembles.following(queries)
     for done, (query, truth_ids) in enumerate(zip(queries, truths)):
@@ -256,10 +285,15 @@ def evaluate_analogues(
         if (truth_ids < 0).all():
             skipped["no_truth"] += 1
             continue
+        past = _past(timeline, int(query)) if nowcasts else None
+        if past is not None and (past < 0).any():
+            skipped["no_past_fields"] += 1
+            continue
         found = ensembles.analogues(int(query), k, excluded)
         if len(found.ids) == 0:
             skipped["no_analogue"] += 1
             continue
+        references_of = {name: nowcast(name, fields[past], steps, k, seed + done) for name in nowcasts}
         found_by_query[int(query)] = found.ids
         members = ensembles.following(found.ids)
         drawn = ensembles.following(rng.choice(pool, size=min(k, len(pool)), replace=False))
@@ -276,12 +310,14 @@ def evaluate_analogues(
                 "climatology": fields[climatology],
                 "persistence": fields[timeline.position(np.array([query]))],
                 "random": fields[timeline.position(drawn[:, n])],
+                **{name: members_of[:, n] for name, members_of in references_of.items()},
             }, truth, rng)
     progress("forecast", len(queries), len(queries))
     by_space = None if names is None else _by_space(names, ensembles, fields, inside, lead_list, k, options, model)
     settings = {"test": [start.isoformat(), end.isoformat()], "k": k, "metric": metric,
                 "leads": [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list], "thresholds": list(chosen),
-                "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **options.to_dict()}
+                "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **options.to_dict(),
+                **({"references": list(nowcasts)} if nowcasts else {}), **({"every": str(spacing)} if spacing else {})}
     return AnalogueEvaluation(settings, tallies, len(found_by_query), skipped, clock.perf_counter() - started,
                               found_by_query, spaces=by_space)
 
@@ -318,6 +354,31 @@ class _Climatology:
         if self.season is not None:
             keep &= season_distance(self.timeline.times, when) <= self.season.total_seconds() / 86400
         return np.flatnonzero(keep)
+
+
+def _past(timeline: Timeline, query: int) -> np.ndarray:
+    """Timeline positions of the :data:`PAST_FIELDS` fields ending at ``query``, oldest first (-1: missing)."""
+    ids = [timeline.shifted(np.array([query]), -lag * timeline.step)[0] for lag in range(PAST_FIELDS - 1, -1, -1)]
+    return timeline.position(np.array(ids))
+
+
+def _lead_steps(leads: list[timedelta], step: np.timedelta64) -> list[int]:
+    """Each lead in the atlas's steps between times.
+
+    Raises
+    ------
+    UsageError
+        If a lead is not a whole number of steps.
+    """
+    found = [_micros(lead) / step for lead in leads]
+    if any(n != int(n) for n in found):
+        raise UsageError(f"the references need leads that are whole steps of the atlas ({step}), got "
+                         f"{', '.join(str(lead) for lead in leads)}", parameter="lead")
+    return [int(n) for n in found]
+
+
+def _micros(span: timedelta) -> np.timedelta64:
+    return np.timedelta64(int(span.total_seconds() * 1e6), "us")
 
 
 def _by_space(names: tuple[str, ...], ensembles: Ensembles, fields: np.ndarray, inside: np.ndarray,

@@ -86,6 +86,9 @@ def evaluate_analogues(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random hours.")] = 0,
     space: Annotated[Optional[str], typer.Option(
         "--space", help="Also verify analogues found with each of codes,pca,pixels (same period and k).")] = None,
+    reference: Annotated[Optional[str], typer.Option(
+        "--reference", help="Also score pySTEPS nowcasts: extrapolation (Lucas-Kanade motion), steps (an ensemble).")] = None,
+    every: Annotated[Optional[str], typer.Option("--every", help="Forecast only the hours this far apart (6h).")] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder for verification.png (CRPSS, reliability, rank histogram) and analogues.json.")] = None,
     json_output: JsonOption = False,
@@ -94,7 +97,7 @@ def evaluate_analogues(
     """Forecast every hour of --test from the other hours and score it against climatology, persistence and random hours."""
     report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
         test, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), where=where,
-        seed=seed, out=out, spaces=space, progress=progress),
+        seed=seed, out=out, spaces=space, references=reference, every=every, progress=progress),
         quiet=quiet or json_output)
     if json_output:
         emit_json(report.to_dict())
@@ -104,5 +107,10 @@ def evaluate_analogues(
     for columns, rows in report.tables():
         print_table(columns, rows)
     console().print("CRPSS and BSS (Brier skill, against climatology) are 1 - score / reference's: above 0 is skill.")
+    data = report.to_dict()
+    if "crps_extrapolation" in data["leads"][0]:
+        crossover = data["crossover_lead"]
+        console().print(f"The analogues beat extrapolation from +{crossover} on." if crossover else
+                        "The analogues do not beat extrapolation up to the last lead.")
     if report.out:
         console().print("Wrote " + ", ".join(report.out.values()))
