@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import UsageError
 from ..search.neighbours import parse_window
 
-__all__ = ["AnalogueOptions", "Region", "parse_region", "parse_weights"]
+__all__ = ["AnalogueOptions", "Region", "parse_region", "parse_weights", "parse_names"]
 
 Region = tuple[float, float, float, float]
 
@@ -65,6 +65,20 @@ def parse_weights(weights: str | Sequence[float] | None) -> tuple[float, ...] | 
         raise UsageError(f"channel_weights must be finite numbers >= 0, not all 0, got {weights!r}",
                          parameter="channel_weights")
     return values
+
+
+def parse_names(names: str | Sequence[str], known: Sequence[str], parameter: str) -> tuple[str, ...]:
+    """``"a,b"`` or names, each one of ``known`` (order kept, repeats dropped).
+
+    Raises
+    ------
+    UsageError
+        Naming ``parameter``, if a name is unknown or none is given.
+    """
+    given = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
+    if not given or any(n not in known for n in given):
+        raise UsageError(f"{parameter} must be some of {', '.join(known)}, got {names!r}", parameter=parameter)
+    return tuple(dict.fromkeys(given))
 
 
 def _wrapped(lon: float) -> float:

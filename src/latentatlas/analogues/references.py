@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import LatentAtlasError, UsageError
+from .options import parse_names
 
 __all__ = ["nowcast", "parse_references", "REFERENCES", "PAST_FIELDS"]
 
@@ -44,12 +45,7 @@ def parse_references(references: str | Sequence[str]) -> tuple[str, ...]:
     UsageError
         If a name is unknown or none is given.
     """
-    names = [n.strip() for n in (references.split(",") if isinstance(references, str) else references) if n.strip()]
-    unknown = [n for n in names if n not in REFERENCES]
-    if unknown or not names:
-        raise UsageError(f"reference must be some of {', '.join(REFERENCES)}, got {references!r}",
-                         parameter="reference")
-    return tuple(dict.fromkeys(names))
+    return parse_names(references, tuple(REFERENCES), "reference")
 
 
 def nowcast(method: str, past: np.ndarray, steps: Sequence[int], members: int = 20, seed: int = 0) -> np.ndarray:

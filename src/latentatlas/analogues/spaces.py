@@ -23,8 +23,9 @@ import numpy as np
 
 from ..errors import UsageError
 from ..search.neighbours import parse_window
-from .forecast import parse_leads, parse_period
 from .find import separated
+from .forecast import parse_leads, parse_period
+from .options import parse_names
 from .scores import ESTIMATORS, crps
 
 __all__ = ["crps_by_space", "space_vectors", "parse_spaces", "SPACES"]
@@ -107,11 +108,7 @@ def parse_spaces(spaces: str | Sequence[str]) -> tuple[str, ...]:
     UsageError
         If a name is unknown or none is given.
     """
-    names = [n.strip() for n in (spaces.split(",") if isinstance(spaces, str) else spaces) if n.strip()]
-    unknown = [n for n in names if n not in SPACES]
-    if unknown or not names:
-        raise UsageError(f"space must be some of {', '.join(SPACES)}, got {spaces!r}", parameter="space")
-    return tuple(dict.fromkeys(names))
+    return parse_names(spaces, tuple(SPACES), "space")
 
 
 def space_vectors(names: Sequence[str], codes: np.ndarray, inputs: np.ndarray | None,
