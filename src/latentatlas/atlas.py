@@ -210,7 +210,8 @@ class Atlas:
                  metric: str = "l2", analogue: AnalogueOptions | None = None,
                  thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, tile: tuple[int, int] | None = None,
                  where: str | None = None, out: str | Path | None = None,
-                 colormap: str = "reflectivity", **options: Any) -> forecast_op.Forecast:
+                 colormap: str = "reflectivity", references: str | Sequence[str] | None = None,
+                 **options: Any) -> forecast_op.Forecast:
         """The analogue forecast of the hours after ``time``: what followed its ``k`` analogues, per lead.
 
         Members are the stored fields at each analogue's time plus each of
@@ -218,11 +219,12 @@ class Atlas:
         their mean, spread, the probability of exceeding each of
         ``thresholds`` and the truth when stored. The analogue options are
         those of :meth:`search`. ``out`` (a folder) receives ``forecast.png``
-        and ``members.parquet``. See :func:`latentatlas.analogues.forecast.forecast`.
+        and ``members.parquet``. ``references`` (``"extrapolation,steps"``)
+        adds pySTEPS' nowcasts beside the analogues. See
+        :func:`latentatlas.analogues.forecast.forecast`.
         """
         result = forecast_op.forecast(self.store, time, leads, k, metric, AnalogueOptions.given(analogue, **options),
-                                      thresholds, tile, where,
-                                      self._engines, lambda: self.model)
+                                      thresholds, tile, where, self._engines, lambda: self.model, references)
         if out is not None:
             forecast_op.save_forecast(self.store, result, out, colormap)
         return result

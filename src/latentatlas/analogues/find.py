@@ -29,7 +29,7 @@ from ..search.engine import Engine
 from ..search.metrics import get_metric
 from ..store.database import Store
 from .options import AnalogueOptions
-from .timeline import Timeline
+from .timeline import Timeline, shown_step
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -105,7 +105,7 @@ def _trend_ranking(engine: Engine, timeline: Timeline, candidates: np.ndarray, k
     query = timeline.window(np.array([query_id]), span)[0]
     if (query < 0).any():
         raise UsageError(f"trend: the query lacks {int((query < 0).sum())} of the {len(query)} rows of its "
-                         f"{span} window (one every {_shown(timeline.step)})", parameter="trend")
+                         f"{span} window (one every {shown_step(timeline.step)})", parameter="trend")
     lagged = timeline.window(candidates, span)
     full = (lagged >= 0).all(axis=1)
     lagged, candidates = lagged[full], candidates[full]
@@ -129,10 +129,6 @@ def separated(times: np.ndarray, k: int, separation: timedelta | None) -> np.nda
             if len(kept) == k:
                 break
     return np.array(kept, np.int64)
-
-
-def _shown(step: np.timedelta64) -> str:
-    return str(timedelta(microseconds=int(step / np.timedelta64(1, "us"))))
 
 
 def restrict(store: Store, options: AnalogueOptions, ids: np.ndarray) -> np.ndarray:

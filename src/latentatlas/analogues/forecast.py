@@ -33,8 +33,9 @@ from ..search.neighbours import parse_window
 from ..store.database import Store
 from .find import Analogues, find_analogues, rerank_for, restrict
 from .options import AnalogueOptions
+from .references import PAST_FIELDS, nowcast, parse_references
 from .scores import ESTIMATOR, crps, exceedance
-from .timeline import Timeline
+from .timeline import Timeline, shown_step
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -148,7 +149,10 @@ class Ensembles:
 
 @dataclass
 class LeadForecast:
-    """The ensemble at one lead: members ``(m, H, W)``, their ids, mean, spread, exceedance probabilities, truth."""
+    """The ensemble at one lead: members ``(m, H, W)``, their ids, mean, spread, exceedance probabilities, truth.
+
+    ``references`` holds the members of each nowcast reference (``{"steps": (m, H, W)}``).
+    """
 
     lead: timedelta
     member_ids: np.ndarray
@@ -156,6 +160,7 @@ class LeadForecast:
     thresholds: tuple[float, ...]
     truth_id: int | None = None
     truth: np.ndarray | None = None
+    references: dict[str, np.ndarray] = field(default_factory=dict)
     mean: np.ndarray = field(init=False)
     spread: np.ndarray = field(init=False)
     probabilities: dict[float, np.ndarray] = field(init=False)
@@ -179,6 +184,10 @@ class LeadForecast:
                              "crps": float(crps(self.members, self.truth).mean()),
                              "mae_of_mean": float(np.abs(self.mean - self.truth).mean()),
                              "exceeded": {f"{t:g}": float((self.truth > t).mean()) for t in self.thresholds}}
+        for name, members in self.references.items():
+            data.setdefault("references", {})[name] = {"members": len(members), "mean": float(members.mean()), **(
+                {} if self.truth is None else {"crps": float(crps(members, self.truth).mean()),
+                                               "mae_of_mean": float(np.abs(members.mean(axis=0) - self.truth).mean())})}
         return data
 
 
@@ -219,6 +228,7 @@ def forecast(
     where: str | None = None,
     engines: EngineCache | None = None,
     model: Callable[[], LatentModel] | None = None,
+    references: str | Sequence[str] | None = None,
 ) -> Forecast:
     """The analogue forecast of the hours after ``time`` at each lead (see the module's notes).
 
@@ -239,15 +249,21 @@ def forecast(
         Values whose exceedance probability is forecast (source units).
     where : str, optional
         SQL predicate on ``images`` the analogues must pass.
+    references : str or sequence, optional
+        ``"extrapolation,steps"``: pySTEPS' nowcasts from the last three
+        fields up to ``time`` (:mod:`latentatlas.analogues.references`;
+        STEPS with ``k`` members), beside the analogues at every lead.
 
     Raises
     ------
     UsageError
-        On a bad option, an unknown time, or when no row qualifies as an analogue.
+        On a bad option, an unknown time, when no row qualifies as an
+        analogue, or when a reference lacks the fields before ``time``.
     BadInputError
         If the members' fields cannot be read again.
     """
     lead_list = parse_leads(leads)
+    nowcasts = () if references is None else parse_references(references)
     when = parse_time(time)
     query_id = row_at(store, when, tile)
     engine = (engines or EngineCache()).get(store, metric, exact=True)
@@ -258,17 +274,26 @@ def forecast(
                          f"rows at every lead ({', '.join(_hours(l) for l in lead_list)}) and passes the options")
     members = ensembles.following(found.ids)
     truths = ensembles.following(np.array([query_id]))[0]
-    ids = np.concatenate([members.reshape(-1), truths[truths >= 0], [query_id]])
+    past = ensembles.timeline.last(query_id, PAST_FIELDS) if nowcasts else np.array([], np.int64)
+    if (past < 0).any():
+        raise UsageError(f"reference needs the {PAST_FIELDS} fields up to {format_time(when)}, one every "
+                         f"{shown_step(ensembles.timeline.step)}; {int((past < 0).sum())} are not stored",
+                         parameter="reference")
+    ids = np.concatenate([members.reshape(-1), truths[truths >= 0], [query_id], past])
     fields = read_fields(store, ids)
+    steps = ensembles.timeline.steps_of(lead_list) if nowcasts else []
+    nowcast_of = {name: nowcast(name, np.stack([fields[int(i)] for i in past]), steps, k) for name in nowcasts}
     times = {int(i): t.astype("datetime64[us]").item() for i, t in zip(ids, ensembles.timeline.time_of(ids))}
     times.update({int(i): t.astype("datetime64[us]").item() for i, t in zip(found.ids, found.times)})
     chosen = tuple(float(t) for t in thresholds)
     per_lead = [LeadForecast(lead, members[:, n], np.stack([fields[int(i)] for i in members[:, n]]), chosen,
                              int(truths[n]) if truths[n] >= 0 else None,
-                             fields[int(truths[n])] if truths[n] >= 0 else None)
+                             fields[int(truths[n])] if truths[n] >= 0 else None,
+                             {name: members_of[:, n] for name, members_of in nowcast_of.items()})
                 for n, lead in enumerate(lead_list)]
     settings = {"k": k, "metric": metric, "leads": [_hours(l) for l in lead_list], "thresholds": list(chosen),
-                "where": where, "crps_estimator": ESTIMATOR, **(analogue.to_dict() if analogue is not None else {})}
+                "where": where, "crps_estimator": ESTIMATOR, **(analogue.to_dict() if analogue is not None else {}),
+                **({"references": list(nowcasts)} if nowcasts else {})}
     if analogue is not None and analogue.trend is not None:
         settings["skipped_without_trend_window"] = found.skipped
     return Forecast(when, query_id, settings, found, per_lead, times, fields[query_id])
@@ -288,6 +313,7 @@ def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str
     result.out["members"] = str(write_members(result, folder / "members.parquet"))
     if all(lead.mean.ndim == 2 for lead in result.leads):
         rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
+                 "references": {name: members.mean(axis=0) for name, members in lead.references.items()},
                  "probabilities": lead.probabilities} for lead in result.leads]
         title = f"Analogue forecast from {format_time(result.time)} UTC ({len(result.analogues.ids)} members)"
         figure = forecast_figure(rows, reader_options(store).clip, colormap, title)

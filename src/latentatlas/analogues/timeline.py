@@ -7,12 +7,14 @@ around a year of 365.2425 days, so 5 January is about 10 days from 26 December.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Sequence
 
 import numpy as np
 
+from ..errors import UsageError
 from ..store.database import Store
 
-__all__ = ["Timeline", "day_of_year", "season_distance", "YEAR_DAYS"]
+__all__ = ["Timeline", "day_of_year", "season_distance", "shown_step", "YEAR_DAYS"]
 
 YEAR_DAYS = 365.2425
 _DAY_US = 86_400_000_000
@@ -83,6 +85,24 @@ class Timeline:
         steps = int(np.timedelta64(int(span.total_seconds() * 1e6), "us") // self.step)
         return np.stack([self.shifted(ids, -lag * self.step) for lag in range(steps + 1)], axis=1)
 
+    def last(self, id: int, count: int) -> np.ndarray:
+        """The ids of the ``count`` rows one step apart ending at row ``id``, oldest first, at its tile (-1: missing)."""
+        return np.array([self.shifted(np.array([id]), -lag * self.step)[0] for lag in range(count - 1, -1, -1)])
+
+    def steps_of(self, spans: Sequence[timedelta], parameter: str = "lead") -> list[int]:
+        """Each of ``spans`` in steps of this timeline.
+
+        Raises
+        ------
+        UsageError
+            Naming ``parameter``, if one is not a whole number of steps.
+        """
+        found = [np.timedelta64(span) / self.step for span in spans]
+        if any(n != int(n) or n < 1 for n in found):
+            raise UsageError(f"{parameter} must be whole steps of the atlas ({shown_step(self.step)}), got "
+                             f"{', '.join(str(span) for span in spans)}", parameter=parameter)
+        return [int(n) for n in found]
+
     def in_season(self, ids: np.ndarray, when: np.datetime64, window: timedelta) -> np.ndarray:
         """Whether each of ``ids`` lies within ``window`` days of ``when``'s time of year."""
         return season_distance(self.time_of(ids), when) <= window.total_seconds() / 86400
@@ -101,4 +121,8 @@ def season_distance(times: np.ndarray, when: np.datetime64) -> np.ndarray:
     gap = np.abs(day_of_year(times) - day_of_year(np.array([when]))[0]) % YEAR_DAYS
     return np.nan_to_num(np.minimum(gap, YEAR_DAYS - gap), nan=np.inf)
 
+
+def shown_step(step: np.timedelta64) -> str:
+    """A step as text (``1:00:00``)."""
+    return str(timedelta(microseconds=int(step / np.timedelta64(1, "us"))))
 

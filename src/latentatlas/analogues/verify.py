@@ -48,7 +48,7 @@ from .options import AnalogueOptions
 from .references import PAST_FIELDS, nowcast, parse_references
 from .scores import ESTIMATOR, Reliability, brier, crps, exceedance, rank_counts, skill
 from .spaces import crps_by_space, parse_spaces, space_vectors
-from .timeline import Timeline, season_distance
+from .timeline import season_distance
 
 if TYPE_CHECKING:
     from ..models import LatentModel
@@ -261,13 +261,13 @@ def evaluate_analogues(
     inside = (timeline.times >= low) & (timeline.times < high)
     queries = timeline.ids[inside]
     if spacing is not None:
-        queries = queries[(timeline.time_of(queries) - low) % _micros(spacing) == np.timedelta64(0, "us")]
+        queries = queries[(timeline.time_of(queries) - low) % np.timedelta64(spacing) == np.timedelta64(0, "us")]
     if len(queries) == 0:
         raise UsageError(f"test {format_time(start)}/{format_time(end)} holds no stored hour", parameter="test")
     excluded = [(low - ensembles.longest, high - np.timedelta64(1, "us"))]
     pool = ensembles.allowed(excluded)
     skipped = {"no_truth": 0, "no_trend_window": 0, "no_analogue": 0, "no_climatology": 0, "no_past_fields": 0}
-    steps = _lead_steps(lead_list, timeline.step) if nowcasts else []
+    steps = timeline.steps_of(lead_list, parameter="lead") if nowcasts else []
     if options.trend is not None:
         full = (timeline.window(queries, options.trend) >= 0).all(axis=1)
         skipped["no_trend_window"] = int((~full).sum())
@@ -285,7 +285,7 @@ def evaluate_analogues(
         if (truth_ids < 0).all():
             skipped["no_truth"] += 1
             continue
-        past = _past(timeline, int(query)) if nowcasts else None
+        past = timeline.position(timeline.last(int(query), PAST_FIELDS)) if nowcasts else None
         if past is not None and (past < 0).any():
             skipped["no_past_fields"] += 1
             continue
@@ -354,31 +354,6 @@ class _Climatology:
         if self.season is not None:
             keep &= season_distance(self.timeline.times, when) <= self.season.total_seconds() / 86400
         return np.flatnonzero(keep)
-
-
-def _past(timeline: Timeline, query: int) -> np.ndarray:
-    """Timeline positions of the :data:`PAST_FIELDS` fields ending at ``query``, oldest first (-1: missing)."""
-    ids = [timeline.shifted(np.array([query]), -lag * timeline.step)[0] for lag in range(PAST_FIELDS - 1, -1, -1)]
-    return timeline.position(np.array(ids))
-
-
-def _lead_steps(leads: list[timedelta], step: np.timedelta64) -> list[int]:
-    """Each lead in the atlas's steps between times.
-
-    Raises
-    ------
-    UsageError
-        If a lead is not a whole number of steps.
-    """
-    found = [_micros(lead) / step for lead in leads]
-    if any(n != int(n) for n in found):
-        raise UsageError(f"the references need leads that are whole steps of the atlas ({step}), got "
-                         f"{', '.join(str(lead) for lead in leads)}", parameter="lead")
-    return [int(n) for n in found]
-
-
-def _micros(span: timedelta) -> np.timedelta64:
-    return np.timedelta64(int(span.total_seconds() * 1e6), "us")
 
 
 def _by_space(names: tuple[str, ...], ensembles: Ensembles, fields: np.ndarray, inside: np.ndarray,

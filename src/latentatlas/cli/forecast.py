@@ -17,6 +17,8 @@ from .search import MetricOption, WhereOption
 
 ThresholdOption = Annotated[Optional[str], typer.Option(
     "--threshold", help="Values whose exceedance probability is forecast, comma-separated (default 20,35 dBZ).")]
+ReferenceOption = Annotated[Optional[str], typer.Option(
+    "--reference", help="pySTEPS nowcasts beside the analogues: extrapolation (Lucas-Kanade motion), steps (an ensemble).")]
 KOption = Annotated[int, typer.Option("-k", "--k", help="Analogues: members of each ensemble.")]
 
 
@@ -46,6 +48,7 @@ def forecast(
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder for forecast.png (truth, mean, spread, probabilities) and members.parquet.")] = None,
     colormap: Annotated[str, typer.Option("--colormap", help="Colours of the fields: reflectivity or a matplotlib name.")] = REFLECTIVITY,
+    reference: ReferenceOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """What followed the K hours most like --time, as an ensemble forecast at each --lead."""
@@ -54,7 +57,7 @@ def forecast(
     tile = None if tile_row is None else (tile_row, tile_col)
     result = on_atlas(atlas, lambda opened, progress: opened.forecast(
         time, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), tile=tile,
-        where=where, out=out, colormap=colormap), quiet=True)
+        where=where, out=out, colormap=colormap, references=reference), quiet=True)
     data = result.to_dict()
     if json_output:
         emit_json(data)
@@ -63,13 +66,16 @@ def forecast(
     print_table(("rank", "id", "time", "distance"), [[str(a["rank"]), str(a["id"]), a["time"], f"{a['distance']:.4g}"]
                                                      for a in data["analogues"]])
     thresholds = list(data["leads"][0]["exceedance"])
+    references = data["settings"].get("references", [])
     rows = []
     for lead_data in data["leads"]:
         truth = lead_data["truth"]
         rows.append([lead_data["lead"], f"{lead_data['mean']['average']:.3g}", f"{lead_data['spread']:.3g}",
                      *[f"{lead_data['exceedance'][t]:.3f}" for t in thresholds],
-                     "" if truth is None else f"{truth['crps']:.3g}", "" if truth is None else f"{truth['mae_of_mean']:.3g}"])
-    print_table(("lead", "mean", "spread", *[f"P(> {t}) area" for t in thresholds], "CRPS", "MAE of mean"), rows)
+                     "" if truth is None else f"{truth['crps']:.3g}", "" if truth is None else f"{truth['mae_of_mean']:.3g}",
+                     *["" if truth is None else f"{lead_data['references'][name]['crps']:.3g}" for name in references]])
+    print_table(("lead", "mean", "spread", *[f"P(> {t}) area" for t in thresholds], "CRPS", "MAE of mean",
+                 *[f"CRPS {name}" for name in references]), rows)
     if data["out"]:
         console().print("Wrote " + ", ".join(data["out"].values()))
 
@@ -86,8 +92,7 @@ def evaluate_analogues(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random hours.")] = 0,
     space: Annotated[Optional[str], typer.Option(
         "--space", help="Also verify analogues found with each of codes,pca,pixels (same period and k).")] = None,
-    reference: Annotated[Optional[str], typer.Option(
-        "--reference", help="Also score pySTEPS nowcasts: extrapolation (Lucas-Kanade motion), steps (an ensemble).")] = None,
+    reference: ReferenceOption = None,
     every: Annotated[Optional[str], typer.Option("--every", help="Forecast only the hours this far apart (6h).")] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder for verification.png (CRPSS, reliability, rank histogram) and analogues.json.")] = None,

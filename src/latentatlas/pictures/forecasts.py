@@ -22,16 +22,17 @@ def _pyplot():
 
 def forecast_figure(rows: Sequence[dict[str, Any]], value_range: tuple[float, float] | None,
                     colormap: str = REFLECTIVITY, title: str = ""):
-    """One row per lead: truth (when known), ensemble mean, spread, then one probability map per threshold.
+    """One row per lead: truth (when known), ensemble mean, the references' means, spread, one probability map per threshold.
 
     Each of ``rows`` is ``{"lead": "3h", "truth": (H, W) or None, "mean", "spread",
-    "probabilities": {threshold: (H, W)}}``; fields are drawn in
+    "probabilities": {threshold: (H, W)}, "references": {name: (H, W)}}`` (references optional); fields are drawn in
     ``colormap`` over ``value_range``, probabilities from 0 to 1.
     """
     plt = _pyplot()
     first = rows[0]
     thresholds = list(first["probabilities"])
-    columns = 3 + len(thresholds)
+    references = list(first.get("references", {}))
+    columns = 3 + len(references) + len(thresholds)
     height, width = np.shape(first["mean"])[:2]
     cell = 2.2
     fig, axes = plt.subplots(len(rows), columns, squeeze=False,
@@ -40,6 +41,7 @@ def forecast_figure(rows: Sequence[dict[str, Any]], value_range: tuple[float, fl
     low, high = span or (None, None)
     for r, row in enumerate(rows):
         panels = [("truth", row["truth"], cmap, low, high), ("mean", row["mean"], cmap, low, high),
+                  *[(name, row["references"][name], cmap, low, high) for name in references],
                   ("spread", row["spread"], "magma", 0, None)]
         panels += [(f"P(> {t:g})", row["probabilities"][t], "Blues", 0, 1) for t in thresholds]
         for c, (name, image, colours, vmin, vmax) in enumerate(panels):
@@ -51,7 +53,7 @@ def forecast_figure(rows: Sequence[dict[str, Any]], value_range: tuple[float, fl
                 ax.text(0.5, 0.5, "not stored", ha="center", va="center", fontsize=8, transform=ax.transAxes)
                 continue
             drawn = ax.imshow(np.asarray(image, np.float32), cmap=colours, vmin=vmin, vmax=vmax, interpolation="nearest")
-            if c >= 2:
+            if c >= 2 + len(references):
                 fig.colorbar(drawn, ax=ax, fraction=0.04, pad=0.02).ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
