@@ -152,3 +152,15 @@ def test_the_crossover_is_the_first_lead_from_which_the_analogues_stay_ahead_of_
              for h, a, e in ((1, 2.0, 1.0), (3, 1.0, 1.5), (6, 2.0, 1.9), (12, 2.0, 3.0))]
     assert crossover(leads) == "12h" and crossover(leads[:2]) == "3h" and crossover(leads[:1]) is None
     assert crossover([{"lead": "1h", "crps_analogue": 1.0}]) is None
+
+
+def test_the_blend_is_scored_with_its_learnt_weight_and_is_no_worse_than_its_mixture_of_scores(radar_atlas):
+    with Atlas.open(radar_atlas, read_only=True) as atlas:
+        data = atlas.evaluate_analogues("2019-01-02 12:00/2019-01-03", leads="1h,2h", k=3, references="extrapolation",
+                                        blend=True, progress=False).to_dict()
+    assert data["settings"]["blend_hours"] > 0
+    for lead in data["leads"]:
+        weight = lead["blend_weight"]
+        assert 0 <= weight <= 1
+        mixed = weight * lead["crps_extrapolation"] + (1 - weight) * lead["crps_analogue"]
+        assert lead["crps_blend"] <= mixed + 1e-9

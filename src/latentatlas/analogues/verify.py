@@ -45,6 +45,7 @@ from ..search.neighbours import parse_window
 from ..store.database import Store
 from .forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, parse_period, read_fields
 from .options import AnalogueOptions
+from .blend import BLEND_HOURS, best_weight, blend_terms, mixture_crps
 from .references import PAST_FIELDS, nowcast, parse_references
 from .scores import ESTIMATOR, Reliability, brier, crps, exceedance, rank_counts, skill
 from .spaces import crps_by_space, parse_spaces, space_vectors
@@ -73,6 +74,8 @@ class _LeadTally:
     reliability: dict[float, Reliability] = field(default_factory=dict)
     ranks: dict[int, np.ndarray] = field(default_factory=dict)
     sizes: dict[int, int] = field(default_factory=dict)
+    blend: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    blend_weight: float | None = None
 
     def __post_init__(self) -> None:
         self.crps = dict.fromkeys(self.methods, 0.0)
@@ -111,6 +114,9 @@ class _LeadTally:
             "lead": f"{hours:g}h", "hours": hours, "forecasts": self.forecasts,
             "members": self.analogues / n if self.forecasts else None,
             **{f"crps_{m}": mean[m] for m in self.methods},
+            **({} if self.blend_weight is None else {
+                "crps_blend": mixture_crps(self.blend / n, self.blend_weight) if self.forecasts else None,
+                "blend_weight": self.blend_weight}),
             "crpss_vs_climatology": skill(mean["analogue"], mean["climatology"]),
             "crpss_vs_persistence": skill(mean["analogue"], mean["persistence"]),
             "crpss_vs_random": skill(mean["analogue"], mean["random"]),
@@ -207,6 +213,7 @@ def evaluate_analogues(
     spaces: str | Sequence[str] | None = None,
     references: str | Sequence[str] | None = None,
     every: str | timedelta | None = None,
+    blend: bool = False,
 ) -> AnalogueEvaluation:
     """Forecast every stored hour of the ``test`` period and score it (see the module's notes).
 
@@ -238,6 +245,10 @@ def evaluate_analogues(
         STEPS with ``k`` members); hours lacking them are skipped and counted.
     every : str or timedelta, optional
         Forecast only the hours this far apart from the period's start (``"6h"``).
+    blend : bool
+        Also score the blend of extrapolation and analogues
+        (:mod:`latentatlas.analogues.blend`), its weight per lead learnt on
+        forecasts of :data:`BLEND_HOURS` hours outside the test period.
 
     Raises
     ------
@@ -267,7 +278,8 @@ def evaluate_analogues(
     excluded = [(low - ensembles.longest, high - np.timedelta64(1, "us"))]
     pool = ensembles.allowed(excluded)
     skipped = {"no_truth": 0, "no_trend_window": 0, "no_analogue": 0, "no_climatology": 0, "no_past_fields": 0}
-    steps = timeline.steps_of(lead_list, parameter="lead") if nowcasts else []
+    moving = bool(nowcasts) or blend
+    steps = timeline.steps_of(lead_list, parameter="lead") if moving else []
     if options.trend is not None:
         full = (timeline.window(queries, options.trend) >= 0).all(axis=1)
         skipped["no_trend_window"] = int((~full).sum())
@@ -285,7 +297,7 @@ def evaluate_analogues(
         if (truth_ids < 0).all():
             skipped["no_truth"] += 1
             continue
-        past = timeline.position(timeline.last(int(query), PAST_FIELDS)) if nowcasts else None
+        past = timeline.position(timeline.last(int(query), PAST_FIELDS)) if moving else None
         if past is not None and (past < 0).any():
             skipped["no_past_fields"] += 1
             continue
@@ -293,7 +305,8 @@ def evaluate_analogues(
         if len(found.ids) == 0:
             skipped["no_analogue"] += 1
             continue
-        references_of = {name: nowcast(name, fields[past], steps, k, seed + done) for name in nowcasts}
+        references_of = {name: nowcast(name, fields[past], steps, k, seed + done)
+                         for name in (*nowcasts, *(("extrapolation",) if blend and "extrapolation" not in nowcasts else ()))}
         found_by_query[int(query)] = found.ids
         members = ensembles.following(found.ids)
         drawn = ensembles.following(rng.choice(pool, size=min(k, len(pool)), replace=False))
@@ -310,14 +323,22 @@ def evaluate_analogues(
                 "climatology": fields[climatology],
                 "persistence": fields[timeline.position(np.array([query]))],
                 "random": fields[timeline.position(drawn[:, n])],
-                **{name: members_of[:, n] for name, members_of in references_of.items()},
+                **{name: references_of[name][:, n] for name in nowcasts},
             }, truth, rng)
+            if blend:
+                tally.blend += blend_terms(fields[timeline.position(members[:, n])], references_of["extrapolation"][0, n],
+                                           truth)
     progress("forecast", len(queries), len(queries))
+    if blend:
+        weights = _learn_blend(ensembles, fields, excluded, steps, k, seed)
+        for tally, weight in zip(tallies, weights):
+            tally.blend_weight = weight
     by_space = None if names is None else _by_space(names, ensembles, fields, inside, lead_list, k, options, model)
     settings = {"test": [start.isoformat(), end.isoformat()], "k": k, "metric": metric,
                 "leads": [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list], "thresholds": list(chosen),
                 "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **options.to_dict(),
-                **({"references": list(nowcasts)} if nowcasts else {}), **({"every": str(spacing)} if spacing else {})}
+                **({"references": list(nowcasts)} if nowcasts else {}), **({"every": str(spacing)} if spacing else {}),
+                **({"blend_hours": BLEND_HOURS} if blend else {})}
     return AnalogueEvaluation(settings, tallies, len(found_by_query), skipped, clock.perf_counter() - started,
                               found_by_query, spaces=by_space)
 
@@ -354,6 +375,40 @@ class _Climatology:
         if self.season is not None:
             keep &= season_distance(self.timeline.times, when) <= self.season.total_seconds() / 86400
         return np.flatnonzero(keep)
+
+
+def _learn_blend(ensembles: Ensembles, fields: np.ndarray, excluded: list, steps: list[int], k: int,
+                 seed: int) -> list[float]:
+    """The blend's weight per lead, learnt on forecasts of up to :data:`BLEND_HOURS` hours outside ``excluded``.
+
+    Raises
+    ------
+    UsageError
+        If no hour outside the test period can be forecast.
+    """
+    timeline = ensembles.timeline
+    low, high = excluded[0]
+    times = ensembles.candidate_times
+    usable = ensembles.candidates[(times < low) | (times > high + (PAST_FIELDS - 1) * timeline.step)]
+    chosen = np.random.default_rng(seed + 1).permutation(usable)
+    sums, used = np.zeros((len(steps), 4)), 0
+    for hour in chosen:
+        if used == BLEND_HOURS:
+            break
+        past = timeline.position(timeline.last(int(hour), PAST_FIELDS))
+        found = ensembles.analogues(int(hour), k, excluded)
+        if (past < 0).any() or len(found.ids) == 0:
+            continue
+        extrapolated = nowcast("extrapolation", fields[past], steps)[0]
+        members, truths = ensembles.following(found.ids), ensembles.following(np.array([hour]))[0]
+        for n in range(len(steps)):
+            sums[n] += blend_terms(fields[timeline.position(members[:, n])], extrapolated[n],
+                                   fields[timeline.position(truths[n:n + 1])[0]])
+        used += 1
+    if used == 0:
+        raise UsageError("blend: no hour outside the test period has its last fields, analogues and truths to learn "
+                         "the weights from", parameter="blend")
+    return [best_weight(terms / used) for terms in sums]
 
 
 def _by_space(names: tuple[str, ...], ensembles: Ensembles, fields: np.ndarray, inside: np.ndarray,

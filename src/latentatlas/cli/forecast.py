@@ -94,6 +94,8 @@ def evaluate_analogues(
         "--space", help="Also verify analogues found with each of codes,pca,pixels (same period and k).")] = None,
     reference: ReferenceOption = None,
     every: Annotated[Optional[str], typer.Option("--every", help="Forecast only the hours this far apart (6h).")] = None,
+    blend: Annotated[bool, typer.Option(
+        "--blend", help="Also score the blend of extrapolation and analogues (weights per lead learnt outside --test).")] = False,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder for verification.png (CRPSS, reliability, rank histogram) and analogues.json.")] = None,
     json_output: JsonOption = False,
@@ -102,7 +104,8 @@ def evaluate_analogues(
     """Forecast every hour of --test from the other hours and score it against climatology, persistence and random hours."""
     report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
         test, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), where=where,
-        seed=seed, out=out, spaces=space, references=reference, every=every, progress=progress),
+        seed=seed, out=out, spaces=space, references=reference, every=every, blend=blend,
+        progress=progress),
         quiet=quiet or json_output)
     if json_output:
         emit_json(report.to_dict())
