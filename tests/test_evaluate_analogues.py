@@ -164,3 +164,17 @@ def test_the_blend_is_scored_with_its_learnt_weight_and_is_no_worse_than_its_mix
         assert 0 <= weight <= 1
         mixed = weight * lead["crps_extrapolation"] + (1 - weight) * lead["crps_analogue"]
         assert lead["crps_blend"] <= mixed + 1e-9
+
+
+def test_fields_are_scored_by_fss_and_categorical_scores_and_a_perfect_field_scores_one(cli, radar_atlas, rng):
+    from latentatlas.analogues.scores import FieldScores
+
+    truth = rng.gamma(2.0, 10.0, (16, 16))
+    perfect = FieldScores((20.0,), (1, 3))
+    perfect.add(np.repeat(truth[None], 3, 0), truth)
+    assert perfect.to_dict() == {"fss": {"20": {"1": 1.0, "3": 1.0}}, "csi": {"20": 1.0}, "pod": {"20": 1.0},
+                                 "far": {"20": 0.0}}
+    result = cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 18:00/2019-01-03", "--lead",
+                 "1h", "-k", 3, "--scales", "1,3,9", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "FSS" in result.stdout and "persistence" in result.stdout

@@ -434,7 +434,8 @@ class Atlas:
                            thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, where: str | None = None,
                            seed: int = 0, out: str | Path | None = None, spaces: str | Sequence[str] | None = None,
                            references: str | Sequence[str] | None = None, every: str | timedelta | None = None,
-                           blend: bool = False, progress: Progress = True, **options: Any) -> AnalogueEvaluation:
+                           blend: bool = False, scales: Sequence[int] | None = None, progress: Progress = True,
+                           **options: Any) -> AnalogueEvaluation:
         """Forecast every stored hour of ``test`` (``"START/END"``) from the other hours, and score it.
 
         CRPS and its skill against climatology, persistence and ``k``
@@ -446,7 +447,9 @@ class Atlas:
         the raw pixels; ``references`` (``"extrapolation,steps"``) scores
         pySTEPS' nowcasts beside them; ``every`` (``"6h"``) forecasts only
         the hours that far apart; ``blend`` scores the blend of extrapolation
-        and analogues, its weight per lead learnt outside the test period. The analogue options are those of :meth:`search`.
+        and analogues, its weight per lead learnt outside the test period;
+        ``scales`` (``(1, 3, 9)``) adds the fractions skill score at those
+        neighbourhoods and CSI, POD and FAR per threshold. The analogue options are those of :meth:`search`.
         See :func:`latentatlas.analogues.verify.evaluate_analogues`.
         """
         from .analogues import verify as verification
@@ -454,7 +457,7 @@ class Atlas:
         result = verification.evaluate_analogues(self.store, test, leads, k, metric,
                                                  AnalogueOptions.given(analogue, **options), thresholds, where,
                                                  seed, self._engines, progress, lambda: self.model, spaces,
-                                                 references, every, blend)
+                                                 references, every, blend, scales)
         if out is not None:
             verification.save_evaluation(result, out)
         return result

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import LatentAtlasError, UsageError
 from .options import parse_names
 
-__all__ = ["nowcast", "parse_references", "REFERENCES", "PAST_FIELDS"]
+__all__ = ["nowcast", "parse_references", "pysteps_module", "REFERENCES", "PAST_FIELDS"]
 
 PAST_FIELDS = 3  # fields the motion and STEPS' AR(2) model need: t - 2, t - 1, t
 ZR_A, ZR_B = 200.0, 1.6  # Marshall-Palmer
@@ -74,8 +74,14 @@ def nowcast(method: str, past: np.ndarray, steps: Sequence[int], members: int = 
     return np.maximum(np.nan_to_num(out, nan=floor), floor)
 
 
-def _pysteps() -> Any:
-    """pySTEPS, imported without its greeting on stdout."""
+def pysteps_module() -> Any:
+    """pySTEPS, imported without its greeting on stdout.
+
+    Raises
+    ------
+    LatentAtlasError
+        If it is not installed.
+    """
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             import pysteps
@@ -86,13 +92,13 @@ def _pysteps() -> Any:
 
 def _motion(past: np.ndarray) -> np.ndarray:
     """The motion (2, H, W), in pixels per step, by Lucas-Kanade optical flow from the past fields."""
-    pysteps = _pysteps()
+    pysteps = pysteps_module()
     return pysteps.motion.get_method("LK")(past, verbose=False)
 
 
 def _extrapolation(past: np.ndarray, steps: list[int], members: int, seed: int) -> np.ndarray:
     """The last field advected along the motion, semi-Lagrangian, in dBZ: one member."""
-    pysteps = _pysteps()
+    pysteps = pysteps_module()
     extrapolate = pysteps.extrapolation.get_method("semilagrangian")
     fields = extrapolate(past[-1], _motion(past), max(steps), outval=float(past.min()))
     return fields[np.asarray(steps) - 1][None]
@@ -100,7 +106,7 @@ def _extrapolation(past: np.ndarray, steps: list[int], members: int, seed: int) 
 
 def _steps(past: np.ndarray, steps: list[int], members: int, seed: int) -> np.ndarray:
     """A STEPS ensemble in decibels of rain rate, converted from dBZ and back."""
-    pysteps = _pysteps()
+    pysteps = pysteps_module()
     decibels = _to_decibels(past)
     velocity = _motion(decibels)
     with contextlib.redirect_stdout(io.StringIO()):  # STEPS reports its settings and progress on stdout

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["crps", "exceedance", "brier", "Reliability", "rank_counts", "skill", "ESTIMATORS", "ESTIMATOR"]
+__all__ = ["crps", "exceedance", "brier", "Reliability", "FieldScores", "rank_counts", "skill", "ESTIMATORS", "ESTIMATOR",
+           "SCALES"]
 
 RELIABILITY_BINS = 10
 ESTIMATORS = ("fair", "qd")
+SCALES = (1, 3, 9)  # grid points of the fractions skill score's neighbourhoods
 ESTIMATOR = "fair"  # the estimator every CRPS of the package uses unless told
 
 
@@ -77,6 +79,47 @@ class Reliability:
         return [{"from": b / self.bins, "to": (b + 1) / self.bins, "count": int(n),
                  "forecast": float(self.forecast[b] / n), "observed": float(self.observed[b] / n)}
                 for b, n in enumerate(self.count) if n]
+
+
+class FieldScores:
+    """Neighbourhood and categorical scores of fields, accumulated forecast by forecast (pySTEPS verification).
+
+    Per threshold: the fractions skill score at each of ``scales``
+    (neighbourhoods of that many grid points a side) and the critical
+    success index, probability of detection and false alarm ratio of
+    ``forecast > threshold``. An ensemble is scored by its mean.
+    """
+
+    def __init__(self, thresholds: tuple[float, ...], scales: tuple[int, ...] = SCALES):
+        from .references import pysteps_module
+
+        self.verification = pysteps_module().verification
+        self.fss = {(t, s): self.verification.spatialscores.fss_init(t, s) for t in thresholds for s in scales}
+        self.table = {t: self.verification.detcatscores.det_cat_fct_init(t) for t in thresholds}
+
+    def add(self, forecast: np.ndarray, truth: np.ndarray) -> None:
+        """Count one forecast field (or ensemble ``(m, ...)`` when it has one more dimension than ``truth``)."""
+        forecast, truth = np.asarray(forecast, np.float64), np.asarray(truth, np.float64)
+        field = forecast.mean(axis=0) if forecast.ndim > truth.ndim else forecast
+        for score in self.fss.values():
+            self.verification.spatialscores.fss_accum(score, field, truth)
+        for table in self.table.values():
+            self.verification.detcatscores.det_cat_fct_accum(table, field, truth)
+
+    def to_dict(self) -> dict[str, dict[str, dict[str, float | None]]]:
+        """``{"fss": {threshold: {scale: FSS}}, "csi"|"pod"|"far": {threshold: value}}`` (None where undefined)."""
+        data: dict[str, dict] = {"fss": {}, "csi": {}, "pod": {}, "far": {}}
+        for (t, s), score in self.fss.items():
+            data["fss"].setdefault(f"{t:g}", {})[str(s)] = _finite(self.verification.spatialscores.fss_compute(score))
+        for t, table in self.table.items():
+            values = self.verification.detcatscores.det_cat_fct_compute(table, scores=["CSI", "POD", "FAR"])
+            for name, value in values.items():
+                data[name.lower()][f"{t:g}"] = _finite(value)
+        return data
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def rank_counts(members: np.ndarray, truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -47,7 +47,7 @@ from .forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, parse_period, 
 from .options import AnalogueOptions
 from .blend import BLEND_HOURS, best_weight, blend_terms, mixture_crps
 from .references import PAST_FIELDS, nowcast, parse_references
-from .scores import ESTIMATOR, Reliability, brier, crps, exceedance, rank_counts, skill
+from .scores import ESTIMATOR, FieldScores, Reliability, brier, crps, exceedance, rank_counts, skill
 from .spaces import crps_by_space, parse_spaces, space_vectors
 from .timeline import season_distance
 
@@ -76,11 +76,14 @@ class _LeadTally:
     sizes: dict[int, int] = field(default_factory=dict)
     blend: np.ndarray = field(default_factory=lambda: np.zeros(4))
     blend_weight: float | None = None
+    scales: tuple[int, ...] = ()
+    fields: dict[str, FieldScores] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.crps = dict.fromkeys(self.methods, 0.0)
         self.brier = {t: dict.fromkeys(self.methods, 0.0) for t in self.thresholds}
         self.reliability = {t: Reliability() for t in self.thresholds}
+        self.fields = {m: FieldScores(self.thresholds, self.scales) for m in self.methods} if self.scales else {}
 
     def add(self, ensembles: dict[str, np.ndarray], truth: np.ndarray, rng: np.random.Generator) -> None:
         """Score one forecast of each method against ``truth``."""
@@ -88,6 +91,8 @@ class _LeadTally:
         self.analogues += len(ensembles["analogue"])
         for method, members in ensembles.items():
             self.crps[method] += float(crps(members, truth).mean())
+            if self.fields:
+                self.fields[method].add(members, truth)
             for threshold in self.thresholds:
                 probability = exceedance(members, threshold)
                 self.brier[threshold][method] += float(brier(probability, truth, threshold).mean())
@@ -128,6 +133,7 @@ class _LeadTally:
                 "reliability": self.reliability[t].table(),
             } for t in self.thresholds},
             "rank_histogram": histogram, "rank_histogram_members": size, "rank_histogram_forecasts": counted,
+            **({"fields": {m: scores.to_dict() for m, scores in self.fields.items()}} if self.fields else {}),
         }
 
 
@@ -188,6 +194,14 @@ def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]
     tables = [(["lead", "forecasts", *[f"CRPS {m}" for m in methods]], scores),
               (["lead", "CRPSS vs clim.", "CRPSS vs pers.", "random vs clim.", *[f"BSS > {t}" for t in thresholds]],
                skills)]
+    if leads and "fields" in leads[0]:
+        first = leads[0]["fields"]["analogue"]
+        columns = [(t, s) for t, by_scale in first["fss"].items() for s in by_scale]
+        tables.append((["lead", "method", *[f"FSS > {t} @{s}" for t, s in columns],
+                        *[f"{name.upper()} > {t}" for t in first["csi"] for name in ("csi", "pod", "far")]],
+                       [[lead["lead"], method, *[shown(scores["fss"][t][s]) for t, s in columns],
+                         *[shown(scores[name][t]) for t in scores["csi"] for name in ("csi", "pod", "far")]]
+                        for lead in leads for method, scores in lead["fields"].items()]))
     spaces = data.get("spaces")
     if spaces:
         tables.append((["lead", "forecasts", *[f"CRPS {name}" for name in spaces["crps"]]],
@@ -214,6 +228,7 @@ def evaluate_analogues(
     references: str | Sequence[str] | None = None,
     every: str | timedelta | None = None,
     blend: bool = False,
+    scales: Sequence[int] | None = None,
 ) -> AnalogueEvaluation:
     """Forecast every stored hour of the ``test`` period and score it (see the module's notes).
 
@@ -249,6 +264,10 @@ def evaluate_analogues(
         Also score the blend of extrapolation and analogues
         (:mod:`latentatlas.analogues.blend`), its weight per lead learnt on
         forecasts of :data:`BLEND_HOURS` hours outside the test period.
+    scales : sequence of int, optional
+        Also score each method's mean field by pySTEPS: the fractions skill
+        score at these neighbourhood sizes (grid points, ``(1, 3, 9)``) and
+        CSI, POD and FAR, per threshold (JSON ``fields`` per lead).
 
     Raises
     ------
@@ -289,7 +308,11 @@ def evaluate_analogues(
     progress("read fields", 1, 1)
     climate = _Climatology(timeline, inside, options.season_window)
     rng = np.random.default_rng(seed)
-    tallies = [_LeadTally(lead, chosen, METHODS + nowcasts) for lead in lead_list]
+    sizes = () if scales is None else tuple(scales)
+    if any(s < 1 or s != int(s) for s in sizes):
+        raise UsageError(f"scales must be whole grid points >= 1, got {list(sizes)}", parameter="scales")
+    sizes = tuple(int(s) for s in sizes)
+    tallies = [_LeadTally(lead, chosen, METHODS + nowcasts, scales=sizes) for lead in lead_list]
     found_by_query: dict[int, np.ndarray] = {}
     truths = ensembles.following(queries)
     for done, (query, truth_ids) in enumerate(zip(queries, truths)):
@@ -338,7 +361,7 @@ def evaluate_analogues(
                 "leads": [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list], "thresholds": list(chosen),
                 "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **options.to_dict(),
                 **({"references": list(nowcasts)} if nowcasts else {}), **({"every": str(spacing)} if spacing else {}),
-                **({"blend_hours": BLEND_HOURS} if blend else {})}
+                **({"blend_hours": BLEND_HOURS} if blend else {}), **({"scales": list(sizes)} if sizes else {})}
     return AnalogueEvaluation(settings, tallies, len(found_by_query), skipped, clock.perf_counter() - started,
                               found_by_query, spaces=by_space)
 

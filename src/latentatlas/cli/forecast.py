@@ -96,6 +96,8 @@ def evaluate_analogues(
     every: Annotated[Optional[str], typer.Option("--every", help="Forecast only the hours this far apart (6h).")] = None,
     blend: Annotated[bool, typer.Option(
         "--blend", help="Also score the blend of extrapolation and analogues (weights per lead learnt outside --test).")] = False,
+    scales: Annotated[Optional[str], typer.Option(
+        "--scales", help="Also the fractions skill score at these neighbourhoods (grid points, 1,3,9) and CSI, POD, FAR.")] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder for verification.png (CRPSS, reliability, rank histogram) and analogues.json.")] = None,
     json_output: JsonOption = False,
@@ -105,7 +107,7 @@ def evaluate_analogues(
     report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
         test, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), where=where,
         seed=seed, out=out, spaces=space, references=reference, every=every, blend=blend,
-        progress=progress),
+        scales=None if scales is None else parse_numbers(scales, "--scales"), progress=progress),
         quiet=quiet or json_output)
     if json_output:
         emit_json(report.to_dict())
