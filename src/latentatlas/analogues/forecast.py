@@ -26,7 +26,7 @@ from ..checks import at_least, one_of, validated
 from ..errors import BadInputError, UsageError
 from ..pictures.grids import REFLECTIVITY
 from ..ops.at_time import format_time, parse_time, row_at
-from ..ops.rows import RowReader, read_pixels
+from ..ops.rows import RowReader, atlas_geometry, read_pixels, row_geometry
 from ..search.engine import Engine, EngineCache
 from ..search.metrics import METRICS
 from ..search.neighbours import parse_window
@@ -313,10 +313,13 @@ def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str
     result.out["members"] = str(write_members(result, folder / "members.parquet"))
     if all(lead.mean.ndim == 2 for lead in result.leads):
         rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
+                 "valid": None if lead.truth_id is None else f"{format_time(result.times[lead.truth_id])} UTC",
                  "references": {name: members.mean(axis=0) for name, members in lead.references.items()},
                  "probabilities": lead.probabilities} for lead in result.leads]
         title = f"Analogue forecast from {format_time(result.time)} UTC ({len(result.analogues.ids)} members)"
-        figure = forecast_figure(rows, reader_options(store).clip, colormap, title)
+        geometry = atlas_geometry(store)
+        place = None if geometry is None else row_geometry(geometry, store.images([result.query_id])[result.query_id])
+        figure = forecast_figure(rows, reader_options(store).clip, colormap, title, place)
         result.out["picture"] = str(save_png(figure, folder / "forecast.png"))
     return result.out
 

@@ -152,6 +152,7 @@ class AnalogueEvaluation:
     analogues: dict[int, np.ndarray] = field(repr=False, default_factory=dict)
     out: dict[str, str] = field(default_factory=dict)
     spaces: dict[str, Any] | None = None
+    seconds_per_forecast: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"settings", "hours", "skipped", "leads": [{"lead", "crps_analogue", ..., "brier": {...}}], "spaces", "seconds", "out"}``.
@@ -161,6 +162,7 @@ class AnalogueEvaluation:
         leads = [lead.to_dict() for lead in self.leads]
         return {"settings": self.settings, "hours": self.hours, "skipped": self.skipped, "leads": leads,
                 "crossover_lead": crossover(leads), "spaces": self.spaces, "seconds": self.seconds,
+                "seconds_per_forecast": self.seconds_per_forecast,
                 "out": self.out or None}
 
     def tables(self) -> list[tuple[list[str], list[list[str]]]]:
@@ -314,6 +316,7 @@ def evaluate_analogues(
     sizes = tuple(int(s) for s in sizes)
     tallies = [_LeadTally(lead, chosen, METHODS + nowcasts, scales=sizes) for lead in lead_list]
     found_by_query: dict[int, np.ndarray] = {}
+    timings: dict[str, float] = {}
     truths = ensembles.following(queries)
     for done, (query, truth_ids) in enumerate(zip(queries, truths)):
         progress("forecast", done, len(queries))
@@ -324,12 +327,17 @@ def evaluate_analogues(
         if past is not None and (past < 0).any():
             skipped["no_past_fields"] += 1
             continue
+        timer = clock.perf_counter()
         found = ensembles.analogues(int(query), k, excluded)
+        timings["analogue"] = timings.get("analogue", 0.0) + clock.perf_counter() - timer
         if len(found.ids) == 0:
             skipped["no_analogue"] += 1
             continue
-        references_of = {name: nowcast(name, fields[past], steps, k, seed + done)
-                         for name in (*nowcasts, *(("extrapolation",) if blend and "extrapolation" not in nowcasts else ()))}
+        references_of = {}
+        for name in (*nowcasts, *(("extrapolation",) if blend and "extrapolation" not in nowcasts else ())):
+            timer = clock.perf_counter()
+            references_of[name] = nowcast(name, fields[past], steps, k, seed + done)
+            timings[name] = timings.get(name, 0.0) + clock.perf_counter() - timer
         found_by_query[int(query)] = found.ids
         members = ensembles.following(found.ids)
         drawn = ensembles.following(rng.choice(pool, size=min(k, len(pool)), replace=False))
@@ -363,7 +371,8 @@ def evaluate_analogues(
                 **({"references": list(nowcasts)} if nowcasts else {}), **({"every": str(spacing)} if spacing else {}),
                 **({"blend_hours": BLEND_HOURS} if blend else {}), **({"scales": list(sizes)} if sizes else {})}
     return AnalogueEvaluation(settings, tallies, len(found_by_query), skipped, clock.perf_counter() - started,
-                              found_by_query, spaces=by_space)
+                              found_by_query, spaces=by_space,
+                              seconds_per_forecast={m: t / max(len(found_by_query), 1) for m, t in timings.items()})
 
 
 def save_evaluation(result: AnalogueEvaluation, out: str | Path) -> dict[str, str]:
