@@ -61,13 +61,19 @@ def test_the_nowcast_references_stand_beside_the_analogues(cli, error_line, rada
 
     fields = np.clip(np.load(radar_npy), 0, 60)
     with Atlas.open(radar_atlas, read_only=True) as atlas:
-        result = atlas.forecast("2019-01-02 05:00", leads="1h,3h", k=4, references="extrapolation,steps")
+        result = atlas.forecast("2019-01-02 05:00", leads="1h,3h", k=4, references="extrapolation,steps", blend=True)
     expected = nowcast("extrapolation", fields[27:30], [1, 3])
     for n, lead in enumerate(result.leads):
         assert lead.references["steps"].shape == (4, 32, 56)
         np.testing.assert_allclose(lead.references["extrapolation"], expected[:, n], atol=0.05)
     data = result.to_dict()
     assert data["settings"]["references"] == ["extrapolation", "steps"]
+    for lead, summary in zip(result.leads, data["leads"]):
+        weight, blended = summary["blend"]["weight"], summary["blend"]["crps"]
+        assert 0 <= weight <= 1
+        np.testing.assert_allclose(lead.blend_mean(), weight * lead.references["extrapolation"][0]
+                                   + (1 - weight) * lead.mean, atol=1e-9)
+        assert blended <= weight * summary["references"]["extrapolation"]["crps"] + (1 - weight) * summary["truth"]["crps"] + 1e-9
     assert data["leads"][0]["references"]["extrapolation"]["crps"] == data["leads"][0]["references"]["extrapolation"]["mae_of_mean"]
     text = cli("forecast", "--atlas", radar_atlas, "--time", "2019-01-02 05:00", "--lead", "1h", "-k", 3,
                "--reference", "extrapolation", "--out", tmp_path / "fc")

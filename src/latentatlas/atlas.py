@@ -211,7 +211,7 @@ class Atlas:
                  thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, tile: tuple[int, int] | None = None,
                  where: str | None = None, out: str | Path | None = None,
                  colormap: str = "reflectivity", references: str | Sequence[str] | None = None,
-                 **options: Any) -> forecast_op.Forecast:
+                 blend: bool = False, **options: Any) -> forecast_op.Forecast:
         """The analogue forecast of the hours after ``time``: what followed its ``k`` analogues, per lead.
 
         Members are the stored fields at each analogue's time plus each of
@@ -220,11 +220,13 @@ class Atlas:
         ``thresholds`` and the truth when stored. The analogue options are
         those of :meth:`search`. ``out`` (a folder) receives ``forecast.png``
         and ``members.parquet``. ``references`` (``"extrapolation,steps"``)
-        adds pySTEPS' nowcasts beside the analogues. See
+        adds pySTEPS' nowcasts beside the analogues, ``blend`` the blend of
+        extrapolation and analogues (weights learnt on the archive). See
         :func:`latentatlas.analogues.forecast.forecast`.
         """
         result = forecast_op.forecast(self.store, time, leads, k, metric, AnalogueOptions.given(analogue, **options),
-                                      thresholds, tile, where, self._engines, lambda: self.model, references)
+                                      thresholds, tile, where, self._engines, lambda: self.model, references,
+                                      blend)
         if out is not None:
             forecast_op.save_forecast(self.store, result, out, colormap)
         return result

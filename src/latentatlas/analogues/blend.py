@@ -21,9 +21,17 @@ hour) and apply it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 import numpy as np
 
-__all__ = ["blend_terms", "mixture_crps", "best_weight", "BLEND_HOURS"]
+from ..errors import UsageError
+from .references import PAST_FIELDS, nowcast
+
+if TYPE_CHECKING:
+    from .forecast import Ensembles
+
+__all__ = ["blend_terms", "mixture_crps", "best_weight", "learn_weights", "BLEND_HOURS"]
 
 BLEND_HOURS = 150  # hours of the archive forecast to learn the weights
 
@@ -60,3 +68,42 @@ def best_weight(terms: np.ndarray) -> float:
     if curvature > 0:
         candidates.append(float(np.clip((a - b + c - d) / curvature, 0.0, 1.0)))
     return min(candidates, key=lambda w: (mixture_crps(terms, w), w))
+
+
+def learn_weights(ensembles: Ensembles, fields: Callable[[np.ndarray], np.ndarray],
+                  excluded: list[tuple[np.datetime64, np.datetime64]], steps: list[int], k: int,
+                  seed: int) -> list[float]:
+    """The blend's weight per lead, learnt on forecasts of up to :data:`BLEND_HOURS` stored hours away from ``excluded``.
+
+    An hour is used when neither it, its last fields nor its truths lie in
+    the excluded interval, and it has analogues (outside it too);
+    ``fields(ids)`` gives the stored fields ``(n, H, W)`` of rows.
+
+    Raises
+    ------
+    UsageError
+        If no such hour can be forecast.
+    """
+    timeline = ensembles.timeline
+    low, high = excluded[0]
+    times = ensembles.candidate_times
+    usable = ensembles.candidates[(times < low) | (times > high + (PAST_FIELDS - 1) * timeline.step)]
+    chosen = np.random.default_rng(seed + 1).permutation(usable)
+    sums, used = np.zeros((len(steps), 4)), 0
+    for hour in chosen:
+        if used == BLEND_HOURS:
+            break
+        past = timeline.position(timeline.last(int(hour), PAST_FIELDS))
+        found = ensembles.analogues(int(hour), k, excluded)
+        if (past < 0).any() or len(found.ids) == 0:
+            continue
+        extrapolated = nowcast("extrapolation", fields(timeline.ids[past]), steps)[0]
+        members, truths = ensembles.following(found.ids), ensembles.following(np.array([hour]))[0]
+        for n in range(len(steps)):
+            sums[n] += blend_terms(fields(members[:, n]), extrapolated[n],
+                                   fields(truths[n:n + 1])[0])
+        used += 1
+    if used == 0:
+        raise UsageError("blend: no stored hour away from the forecast hours has its last fields, analogues and "
+                         "truths to learn the weights from", parameter="blend")
+    return [best_weight(terms / used) for terms in sums]

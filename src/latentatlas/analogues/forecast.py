@@ -33,6 +33,7 @@ from ..search.neighbours import parse_window
 from ..store.database import Store
 from .find import Analogues, find_analogues, rerank_for, restrict
 from .options import AnalogueOptions
+from .blend import BLEND_HOURS, blend_terms, learn_weights, mixture_crps
 from .references import PAST_FIELDS, nowcast, parse_references
 from .scores import ESTIMATOR, crps, exceedance
 from .timeline import Timeline, shown_step
@@ -151,7 +152,9 @@ class Ensembles:
 class LeadForecast:
     """The ensemble at one lead: members ``(m, H, W)``, their ids, mean, spread, exceedance probabilities, truth.
 
-    ``references`` holds the members of each nowcast reference (``{"steps": (m, H, W)}``).
+    ``references`` holds the members of each nowcast reference (``{"steps": (m, H, W)}``);
+    ``blend`` the blend's weight on extrapolation and the extrapolated field
+    (:mod:`latentatlas.analogues.blend`).
     """
 
     lead: timedelta
@@ -161,6 +164,7 @@ class LeadForecast:
     truth_id: int | None = None
     truth: np.ndarray | None = None
     references: dict[str, np.ndarray] = field(default_factory=dict)
+    blend: tuple[float, np.ndarray] | None = None
     mean: np.ndarray = field(init=False)
     spread: np.ndarray = field(init=False)
     probabilities: dict[float, np.ndarray] = field(init=False)
@@ -184,11 +188,23 @@ class LeadForecast:
                              "crps": float(crps(self.members, self.truth).mean()),
                              "mae_of_mean": float(np.abs(self.mean - self.truth).mean()),
                              "exceeded": {f"{t:g}": float((self.truth > t).mean()) for t in self.thresholds}}
+        if self.blend is not None:
+            weight, extrapolated = self.blend
+            data["blend"] = {"weight": weight, "mean": float(self.blend_mean().mean()), **(
+                {} if self.truth is None else {
+                    "crps": mixture_crps(blend_terms(self.members, extrapolated, self.truth), weight),
+                    "mae_of_mean": float(np.abs(self.blend_mean() - self.truth).mean())})}
         for name, members in self.references.items():
             data.setdefault("references", {})[name] = {"members": len(members), "mean": float(members.mean()), **(
                 {} if self.truth is None else {"crps": float(crps(members, self.truth).mean()),
                                                "mae_of_mean": float(np.abs(members.mean(axis=0) - self.truth).mean())})}
         return data
+
+
+    def blend_mean(self) -> np.ndarray:
+        """The blend's mean field: the weighted mean of the extrapolation and the analogues' mean."""
+        weight, extrapolated = self.blend
+        return weight * extrapolated + (1 - weight) * self.mean
 
 
 @dataclass
@@ -229,6 +245,7 @@ def forecast(
     engines: EngineCache | None = None,
     model: Callable[[], LatentModel] | None = None,
     references: str | Sequence[str] | None = None,
+    blend: bool = False,
 ) -> Forecast:
     """The analogue forecast of the hours after ``time`` at each lead (see the module's notes).
 
@@ -253,6 +270,9 @@ def forecast(
         ``"extrapolation,steps"``: pySTEPS' nowcasts from the last three
         fields up to ``time`` (:mod:`latentatlas.analogues.references`;
         STEPS with ``k`` members), beside the analogues at every lead.
+    blend : bool
+        Also the blend of extrapolation and analogues, its weight per lead
+        learnt on forecasts of archive hours away from ``time``.
 
     Raises
     ------
@@ -274,29 +294,47 @@ def forecast(
                          f"rows at every lead ({', '.join(_hours(l) for l in lead_list)}) and passes the options")
     members = ensembles.following(found.ids)
     truths = ensembles.following(np.array([query_id]))[0]
-    past = ensembles.timeline.last(query_id, PAST_FIELDS) if nowcasts else np.array([], np.int64)
+    past = ensembles.timeline.last(query_id, PAST_FIELDS) if nowcasts or blend else np.array([], np.int64)
     if (past < 0).any():
         raise UsageError(f"reference needs the {PAST_FIELDS} fields up to {format_time(when)}, one every "
                          f"{shown_step(ensembles.timeline.step)}; {int((past < 0).sum())} are not stored",
                          parameter="reference")
     ids = np.concatenate([members.reshape(-1), truths[truths >= 0], [query_id], past])
     fields = read_fields(store, ids)
-    steps = ensembles.timeline.steps_of(lead_list) if nowcasts else []
-    nowcast_of = {name: nowcast(name, np.stack([fields[int(i)] for i in past]), steps, k) for name in nowcasts}
+    steps = ensembles.timeline.steps_of(lead_list) if nowcasts or blend else []
+    nowcast_of = {name: nowcast(name, np.stack([fields[int(i)] for i in past]), steps, k)
+                  for name in (*nowcasts, *(("extrapolation",) if blend and "extrapolation" not in nowcasts else ()))}
+    weights = _blend_weights(store, ensembles, fields, when, steps, k) if blend else [None] * len(lead_list)
     times = {int(i): t.astype("datetime64[us]").item() for i, t in zip(ids, ensembles.timeline.time_of(ids))}
     times.update({int(i): t.astype("datetime64[us]").item() for i, t in zip(found.ids, found.times)})
     chosen = tuple(float(t) for t in thresholds)
     per_lead = [LeadForecast(lead, members[:, n], np.stack([fields[int(i)] for i in members[:, n]]), chosen,
                              int(truths[n]) if truths[n] >= 0 else None,
                              fields[int(truths[n])] if truths[n] >= 0 else None,
-                             {name: members_of[:, n] for name, members_of in nowcast_of.items()})
+                             {name: nowcast_of[name][:, n] for name in nowcasts},
+                             None if weights[n] is None else (weights[n], nowcast_of["extrapolation"][0, n]))
                 for n, lead in enumerate(lead_list)]
     settings = {"k": k, "metric": metric, "leads": [_hours(l) for l in lead_list], "thresholds": list(chosen),
                 "where": where, "crps_estimator": ESTIMATOR, **(analogue.to_dict() if analogue is not None else {}),
-                **({"references": list(nowcasts)} if nowcasts else {})}
+                **({"references": list(nowcasts)} if nowcasts else {}), **({"blend_hours": BLEND_HOURS} if blend else {})}
     if analogue is not None and analogue.trend is not None:
         settings["skipped_without_trend_window"] = found.skipped
     return Forecast(when, query_id, settings, found, per_lead, times, fields[query_id])
+
+
+def _blend_weights(store: Store, ensembles: Ensembles, fields: dict[int, np.ndarray], when: datetime,
+                   steps: list[int], k: int) -> list[float]:
+    """The blend's weight per lead, learnt on archive hours more than the longest lead from ``when``."""
+    cache, reader = dict(fields), RowReader(store)
+
+    def field_of(ids: np.ndarray) -> np.ndarray:
+        missing = [int(i) for i in ids if int(i) not in cache]
+        if missing:
+            cache.update(read_fields(store, missing, reader))
+        return np.stack([cache[int(i)] for i in ids])
+
+    at = np.datetime64(when, "us")
+    return learn_weights(ensembles, field_of, [(at - ensembles.longest, at + ensembles.longest)], steps, k, 0)
 
 
 def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str = REFLECTIVITY) -> dict[str, str]:
@@ -314,7 +352,8 @@ def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str
     if all(lead.mean.ndim == 2 for lead in result.leads):
         rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
                  "valid": None if lead.truth_id is None else f"{format_time(result.times[lead.truth_id])} UTC",
-                 "references": {name: members.mean(axis=0) for name, members in lead.references.items()},
+                 "references": {**{name: members.mean(axis=0) for name, members in lead.references.items()},
+                                **({"blend": lead.blend_mean()} if lead.blend is not None else {})},
                  "probabilities": lead.probabilities} for lead in result.leads]
         title = f"Analogue forecast from {format_time(result.time)} UTC ({len(result.analogues.ids)} members)"
         geometry = atlas_geometry(store)

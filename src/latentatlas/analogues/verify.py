@@ -45,7 +45,7 @@ from ..search.neighbours import parse_window
 from ..store.database import Store
 from .forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, parse_period, read_fields
 from .options import AnalogueOptions
-from .blend import BLEND_HOURS, best_weight, blend_terms, mixture_crps
+from .blend import BLEND_HOURS, blend_terms, learn_weights, mixture_crps
 from .references import PAST_FIELDS, nowcast, parse_references
 from .scores import ESTIMATOR, FieldScores, Reliability, brier, crps, exceedance, rank_counts, skill
 from .spaces import crps_by_space, parse_spaces, space_vectors
@@ -361,7 +361,7 @@ def evaluate_analogues(
                                            truth)
     progress("forecast", len(queries), len(queries))
     if blend:
-        weights = _learn_blend(ensembles, fields, excluded, steps, k, seed)
+        weights = learn_weights(ensembles, lambda ids: fields[timeline.position(ids)], excluded, steps, k, seed)
         for tally, weight in zip(tallies, weights):
             tally.blend_weight = weight
     by_space = None if names is None else _by_space(names, ensembles, fields, inside, lead_list, k, options, model)
@@ -407,40 +407,6 @@ class _Climatology:
         if self.season is not None:
             keep &= season_distance(self.timeline.times, when) <= self.season.total_seconds() / 86400
         return np.flatnonzero(keep)
-
-
-def _learn_blend(ensembles: Ensembles, fields: np.ndarray, excluded: list, steps: list[int], k: int,
-                 seed: int) -> list[float]:
-    """The blend's weight per lead, learnt on forecasts of up to :data:`BLEND_HOURS` hours outside ``excluded``.
-
-    Raises
-    ------
-    UsageError
-        If no hour outside the test period can be forecast.
-    """
-    timeline = ensembles.timeline
-    low, high = excluded[0]
-    times = ensembles.candidate_times
-    usable = ensembles.candidates[(times < low) | (times > high + (PAST_FIELDS - 1) * timeline.step)]
-    chosen = np.random.default_rng(seed + 1).permutation(usable)
-    sums, used = np.zeros((len(steps), 4)), 0
-    for hour in chosen:
-        if used == BLEND_HOURS:
-            break
-        past = timeline.position(timeline.last(int(hour), PAST_FIELDS))
-        found = ensembles.analogues(int(hour), k, excluded)
-        if (past < 0).any() or len(found.ids) == 0:
-            continue
-        extrapolated = nowcast("extrapolation", fields[past], steps)[0]
-        members, truths = ensembles.following(found.ids), ensembles.following(np.array([hour]))[0]
-        for n in range(len(steps)):
-            sums[n] += blend_terms(fields[timeline.position(members[:, n])], extrapolated[n],
-                                   fields[timeline.position(truths[n:n + 1])[0]])
-        used += 1
-    if used == 0:
-        raise UsageError("blend: no hour outside the test period has its last fields, analogues and truths to learn "
-                         "the weights from", parameter="blend")
-    return [best_weight(terms / used) for terms in sums]
 
 
 def _by_space(names: tuple[str, ...], ensembles: Ensembles, fields: np.ndarray, inside: np.ndarray,

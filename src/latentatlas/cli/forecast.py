@@ -49,6 +49,8 @@ def forecast(
         "--out", "-o", help="Folder for forecast.png (truth, mean, spread, probabilities) and members.parquet.")] = None,
     colormap: Annotated[str, typer.Option("--colormap", help="Colours of the fields: reflectivity or a matplotlib name.")] = REFLECTIVITY,
     reference: ReferenceOption = None,
+    blend: Annotated[bool, typer.Option(
+        "--blend", help="Also the blend of extrapolation and analogues (weights per lead learnt on the archive).")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """What followed the K hours most like --time, as an ensemble forecast at each --lead."""
@@ -57,7 +59,7 @@ def forecast(
     tile = None if tile_row is None else (tile_row, tile_col)
     result = on_atlas(atlas, lambda opened, progress: opened.forecast(
         time, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), tile=tile,
-        where=where, out=out, colormap=colormap, references=reference), quiet=True)
+        where=where, out=out, colormap=colormap, references=reference, blend=blend), quiet=True)
     data = result.to_dict()
     if json_output:
         emit_json(data)
@@ -73,9 +75,12 @@ def forecast(
         rows.append([lead_data["lead"], f"{lead_data['mean']['average']:.3g}", f"{lead_data['spread']:.3g}",
                      *[f"{lead_data['exceedance'][t]:.3f}" for t in thresholds],
                      "" if truth is None else f"{truth['crps']:.3g}", "" if truth is None else f"{truth['mae_of_mean']:.3g}",
-                     *["" if truth is None else f"{lead_data['references'][name]['crps']:.3g}" for name in references]])
+                     *["" if truth is None else f"{lead_data['references'][name]['crps']:.3g}" for name in references],
+                     *([f"{lead_data['blend']['weight']:.2f}", "" if truth is None else f"{lead_data['blend']['crps']:.3g}"]
+                       if "blend" in lead_data else [])])
     print_table(("lead", "mean", "spread", *[f"P(> {t}) area" for t in thresholds], "CRPS", "MAE of mean",
-                 *[f"CRPS {name}" for name in references]), rows)
+                 *[f"CRPS {name}" for name in references],
+                 *(["blend weight", "CRPS blend"] if data["leads"][0].get("blend") else [])), rows)
     if data["out"]:
         console().print("Wrote " + ", ".join(data["out"].values()))
 
