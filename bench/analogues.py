@@ -1,19 +1,25 @@
-"""Analogue forecasts verified on the generated radar year: CRPS skill against climatology, persistence and random hours.
+"""Analogue forecasts verified on the generated radar year beside pySTEPS' nowcasts, the blend and the references.
 
 Exports the generated year (hourly composite reflectivity, ``--grid``,
 ``.npy``), builds an atlas on it (clipped to 0..60 dBZ, ``--code-size``
 numbers, ``--time-budget`` seconds of training; not timed), then runs
-``evaluate analogues`` on the last two months (``--test``) with ``k`` = 20,
-a 45-day season window and a 2-day minimum separation at leads 1, 3, 6 and
-12 h, and times the whole verification. ``--plain`` adds a second run
-without the analogue options, to show what they add; ``none`` leaves one
-option out (``--season-window none``), ``--trend 3h`` adds one.
+``evaluate analogues`` on the last two months (``--test``), every
+``--every`` hours of it (STEPS takes about a second a forecast), with
+``k`` = 20, a 45-day season window and a 2-day minimum separation at leads
+1, 3, 6 and 12 h, the references extrapolation and STEPS, the blend and
+the fractions skill score at 1, 3 and 9 grid points, and times it.
+``--plain`` adds a second run without the analogue options; ``none``
+leaves one option out (``--season-window none``), ``--trend 3h`` adds one.
 
 Prints one JSON document ``{"leads": [{"lead", "crps_analogue",
-"crps_climatology", "crps_persistence", "crps_random",
-"crpss_vs_climatology", "crpss_vs_persistence", "brier": {threshold: ...}}],
-"seconds", ...}``; notes go to stderr. Run:
-``.venv/bin/python bench/analogues.py [--grid 32x56] [--code-size 32] [--time-budget 60] [--plain] [--out DIR]``
+"crps_extrapolation", "crps_steps", "crps_blend", "crps_climatology",
+"crps_persistence", "crps_random", "crpss_vs_climatology", ..., "fss":
+{method: {threshold: {scale: FSS}}}}], "crossover_lead",
+"seconds_per_forecast", "targets": {...}, "seconds", ...}`` (the fair
+CRPS, in dBZ); notes go to stderr. Targets: the blend at every lead at
+most the better of extrapolation and analogues; extrapolation better than
+persistence at +1 h; the verification under 10 minutes. Run:
+``.venv/bin/python bench/analogues.py [--grid 32x56] [--every 12h] [--plain] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
-KEYS = ("lead", "forecasts", "members", "crps_analogue", "crps_climatology", "crps_persistence", "crps_random",
-        "crpss_vs_climatology", "crpss_vs_persistence", "crpss_vs_random", "crpss_random_vs_climatology")
+KEYS = ("lead", "forecasts", "members", "crps_analogue", "crps_extrapolation", "crps_steps", "crps_blend",
+        "blend_weight", "crps_climatology", "crps_persistence", "crps_random", "crpss_vs_climatology",
+        "crpss_vs_persistence", "crpss_vs_random", "crpss_random_vs_climatology")
+METHODS = ("analogue", "extrapolation", "steps", "climatology", "persistence", "random")
 
 
 def build(folder: Path, grid: tuple[int, int], days: int, code_size: int, budget: float) -> tuple[Path, dict]:
@@ -50,17 +58,34 @@ def build(folder: Path, grid: tuple[int, int], days: int, code_size: int, budget
 def verify(atlas: Path, args: argparse.Namespace, options: dict, out: Path | None) -> dict:
     """One verification run: its JSON, leads trimmed to the benchmark's keys plus the Brier scores."""
     from latentatlas import Atlas
+    from latentatlas.analogues.scores import skill
 
     with Atlas.open(atlas, read_only=True) as opened:
         started = time.perf_counter()
-        result = opened.evaluate_analogues(args.test, leads=args.leads, k=args.k, progress=False, out=out, **options)
+        result = opened.evaluate_analogues(args.test, leads=args.leads, k=args.k, progress=False, out=out,
+                                           references="extrapolation,steps", blend=True, scales=(1, 3, 9),
+                                           every=args.every, **options)
         seconds = time.perf_counter() - started
     data = result.to_dict()
-    leads = [{**{key: lead[key] for key in KEYS},
+    leads = [{**{key: lead.get(key) for key in KEYS},
+              **{f"crpss_{m}_vs_climatology": skill(lead[f"crps_{m}"], lead["crps_climatology"])
+                 for m in ("extrapolation", "steps", "blend")},
+              "fss": {m: lead["fields"][m]["fss"] for m in METHODS},
               "brier": {t: {key: value for key, value in scores.items() if key != "reliability"}
                         for t, scores in lead["brier"].items()}} for lead in data["leads"]]
     return {"settings": data["settings"], "hours": data["hours"], "skipped": data["skipped"], "leads": leads,
-            "seconds": round(seconds, 1)}
+            "crossover_lead": data["crossover_lead"], "seconds_per_forecast": data["seconds_per_forecast"],
+            "targets": targets(leads, seconds), "seconds": round(seconds, 1)}
+
+
+def targets(leads: list[dict], seconds: float) -> dict[str, bool]:
+    """The benchmark's targets, each as met or not."""
+    return {
+        "blend_at_most_the_better_of_extrapolation_and_analogues": all(
+            lead["crps_blend"] <= min(lead["crps_extrapolation"], lead["crps_analogue"]) for lead in leads),
+        "extrapolation_beats_persistence_at_1h": leads[0]["crps_extrapolation"] < leads[0]["crps_persistence"],
+        "under_10_minutes": seconds < 600,
+    }
 
 
 def _option(text: str) -> str | None:
@@ -80,6 +105,7 @@ def main() -> None:
     parser.add_argument("--season-window", default="45d")
     parser.add_argument("--min-separation", default="2d")
     parser.add_argument("--trend", default="none")
+    parser.add_argument("--every", default="12h", help="forecast only the test hours this far apart")
     parser.add_argument("--plain", action="store_true", help="also verify plain nearest neighbours (no options)")
     parser.add_argument("--work", type=Path, help="keep the export and the atlas here (default: a temporary folder)")
     parser.add_argument("--out", type=Path, help="write verification.png and analogues.json here")

@@ -159,7 +159,7 @@ def grib_tiles_atlas(tmp_path_factory):
 
 
 def test_region_keeps_the_tiles_overlapping_the_box(cli, error_line, grib_tiles_atlas, timed_atlas):
-    from latentatlas.ops.search_picture import atlas_geometry
+    from latentatlas.ops.rows import atlas_geometry
 
     with Atlas.open(grib_tiles_atlas, read_only=True) as atlas:
         geometry = atlas_geometry(atlas.store)
@@ -181,3 +181,20 @@ def test_region_keeps_the_tiles_overlapping_the_box(cli, error_line, grib_tiles_
     assert "--region must have -90 <= LAT0 < LAT1 <= 90" in line
     line = error_line(cli("search", "--atlas", timed_atlas[0], "--id", 5, "--region", "40,50,-120,-110"), 2)
     assert "--region needs an atlas of gridded fields" in line
+
+
+def test_the_options_travel_as_one_dataclass_with_one_flag_per_field_on_every_analogue_command(cli):
+    from dataclasses import fields
+
+    from latentatlas.analogues import AnalogueOptions
+
+    options = AnalogueOptions.of(season_window="45d", region="40,50,-125,-115")
+    assert options.to_dict() == {"season_window": "45 days, 0:00:00", "region": [40.0, 50.0, -125.0, -115.0]}
+    assert AnalogueOptions.given(options) is options and AnalogueOptions.given(trend="3h").trend == timedelta(hours=3)
+    with pytest.raises(UsageError, match="unknown analogue option.*season"):
+        AnalogueOptions.of(season="45d")
+    with pytest.raises(UsageError, match="not both"):
+        AnalogueOptions.given(options, trend="3h")
+    for command in (["search"], ["forecast"], ["evaluate", "analogues"]):
+        shown = cli(*command, "--help").output
+        assert all("--" + f.name.replace("_", "-") in shown for f in fields(AnalogueOptions)), command

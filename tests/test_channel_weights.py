@@ -10,7 +10,9 @@ import pytest
 
 from latentatlas import Atlas
 from latentatlas.errors import UsageError
-from latentatlas.search.analogues import RERANK_POOL, AnalogueOptions, Timeline, find_analogues, parse_weights
+from latentatlas.analogues import AnalogueOptions, Timeline, find_analogues
+from latentatlas.analogues.find import RERANK_POOL
+from latentatlas.analogues.options import parse_weights
 from latentatlas.search.engine import EngineCache
 from latentatlas.store import Store
 

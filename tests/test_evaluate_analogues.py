@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from latentatlas import Atlas
-from latentatlas.ops.evaluate.ensemble_scores import Reliability, brier, crps, exceedance, rank_counts, skill
+from latentatlas.analogues.scores import Reliability, brier, crps, exceedance, rank_counts, skill
 from latentatlas.sources import read_source
 from latentatlas.store import ImageRow, Store
 
@@ -18,11 +18,11 @@ DAYS = 60
 SIDE = 16
 
 
-def test_crps_equals_the_float64_brute_force_reference(rng):
+def test_the_empirical_crps_equals_the_float64_brute_force_reference(rng):
     members = rng.gamma(2.0, 5.0, size=(13, 7, 9))
     truth = rng.gamma(2.0, 5.0, size=(7, 9))
     reference = np.abs(members - truth).mean(0) - 0.5 * np.abs(members[:, None] - members[None]).mean((0, 1))
-    np.testing.assert_allclose(crps(members, truth), reference, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(crps(members, truth, "qd"), reference, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(crps(members[:1], truth), np.abs(members[0] - truth), atol=1e-12)
 
 
@@ -87,8 +87,12 @@ def recurring_atlas(tmp_path_factory):
 def test_analogues_beat_climatology_and_random_hours_where_a_pattern_recurs(recurring_atlas):
     with Atlas.open(recurring_atlas, read_only=True) as atlas:
         result = atlas.evaluate_analogues("2021-04-15/2021-04-30", leads="1h,3h,6h", k=8, min_separation="12h",
-                                          thresholds=(20,), progress=False)
+                                          thresholds=(20,), spaces="codes", progress=False)
     data = result.to_dict()
+    assert data["settings"]["crps_estimator"] == data["spaces"]["estimator"] == "fair"
+    for lead in data["leads"]:  # the codes' space finds the same analogues on the same period: the same CRPS
+        assert data["spaces"]["forecasts"][lead["lead"]] == lead["forecasts"]
+        assert data["spaces"]["crps"]["codes"][lead["lead"]] == pytest.approx(lead["crps_analogue"], rel=1e-9)
     assert data["hours"] == 15 * 24 - data["skipped"]["no_truth"] - data["skipped"]["no_analogue"]
     for lead in data["leads"]:
         assert lead["forecasts"] > 300 and 0 < lead["members"] <= 8
@@ -107,9 +111,12 @@ def test_analogues_beat_climatology_and_random_hours_where_a_pattern_recurs(recu
 
 def test_evaluate_analogues_on_the_command_line(cli, error_line, radar_atlas, tmp_path):
     result = cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 12:00/2019-01-03",
-                 "--lead", "1h,2h", "-k", 4, "--season-window", "30d", "--out", tmp_path / "ev", "--json")
+                 "--lead", "1h,2h", "-k", 4, "--season-window", "30d", "--space", "codes,pca,pixels",
+                 "--out", tmp_path / "ev", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
+    assert list(data["spaces"]["crps"]) == ["codes", "pca", "pixels"] and data["spaces"]["leads"] == ["1h", "2h"]
+    assert all(value > 0 for by_lead in data["spaces"]["crps"].values() for value in by_lead.values())
     assert [lead["lead"] for lead in data["leads"]] == ["1h", "2h"] and data["hours"] == 11
     assert data["skipped"]["no_truth"] == 1 and set(data["leads"][0]["brier"]) == {"20", "35"}
     assert json.loads((tmp_path / "ev" / "analogues.json").read_text())["leads"][0]["crps_analogue"] > 0
@@ -121,3 +128,53 @@ def test_evaluate_analogues_on_the_command_line(cli, error_line, radar_atlas, tm
     assert "--test must be START/END" in line
     line = error_line(cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2020-01-01/2020-02-01"), 2)
     assert "--test 2020-01-01 00:00/2020-02-01 00:00 holds no stored hour" in line
+    line = error_line(cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 18:00/2019-01-03",
+                          "--space", "codes,umap"), 2)
+    assert "--space must be some of codes, pca, pixels" in line
+
+
+def test_the_nowcast_references_are_scored_beside_the_analogues(cli, radar_atlas):
+    result = cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 12:00/2019-01-03", "--lead",
+                 "1h,2h", "-k", 3, "--reference", "extrapolation,steps", "--every", "6h", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["hours"] == 2 and data["settings"]["references"] == ["extrapolation", "steps"]
+    for lead in data["leads"]:
+        assert lead["forecasts"] == 2 and lead["crps_extrapolation"] > 0 and lead["crps_steps"] > 0
+        assert set(lead["brier"]["20"]) >= {"extrapolation", "steps"}
+    assert data["crossover_lead"] in (None, "1h", "2h")
+
+
+def test_the_crossover_is_the_first_lead_from_which_the_analogues_stay_ahead_of_extrapolation():
+    from latentatlas.analogues.verify import crossover
+
+    leads = [{"lead": f"{h}h", "crps_analogue": a, "crps_extrapolation": e}
+             for h, a, e in ((1, 2.0, 1.0), (3, 1.0, 1.5), (6, 2.0, 1.9), (12, 2.0, 3.0))]
+    assert crossover(leads) == "12h" and crossover(leads[:2]) == "3h" and crossover(leads[:1]) is None
+    assert crossover([{"lead": "1h", "crps_analogue": 1.0}]) is None
+
+
+def test_the_blend_is_scored_with_its_learnt_weight_and_is_no_worse_than_its_mixture_of_scores(radar_atlas):
+    with Atlas.open(radar_atlas, read_only=True) as atlas:
+        data = atlas.evaluate_analogues("2019-01-02 12:00/2019-01-03", leads="1h,2h", k=3, references="extrapolation",
+                                        blend=True, progress=False).to_dict()
+    assert data["settings"]["blend_hours"] > 0
+    for lead in data["leads"]:
+        weight = lead["blend_weight"]
+        assert 0 <= weight <= 1
+        mixed = weight * lead["crps_extrapolation"] + (1 - weight) * lead["crps_analogue"]
+        assert lead["crps_blend"] <= mixed + 1e-9
+
+
+def test_fields_are_scored_by_fss_and_categorical_scores_and_a_perfect_field_scores_one(cli, radar_atlas, rng):
+    from latentatlas.analogues.scores import FieldScores
+
+    truth = rng.gamma(2.0, 10.0, (16, 16))
+    perfect = FieldScores((20.0,), (1, 3))
+    perfect.add(np.repeat(truth[None], 3, 0), truth)
+    assert perfect.to_dict() == {"fss": {"20": {"1": 1.0, "3": 1.0}}, "csi": {"20": 1.0}, "pod": {"20": 1.0},
+                                 "far": {"20": 0.0}}
+    result = cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 18:00/2019-01-03", "--lead",
+                 "1h", "-k", 3, "--scales", "1,3,9", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "FSS" in result.stdout and "persistence" in result.stdout

@@ -54,3 +54,31 @@ def test_forecast_refuses_bad_leads_and_hours_without_analogues(cli, error_line,
     assert "--lead must be a duration" in line
     line = error_line(cli("forecast", "--atlas", radar_atlas, "--time", "2019-01-01 20:00", "--lead", "30h"), 2)
     assert "no stored row qualifies as an analogue" in line
+
+
+def test_the_nowcast_references_stand_beside_the_analogues(cli, error_line, radar_atlas, radar_npy, tmp_path):
+    from latentatlas.analogues.references import nowcast
+
+    fields = np.clip(np.load(radar_npy), 0, 60)
+    with Atlas.open(radar_atlas, read_only=True) as atlas:
+        result = atlas.forecast("2019-01-02 05:00", leads="1h,3h", k=4, references="extrapolation,steps", blend=True)
+    expected = nowcast("extrapolation", fields[27:30], [1, 3])
+    for n, lead in enumerate(result.leads):
+        assert lead.references["steps"].shape == (4, 32, 56)
+        np.testing.assert_allclose(lead.references["extrapolation"], expected[:, n], atol=0.05)
+    data = result.to_dict()
+    assert data["settings"]["references"] == ["extrapolation", "steps"]
+    for lead, summary in zip(result.leads, data["leads"]):
+        weight, blended = summary["blend"]["weight"], summary["blend"]["crps"]
+        assert 0 <= weight <= 1
+        np.testing.assert_allclose(lead.blend_mean(), weight * lead.references["extrapolation"][0]
+                                   + (1 - weight) * lead.mean, atol=1e-9)
+        assert blended <= weight * summary["references"]["extrapolation"]["crps"] + (1 - weight) * summary["truth"]["crps"] + 1e-9
+    assert data["leads"][0]["references"]["extrapolation"]["crps"] == data["leads"][0]["references"]["extrapolation"]["mae_of_mean"]
+    text = cli("forecast", "--atlas", radar_atlas, "--time", "2019-01-02 05:00", "--lead", "1h", "-k", 3,
+               "--reference", "extrapolation", "--out", tmp_path / "fc")
+    assert text.exit_code == 0 and "extrap" in text.stdout, text.stdout
+    assert (tmp_path / "fc" / "forecast.png").stat().st_size > 1000
+    line = error_line(cli("forecast", "--atlas", radar_atlas, "--time", "2019-01-01 01:00", "--lead", "1h",
+                          "--reference", "steps"), 2)
+    assert "--reference needs the 3 fields up to 2019-01-01 01:00" in line

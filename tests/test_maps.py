@@ -162,7 +162,7 @@ def test_cluster_centroids_of_a_grib_atlas_are_maps_with_the_bar_to_the_clip(rad
 
 
 def test_row_geometry_of_a_tile_is_its_window():
-    from latentatlas.ops.search_picture import row_geometry
+    from latentatlas.ops.rows import row_geometry
 
     whole = _conus()
     tile = row_geometry(whole, {"meta": {"top": 16, "left": 28}, "height": 16, "width": 28})
@@ -196,3 +196,24 @@ def test_files_without_a_readable_grid_have_no_geometry(tmp_path):
     (tmp_path / "broken.nc").write_bytes(b"not netcdf")
     assert file_geometry(tmp_path / "broken.grib2") is None and file_geometry(tmp_path / "broken.nc") is None
     assert file_geometry(tmp_path / "missing.grib2") is None
+
+
+def test_the_forecast_picture_of_a_grib_atlas_is_maps_with_the_dbz_bar_and_utc(radar_grib, tmp_path, monkeypatch):
+    from latentatlas import Atlas
+    from latentatlas.pictures import grids as viz
+
+    drawn = []
+    save = viz.save_png
+    monkeypatch.setattr(viz, "save_png", lambda figure, path: (drawn.append(figure), save(figure, path))[1])
+    with Atlas.open(tmp_path / "grib.atlas") as atlas:
+        atlas.build(radar_grib, reader=ReaderOptions(variables=("refc",), clip=(0, 60)),
+                    code_size=8, epochs=1, batch_size=8, base_channels=8, seed=0, progress=False)
+        drawn.clear()                                   # the loss curve of fit
+        atlas.forecast("2019-09-20 12:00", leads="1h", k=3, thresholds=(20,), references="extrapolation",
+                       out=tmp_path / "fc")
+    panels = [ax for ax in drawn[0].axes if ax.get_title()]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == ["+1h truth", "+1h mean", "+1h extrapolation",
+                                                                 "+1h spread", "+1h P(> 20)"]
+    assert panels[0].get_title().endswith("2019-09-20 13:00 UTC")
+    assert all(_collections(ax)["coastlines"] > 0 for ax in panels)
+    assert any(ax.get_ylabel() == "dBZ" for ax in drawn[0].axes)

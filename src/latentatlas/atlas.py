@@ -19,7 +19,8 @@ from .ops import decode as decode_op
 from .ops import duplicates as duplicates_op
 from .ops import embed as embed_op
 from .ops import features as features_op
-from .ops import forecast as forecast_op
+from .analogues import forecast as forecast_op
+from .analogues.options import AnalogueOptions
 from .ops import fit as fit_op
 from .ops import index as index_op
 from .ops import info as info_op
@@ -27,14 +28,13 @@ from .ops import search as search_op
 from .ops import sql as sql_op
 from .progress import Progress, shows_progress
 from .search import neighbours as neighbours_op
-from .search.analogues import AnalogueOptions
 from .search.engine import EngineCache
 from .sources import ReaderOptions
 from .store.database import QueryResult, Store
 
 if TYPE_CHECKING:
     from .ops.cluster import ClusterReport
-    from .ops.evaluate.analogues import AnalogueEvaluation
+    from .analogues.verify import AnalogueEvaluation
     from .ops.codec import CompressReport, DecompressReport
     from .ops.evaluate.codec import CodecEvaluation
     from .ops.evaluate.interpolation import TemporalReport
@@ -164,10 +164,8 @@ class Atlas:
                tile: tuple[int, int] | None = None, k: int = 10, metric: str = "l2",
                where: str | None = None, exclude_within: str | timedelta | None = None,
                exact: bool = False, dtype: str = "float32", out: str | Path | None = None,
-               colormap: str = "reflectivity", season_window: str | timedelta | None = None,
-               min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
-               region: str | Sequence[float] | None = None,
-               channel_weights: str | Sequence[float] | None = None) -> search_op.SearchResult:
+               colormap: str = "reflectivity", analogue: AnalogueOptions | None = None,
+               **options: Any) -> search_op.SearchResult:
         """The ``k`` nearest stored images to an image (file or pixels), an ``id``, a ``vector`` or a ``time``.
 
         ``time`` (``"2019-09-20 05:00"``, a datetime) queries the row valid
@@ -182,15 +180,16 @@ class Atlas:
         the query and its hits into a PNG, fields in ``colormap`` (see
         :func:`latentatlas.ops.search_picture.draw_search`).
 
-        Analogue queries (see :mod:`latentatlas.search.analogues`):
-        ``season_window`` (``"45d"``) keeps rows within that many days of the
-        query's time of year, ``min_separation`` (``"2d"``) makes each hit
-        its own event, ``trend`` (``"3h"``) sums the code distances over the
-        last hours of a stored query row, ``region`` (``"40,50,-125,-115"``:
-        LAT0,LAT1,LON0,LON1) keeps the tiles of a gridded atlas that overlap
-        the box, ``channel_weights`` (``"1,0.5"``, one per channel of stacked
-        variables) ranks by the weighted distance of the decoded channels
-        (:func:`latentatlas.ops.search.channel_weighted`).
+        Analogue queries take an ``analogue``
+        (:class:`latentatlas.analogues.options.AnalogueOptions`) or its
+        options by name: ``season_window`` (``"45d"``) keeps rows within that
+        many days of the query's time of year, ``min_separation`` (``"2d"``)
+        makes each hit its own event, ``trend`` (``"3h"``) sums the code
+        distances over the last hours of a stored query row, ``region``
+        (``"40,50,-125,-115"``: LAT0,LAT1,LON0,LON1) keeps the tiles of a
+        gridded atlas that overlap the box, ``channel_weights`` (``"1,0.5"``,
+        one per channel of stacked variables) ranks by the weighted distance
+        of the decoded channels.
         """
         if isinstance(query, np.ndarray) and query.ndim == 1:
             query, vector = None, query
@@ -199,9 +198,8 @@ class Atlas:
         else:
             resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector,
                                                time=time, tile=tile)
-        analogue = AnalogueOptions.of(season_window, min_separation, trend, region, channel_weights)
         result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype,
-                                  analogue, lambda: self.model)
+                                  AnalogueOptions.given(analogue, **options), lambda: self.model)
         if out is not None:
             from .ops.search_picture import draw_search
 
@@ -209,12 +207,11 @@ class Atlas:
         return result
 
     def forecast(self, time: str | datetime, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h", k: int = 20,
-                 metric: str = "l2", season_window: str | timedelta | None = None,
-                 min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
-                 region: str | Sequence[float] | None = None, channel_weights: str | Sequence[float] | None = None,
+                 metric: str = "l2", analogue: AnalogueOptions | None = None,
                  thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, tile: tuple[int, int] | None = None,
                  where: str | None = None, out: str | Path | None = None,
-                 colormap: str = "reflectivity") -> forecast_op.Forecast:
+                 colormap: str = "reflectivity", references: str | Sequence[str] | None = None,
+                 blend: bool = False, **options: Any) -> forecast_op.Forecast:
         """The analogue forecast of the hours after ``time``: what followed its ``k`` analogues, per lead.
 
         Members are the stored fields at each analogue's time plus each of
@@ -222,11 +219,14 @@ class Atlas:
         their mean, spread, the probability of exceeding each of
         ``thresholds`` and the truth when stored. The analogue options are
         those of :meth:`search`. ``out`` (a folder) receives ``forecast.png``
-        and ``members.parquet``. See :func:`latentatlas.ops.forecast.forecast`.
+        and ``members.parquet``. ``references`` (``"extrapolation,steps"``)
+        adds pySTEPS' nowcasts beside the analogues, ``blend`` the blend of
+        extrapolation and analogues (weights learnt on the archive). See
+        :func:`latentatlas.analogues.forecast.forecast`.
         """
-        analogue = AnalogueOptions.of(season_window, min_separation, trend, region, channel_weights)
-        result = forecast_op.forecast(self.store, time, leads, k, metric, analogue, thresholds, tile, where,
-                                      self._engines, lambda: self.model)
+        result = forecast_op.forecast(self.store, time, leads, k, metric, AnalogueOptions.given(analogue, **options),
+                                      thresholds, tile, where, self._engines, lambda: self.model, references,
+                                      blend)
         if out is not None:
             forecast_op.save_forecast(self.store, result, out, colormap)
         return result
@@ -432,26 +432,34 @@ class Atlas:
 
     @shows_progress
     def evaluate_analogues(self, test: str | tuple, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h,12h",
-                           k: int = 20, metric: str = "l2", season_window: str | timedelta | None = None,
-                           min_separation: str | timedelta | None = None, trend: str | timedelta | None = None,
-                           region: str | Sequence[float] | None = None,
-                           channel_weights: str | Sequence[float] | None = None,
+                           k: int = 20, metric: str = "l2", analogue: AnalogueOptions | None = None,
                            thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, where: str | None = None,
-                           seed: int = 0, out: str | Path | None = None,
-                           progress: Progress = True) -> AnalogueEvaluation:
+                           seed: int = 0, out: str | Path | None = None, spaces: str | Sequence[str] | None = None,
+                           references: str | Sequence[str] | None = None, every: str | timedelta | None = None,
+                           blend: bool = False, scales: Sequence[int] | None = None, progress: Progress = True,
+                           **options: Any) -> AnalogueEvaluation:
         """Forecast every stored hour of ``test`` (``"START/END"``) from the other hours, and score it.
 
         CRPS and its skill against climatology, persistence and ``k``
         random hours, Brier scores and reliability per threshold, and the
         rank histogram, per lead. The test period never supplies analogues.
         ``out`` (a folder) receives ``verification.png`` and ``analogues.json``.
-        See :func:`latentatlas.ops.evaluate.analogues.evaluate_analogues`.
+        ``spaces`` (``"codes,pca,pixels"``) also scores, on the same period
+        and ``k``, the analogues found with the codes, PCA of their size and
+        the raw pixels; ``references`` (``"extrapolation,steps"``) scores
+        pySTEPS' nowcasts beside them; ``every`` (``"6h"``) forecasts only
+        the hours that far apart; ``blend`` scores the blend of extrapolation
+        and analogues, its weight per lead learnt outside the test period;
+        ``scales`` (``(1, 3, 9)``) adds the fractions skill score at those
+        neighbourhoods and CSI, POD and FAR per threshold. The analogue options are those of :meth:`search`.
+        See :func:`latentatlas.analogues.verify.evaluate_analogues`.
         """
-        from .ops.evaluate import analogues as verification
+        from .analogues import verify as verification
 
-        analogue = AnalogueOptions.of(season_window, min_separation, trend, region, channel_weights)
-        result = verification.evaluate_analogues(self.store, test, leads, k, metric, analogue, thresholds, where,
-                                                 seed, self._engines, progress, lambda: self.model)
+        result = verification.evaluate_analogues(self.store, test, leads, k, metric,
+                                                 AnalogueOptions.given(analogue, **options), thresholds, where,
+                                                 seed, self._engines, progress, lambda: self.model, spaces,
+                                                 references, every, blend, scales)
         if out is not None:
             verification.save_evaluation(result, out)
         return result

@@ -7,30 +7,22 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from ..analogues.options import AnalogueOptions
 from ..errors import UsageError
 from ..pictures.grids import REFLECTIVITY
+from .analogue_options import ANALOGUE_FLAGS, analogue_options
 from .common import (
     AtlasOption, JsonOption, QuietOption, command, console, emit_json, parse_numbers, print_table, progress_bar,
 )
 
 MetricOption = Annotated[str, typer.Option(help="l2, sqeuclidean, cosine or ip (negative inner product).")]
-SeasonOption = Annotated[Optional[str], typer.Option(
-    "--season-window", help="Analogues: only rows within this many days of the query's time of year (45d).")]
-SeparationOption = Annotated[Optional[str], typer.Option(
-    "--min-separation", help="Analogues: no two results closer in time than this (2d), each its own event.")]
-TrendOption = Annotated[Optional[str], typer.Option(
-    "--trend", help="Analogues: match the last hours too, summing code distances at t, t-1h, ... back this far (3h).")]
-RegionOption = Annotated[Optional[str], typer.Option(
-    "--region", help="Analogues in a gridded atlas: only the tiles overlapping LAT0,LAT1,LON0,LON1 (degrees).")]
-ChannelWeightsOption = Annotated[Optional[str], typer.Option(
-    "--channel-weights", help="Analogues of stacked variables: weights per channel (1,0.5), on the decoded fields.")]
 WhereOption = Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images, applied before ranking.")]
 ExactOption = Annotated[bool, typer.Option("--exact", help="Scan every code even when the atlas has an index.")]
 
 
 def register(app: typer.Typer) -> None:
     """Add search, index and duplicates to ``app``."""
-    command(app, "search")(search)
+    command(app, "search")(analogue_options(search))
     command(app, "index")(index)
     command(app, "duplicates")(duplicates)
 
@@ -49,11 +41,7 @@ def search(
     where: WhereOption = None,
     exclude_within: Annotated[Optional[str], typer.Option(
         "--exclude-within", help="Leave out rows within this time of the query's time (1d, 6h, 30min).")] = None,
-    season_window: SeasonOption = None,
-    min_separation: SeparationOption = None,
-    trend: TrendOption = None,
-    region: RegionOption = None,
-    channel_weights: ChannelWeightsOption = None,
+    analogue: AnalogueOptions = AnalogueOptions(),
     exact: ExactOption = False,
     float16: Annotated[bool, typer.Option("--float16", help="Hold the codes of an exact scan as float16 (half the memory).")] = False,
     ids_from: Annotated[Optional[Path], typer.Option(
@@ -74,9 +62,8 @@ def search(
     dtype = "float16" if float16 else "float32"
     if batch:
         _check_batch(image, id, vector, time, ids_from, all_rows, out, colormap)
-        if season_window or min_separation or trend or region or channel_weights:
-            raise UsageError("--season-window, --min-separation, --trend, --region and --channel-weights go with one "
-                             "query, not a batch")
+        if analogue.used:
+            raise UsageError(f"{ANALOGUE_FLAGS} go with one query, not a batch")
     else:
         _check_single(out, exclude_self, colormap)
     if (tile_row is None) != (tile_col is None):
@@ -96,9 +83,7 @@ def search(
         numbers = parse_numbers(vector, "--vector") if vector is not None else None
         found = opened.search(image, id=id, vector=numbers, time=time, tile=tile, k=k, metric=metric, where=where,
                               exclude_within=exclude_within, exact=exact, dtype=dtype, out=out,
-                              colormap=colormap or REFLECTIVITY, season_window=season_window,
-                              min_separation=min_separation, trend=trend, region=region,
-                              channel_weights=channel_weights)
+                              colormap=colormap or REFLECTIVITY, analogue=analogue)
     print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
         str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
     if found.out is not None and not json_output:

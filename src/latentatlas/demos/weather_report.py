@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from ..analogues.verify import summary_tables
 from ..atlas import Atlas
 from ..baselines.codec import LinearCodec
 from ..datasets.radar import REGIMES
 from ..ops.at_time import format_time, row_at
 from ..ops.embed import reader_options
-from ..ops.evaluate.analogues import summary_tables
 from ..ops.evaluate.interpolation import JSON_KEYS
 from ..ops.evaluate.quality import psnr
-from ..ops.rows import read_pixels
-from ..ops.search_picture import atlas_geometry, placed
+from ..ops.rows import atlas_geometry, read_pixels
+from ..ops.search_picture import placed
 from ..pictures.grids import REFLECTIVITY, captioned_rows, field_colours, save_png
 from ..pictures.report import Report
 from ..store.clusters import load_run

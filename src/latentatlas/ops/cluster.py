@@ -219,7 +219,8 @@ def _pictures(store: Store, model: LatentModel, report: ClusterReport, ids: np.n
     """
     from ..pictures.grids import REFLECTIVITY, captioned_rows, field_colours, grid, is_field, save_png, to_display
     from ..pictures.plots import silhouette_curve
-    from .search_picture import atlas_geometry, placed
+    from .rows import atlas_geometry
+    from .search_picture import placed
 
     out = report.out
     out.mkdir(parents=True, exist_ok=True)

@@ -6,14 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-import numpy as np
-
 from ..errors import ModelMismatchError
 from ..pipeline.ray import check_engine, embed_ray
-from ..pipeline.runner import Batch, Mapper, Writer, run_batches
+from ..pipeline.runner import Writer, encoder, run_batches
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
-from ..sources.loading import Loaded, transformed
 from ..store.database import ImageRow, Store
 from ..store.schema import FINGERPRINT_SETTING, READER_SETTING
 
@@ -108,19 +105,6 @@ def embed(
     report.added, report.failures = run.written, run.failures
     report.total_rows = store.count("images")
     return report
-
-
-def encoder(model: LatentModel, batch_size: int = 256) -> Mapper:
-    """The mapper of ``embed``: each read image preprocessed as the model's input and encoded."""
-
-    def encode(loaded: Loaded, failures: list[Failure]) -> Batch:
-        kept = list(transformed(loaded, model.preprocessor, failures))
-        if not kept:
-            return Batch()
-        return Batch([r for r, _, _ in kept], [im for _, im, _ in kept],
-                     model.encode_inputs(np.stack([x for _, _, x in kept]), batch_size))
-
-    return encode
 
 
 def atlas_writer(store: Store) -> Writer:

@@ -1,4 +1,4 @@
-"""Reading stored rows again: a column of ``images`` for some ids, and their pixels from the uris."""
+"""Reading stored rows again: a column of ``images`` for some ids, their pixels from the uris, and where they lie."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import numpy as np
 
 from ..errors import BadInputError, UsageError
 from ..sources import Failure, Record, read_source
+from ..sources.geometry import GridGeometry
 from ..sources.loading import load_records
 from ..store.database import Store
+from ..store.schema import GRID_SETTING
 from .embed import reader_options
 
-__all__ = ["Pixels", "RowReader", "read_pixels", "read_row", "column_of"]
+__all__ = ["Pixels", "RowReader", "read_pixels", "read_row", "column_of", "atlas_geometry", "row_geometry"]
 
 
 @dataclass
@@ -130,3 +132,19 @@ def column_of(store: Store, ids: np.ndarray, expression: str = "label") -> np.nd
     if len(known):
         found = known[np.minimum(where, len(known) - 1)] == ids
     return values[np.where(found, where, len(known))]
+
+
+def atlas_geometry(store: Store) -> GridGeometry | None:
+    """Where the atlas's fields lie, as its reading options give them (None when ``fit`` found no grid)."""
+    stored = store.setting(GRID_SETTING)
+    return None if stored is None else GridGeometry.from_dict(stored).read_with(reader_options(store))
+
+
+def row_geometry(geometry: GridGeometry, row: dict | None) -> GridGeometry | None:
+    """The geometry of one ``images`` row: the whole field, or its tile's window; None without a row."""
+    if row is None:
+        return None
+    meta = row.get("meta") or {}
+    if "top" in meta and row.get("height") and row.get("width"):
+        return geometry.window(int(meta["top"]), int(meta["left"]), int(row["height"]), int(row["width"]))
+    return geometry

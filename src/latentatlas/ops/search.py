@@ -17,7 +17,8 @@ import numpy as np
 
 from ..checks import at_least, one_of, validated
 from ..errors import BadInputError, UsageError
-from ..search.analogues import AnalogueOptions, Timeline, find_analogues
+from ..analogues import AnalogueOptions, Timeline, find_analogues
+from ..analogues.find import rerank_for, restrict
 from ..search.engine import Engine, EngineCache, ann_dir
 from ..search.metrics import METRICS
 from ..search.neighbours import Filters, nearest, parse_window
@@ -176,9 +177,8 @@ def search(
         distances of the rounded codes).
     analogue : AnalogueOptions, optional
         Season window, minimum separation, trend window and region of an
-        analogue query (see :mod:`latentatlas.search.analogues` and
-        :mod:`latentatlas.ops.region`); the codes are then scanned exactly.
-        Its channel weights rank by :func:`channel_weighted` distances.
+        analogue query (see :mod:`latentatlas.analogues.find`); the codes
+        are then scanned exactly.
     model : callable, optional
         Returns the atlas's model; needed by channel weights only.
 
@@ -220,59 +220,12 @@ def search(
     return SearchResult(query=settings, hits=hits)
 
 
-def channel_weighted(model: LatentModel, engine: Engine, vector: np.ndarray,
-                     weights: Sequence[float]) -> Callable[[np.ndarray], np.ndarray]:
-    """Distances of stored rows to the code ``vector``: the weighted mean over channels of their decoded fields' MSE.
-
-    Each channel's mean squared difference is taken in the model's [0, 1]
-    scale, so variables of different units weigh as ``weights`` say
-    (normalised to sum 1), as AnEn weighs its predictors.
-
-    Raises
-    ------
-    UsageError
-        If there is not one weight per channel of the model's fields.
-    """
-    channels = model.architecture.out_channels
-    if len(weights) != channels:
-        raise UsageError(f"channel_weights has {len(weights)} weight(s); the atlas's fields have {channels} channel(s)",
-                         parameter="channel_weights")
-    share = np.asarray(weights, np.float64) / float(np.sum(weights))
-    target = model.decode(np.asarray(vector, np.float32)[None])[0].astype(np.float64)
-
-    def distances(ids: np.ndarray) -> np.ndarray:
-        decoded = model.decode(engine.vectors(ids)).astype(np.float64)
-        return (((decoded - target) ** 2).mean(axis=(2, 3)) @ share).astype(np.float32)
-
-    return distances
-
-
 def _analogues(store: Store, engine: Engine, query: Query, k: int, metric: str, filters: Filters,
                times: np.ndarray | None, options: AnalogueOptions, model: Callable[[], LatentModel] | None):
     """The analogues of ``query`` among the rows ``filters`` allow."""
     allowed = engine.ids if filters.allowed is None else filters.allowed
     if filters.width is not None:
         allowed = np.setdiff1d(allowed, filters.near(times[0]), assume_unique=True)
-    if options.region is not None:
-        from .region import ids_in_region
-
-        allowed = np.intersect1d(allowed, ids_in_region(store, options.region))
     return find_analogues(engine, Timeline.of(store), query.vector, k, metric, options, query.source.get("id"),
-                          None if times is None else times[0], allowed,
-                          analogue_rerank(options, model, engine, query.vector))
-
-
-def analogue_rerank(options: AnalogueOptions, model: Callable[[], LatentModel] | None, engine: Engine,
-                    vector: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
-    """The :func:`channel_weighted` distances to ``vector`` when ``options`` has channel weights, else None.
-
-    Raises
-    ------
-    UsageError
-        If there are weights but no ``model`` to decode the candidates.
-    """
-    if options.channel_weights is None:
-        return None
-    if model is None:
-        raise UsageError("channel_weights need the atlas's model to decode the candidates", parameter="channel_weights")
-    return channel_weighted(model(), engine, vector, options.channel_weights)
+                          None if times is None else times[0], restrict(store, options, allowed),
+                          rerank_for(options, model, engine, query.vector))

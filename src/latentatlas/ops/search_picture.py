@@ -20,16 +20,15 @@ from ..errors import UsageError
 from ..pictures.grids import REFLECTIVITY, captioned_rows, field_colours, is_field, save_png
 from ..sources.geometry import GridGeometry
 from ..store.database import Store
-from ..store.schema import GRID_SETTING
 from .at_time import format_time
 from .embed import reader_options
-from .rows import read_pixels
+from .rows import atlas_geometry, read_pixels, row_geometry
 from .search import Query, SearchResult
 
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["draw_search", "PICTURE_SUFFIX", "atlas_geometry", "row_geometry", "placed"]
+__all__ = ["draw_search", "PICTURE_SUFFIX", "placed"]
 
 PICTURE_SUFFIX = ".png"
 _COLUMNS = 6
@@ -85,22 +84,6 @@ def draw_search(store: Store, query: Query, result: SearchResult, path: str | Pa
     figure = captioned_rows([images[i:i + _COLUMNS] for i in starts], [captions[i:i + _COLUMNS] for i in starts],
                             **style)
     return save_png(figure, path)
-
-
-def atlas_geometry(store: Store) -> GridGeometry | None:
-    """Where the atlas's fields lie, as its reading options give them (None when ``fit`` found no grid)."""
-    stored = store.setting(GRID_SETTING)
-    return None if stored is None else GridGeometry.from_dict(stored).read_with(reader_options(store))
-
-
-def row_geometry(geometry: GridGeometry, row: dict | None) -> GridGeometry | None:
-    """The geometry of one ``images`` row: the whole field, or its tile's window; None without a row."""
-    if row is None:
-        return None
-    meta = row.get("meta") or {}
-    if "top" in meta and row.get("height") and row.get("width"):
-        return geometry.window(int(meta["top"]), int(meta["left"]), int(row["height"]), int(row["width"]))
-    return geometry
 
 
 def placed(geometry: GridGeometry | None, image: np.ndarray | None) -> GridGeometry | None:

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..sources.geometry import GridGeometry
 from .grids import REFLECTIVITY, field_colours
 
 __all__ = ["forecast_figure", "verification_figure"]
@@ -21,17 +22,23 @@ def _pyplot():
 
 
 def forecast_figure(rows: Sequence[dict[str, Any]], value_range: tuple[float, float] | None,
-                    colormap: str = REFLECTIVITY, title: str = ""):
-    """One row per lead: truth (when known), ensemble mean, spread, then one probability map per threshold.
+                    colormap: str = REFLECTIVITY, title: str = "", geometry: GridGeometry | None = None):
+    """One row per lead: truth (when known), ensemble mean, the references' means, spread, one probability map per threshold.
 
     Each of ``rows`` is ``{"lead": "3h", "truth": (H, W) or None, "mean", "spread",
-    "probabilities": {threshold: (H, W)}}``; fields are drawn in
-    ``colormap`` over ``value_range``, probabilities from 0 to 1.
+    "probabilities": {threshold: (H, W)}, "references": {name: (H, W)}}`` (references optional); fields are drawn in
+    ``colormap`` over ``value_range`` (the truth with its colour bar, in
+    dBZ for the reflectivity colours), probabilities from 0 to 1; a row's
+    ``"valid"`` (text) follows its truth's title. With ``geometry`` every
+    panel is a map (coastlines, borders, latitudes and longitudes).
     """
+    from .maps import draw_map
+
     plt = _pyplot()
     first = rows[0]
     thresholds = list(first["probabilities"])
-    columns = 3 + len(thresholds)
+    references = list(first.get("references", {}))
+    columns = 3 + len(references) + len(thresholds)
     height, width = np.shape(first["mean"])[:2]
     cell = 2.2
     fig, axes = plt.subplots(len(rows), columns, squeeze=False,
@@ -40,19 +47,28 @@ def forecast_figure(rows: Sequence[dict[str, Any]], value_range: tuple[float, fl
     low, high = span or (None, None)
     for r, row in enumerate(rows):
         panels = [("truth", row["truth"], cmap, low, high), ("mean", row["mean"], cmap, low, high),
+                  *[(name, row["references"][name], cmap, low, high) for name in references],
                   ("spread", row["spread"], "magma", 0, None)]
         panels += [(f"P(> {t:g})", row["probabilities"][t], "Blues", 0, 1) for t in thresholds]
         for c, (name, image, colours, vmin, vmax) in enumerate(panels):
             ax = axes[r][c]
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"+{row['lead']} {name}", fontsize=8)
+            valid = f"\n{row['valid']}" if c == 0 and row.get("valid") else ""
+            ax.set_title(f"+{row['lead']} {name}{valid}", fontsize=8)
             if image is None:
                 ax.text(0.5, 0.5, "not stored", ha="center", va="center", fontsize=8, transform=ax.transAxes)
                 continue
-            drawn = ax.imshow(np.asarray(image, np.float32), cmap=colours, vmin=vmin, vmax=vmax, interpolation="nearest")
-            if c >= 2:
-                fig.colorbar(drawn, ax=ax, fraction=0.04, pad=0.02).ax.tick_params(labelsize=6)
+            if geometry is not None and tuple(np.shape(image)) == tuple(geometry.shape):
+                drawn = draw_map(ax, image, geometry, colours, (vmin, vmax) if vmax is not None else None)
+            else:
+                drawn = ax.imshow(np.asarray(image, np.float32), cmap=colours, vmin=vmin, vmax=vmax,
+                                  interpolation="nearest")
+            if c == 0 or c >= 2 + len(references):
+                bar = fig.colorbar(drawn, ax=ax, fraction=0.04, pad=0.02)
+                bar.ax.tick_params(labelsize=6)
+                if c == 0 and colormap == REFLECTIVITY:
+                    bar.set_label("dBZ", fontsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -60,14 +76,16 @@ def forecast_figure(rows: Sequence[dict[str, Any]], value_range: tuple[float, fl
 
 
 def verification_figure(report: dict[str, Any]):
-    """CRPSS against lead per method, the reliability diagram per threshold, and the rank histogram per lead.
+    """CRPSS against lead per method, reliability per threshold (with the forecasts per bin), the rank histogram per lead,
+    and, when the report has them, the fractions skill score against the neighbourhood's size per method.
 
-    ``report`` is :meth:`latentatlas.ops.evaluate.analogues.AnalogueEvaluation.to_dict`.
+    ``report`` is :meth:`latentatlas.analogues.verify.AnalogueEvaluation.to_dict`.
     """
     plt = _pyplot()
     leads = report["leads"]
     hours = [lead["hours"] for lead in leads]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fss = "fields" in leads[0] if leads else False
+    fig, axes = plt.subplots(1, 4 if fss else 3, figsize=(17 if fss else 13, 3.8))
     ax = axes[0]
     for key, label in (("crpss_vs_climatology", "analogues vs climatology"),
                        ("crpss_vs_persistence", "analogues vs persistence"),
@@ -87,9 +105,16 @@ def verification_figure(report: dict[str, Any]):
                     label=f"+{lead['hours']:g} h, > {threshold}")
     ax.set_xlabel("forecast probability")
     ax.set_ylabel("observed frequency")
-    ax.set_title("reliability", fontsize=9)
+    ax.set_title("reliability (bars: points per bin, first lead)", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=6, ncol=2)
+    first = next(iter(leads[0]["brier"].values()))["reliability"] if leads and leads[0]["brier"] else []
+    if first:
+        counts = ax.twinx()
+        counts.bar([(b["from"] + b["to"]) / 2 for b in first], [b["count"] for b in first], width=0.08, alpha=0.2,
+                   color="grey")
+        counts.set_yscale("log")
+        counts.tick_params(labelsize=6)
     ax = axes[2]
     drawn = [lead for lead in leads if sum(lead["rank_histogram"])]
     for lead in drawn:
@@ -104,5 +129,24 @@ def verification_figure(report: dict[str, Any]):
     ax.set_xlabel("rank of the truth among the members")
     ax.set_ylabel("frequency")
     ax.set_title("rank histogram", fontsize=9)
+    if fss:
+        _fss_by_scale(axes[3], leads)
     fig.tight_layout()
     return fig
+
+
+def _fss_by_scale(ax, leads: Sequence[dict[str, Any]]) -> None:
+    """The fractions skill score against the neighbourhood's size, per method, at the first threshold: first lead solid, last dashed."""
+    shown = [leads[0]] + ([leads[-1]] if len(leads) > 1 else [])
+    for lead, style in zip(shown, ("-", "--")):
+        for n, (method, scores) in enumerate(lead["fields"].items()):
+            by_scale = next(iter(scores["fss"].values()))
+            values = [np.nan if v is None else v for v in by_scale.values()]
+            ax.plot([int(s) for s in by_scale], values, style, marker=".", color=f"C{n}",
+                    label=f"{method} +{lead['hours']:g} h")
+    threshold = next(iter(leads[0]["fields"]["analogue"]["fss"]))
+    ax.set_xscale("log")
+    ax.set_xlabel("neighbourhood (grid points)")
+    ax.set_ylabel(f"FSS, > {threshold}")
+    ax.set_title("fractions skill score", fontsize=9)
+    ax.legend(fontsize=5, ncol=2)

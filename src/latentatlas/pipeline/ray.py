@@ -40,7 +40,7 @@ from ..progress import ProgressCallback
 from ..sources import Failure, ReaderOptions, Record, read_source
 from ..sources.loading import as_failure
 from ..store import ImageRow, Store
-from .runner import Batch, run_batches
+from .runner import Batch, encoder, run_batches
 from ..store.parquet import ingest_shards, shard_failures, shard_name, write_shard
 
 if TYPE_CHECKING:
@@ -169,7 +169,6 @@ class ShardEncoder:
 
     def __init__(self, model_dir: str, run_dir: str, reader: dict[str, Any], batch_size: int):
         from ..models import load_model
-        from ..ops.embed import encoder
 
         self.model = load_model(model_dir)
         self.mapper = encoder(self.model, batch_size)

@@ -13,16 +13,19 @@ a cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from ..errors import BadInputError
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, Record
-from ..sources.loading import Loaded, iter_batches
+from ..sources.loading import Loaded, iter_batches, transformed
 
-__all__ = ["Batch", "RunReport", "run_batches"]
+if TYPE_CHECKING:
+    from ..models import LatentModel
+
+__all__ = ["Batch", "RunReport", "run_batches", "encoder"]
 
 
 @dataclass
@@ -90,3 +93,16 @@ def run_batches(
         first = f": {report.failures[0]}" if report.failures else ""
         raise BadInputError(f"no image could be {nothing_done}{first}")
     return report
+
+
+def encoder(model: LatentModel, batch_size: int = 256) -> Mapper:
+    """The mapper of ``embed``: each read image preprocessed as the model's input and encoded."""
+
+    def encode(loaded: Loaded, failures: list[Failure]) -> Batch:
+        kept = list(transformed(loaded, model.preprocessor, failures))
+        if not kept:
+            return Batch()
+        return Batch([r for r, _, _ in kept], [im for _, im, _ in kept],
+                     model.encode_inputs(np.stack([x for _, _, x in kept]), batch_size))
+
+    return encode

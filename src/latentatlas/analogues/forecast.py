@@ -1,7 +1,7 @@
 """Analogue forecasts: what followed the past hours that looked like T, as an ensemble forecast of what follows T.
 
 For a query time ``T`` the ``k`` analogues are found among the stored rows
-(under the analogue options of :mod:`latentatlas.search.analogues`); for
+(under the analogue options of :mod:`latentatlas.analogues.options`); for
 each lead the members are the stored fields valid at each analogue's time
 plus the lead, at the same tile, read again through the atlas's reader in
 the source's units (dBZ after ``--clip`` for radar). Only rows followed by
@@ -25,20 +25,23 @@ import numpy as np
 from ..checks import at_least, one_of, validated
 from ..errors import BadInputError, UsageError
 from ..pictures.grids import REFLECTIVITY
-from ..search.analogues import AnalogueOptions, Analogues, Timeline, find_analogues
+from ..ops.at_time import format_time, parse_time, row_at
+from ..ops.rows import RowReader, atlas_geometry, read_pixels, row_geometry
 from ..search.engine import Engine, EngineCache
 from ..search.metrics import METRICS
 from ..search.neighbours import parse_window
 from ..store.database import Store
-from .at_time import format_time, parse_time, row_at
-from .evaluate.ensemble_scores import crps, exceedance
-from .rows import RowReader, read_pixels
-from .search import analogue_rerank
+from .find import Analogues, find_analogues, rerank_for, restrict
+from .options import AnalogueOptions
+from .blend import BLEND_HOURS, blend_terms, learn_weights, mixture_crps
+from .references import PAST_FIELDS, nowcast, parse_references
+from .scores import ESTIMATOR, crps, exceedance
+from .timeline import Timeline, shown_step
 
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["Ensembles", "LeadForecast", "Forecast", "forecast", "parse_leads", "read_fields", "save_forecast",
+__all__ = ["Ensembles", "LeadForecast", "Forecast", "forecast", "parse_leads", "parse_period", "read_fields", "save_forecast",
            "write_members", "DEFAULT_THRESHOLDS"]
 
 DEFAULT_THRESHOLDS = (20.0, 35.0)  # dBZ: rain, and heavy rain or storms
@@ -57,6 +60,26 @@ def parse_leads(leads: str | Sequence[str | timedelta], parameter: str = "lead")
     if not parsed:
         raise UsageError(f"{parameter} needs at least one duration such as 1h", parameter=parameter)
     return parsed
+
+
+def parse_period(text: str | tuple) -> tuple[datetime, datetime]:
+    """``"2019-11-01/2020-01-01"`` (start included, end excluded) or a pair, as naive UTC datetimes.
+
+    Raises
+    ------
+    UsageError
+        If it is not two times separated by ``/`` with the start first.
+    """
+    parts = text.split("/") if isinstance(text, str) else list(text)
+    if len(parts) != 2:
+        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test")
+    try:
+        start, end = parse_time(parts[0]), parse_time(parts[1])
+    except UsageError:
+        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test") from None
+    if end <= start:
+        raise UsageError(f"test must end after it starts, got {text!r}", parameter="test")
+    return start, end
 
 
 def read_fields(store: Store, ids: Sequence[int], reader: RowReader | None = None) -> dict[int, np.ndarray]:
@@ -98,11 +121,7 @@ class Ensembles:
         candidates = self.timeline.ids[(self.followers >= 0).all(axis=1)]
         if where is not None:
             candidates = np.intersect1d(candidates, store.ids_where(where))
-        if self.options.region is not None:
-            from .region import ids_in_region
-
-            candidates = np.intersect1d(candidates, ids_in_region(store, self.options.region))
-        self.candidates = np.sort(candidates)
+        self.candidates = np.sort(restrict(store, self.options, candidates))
         self.candidate_times = self.timeline.time_of(self.candidates)
         self.longest = _micros(max(self.leads))
 
@@ -120,7 +139,7 @@ class Ensembles:
         vector = self.engine.vectors(np.array([query_id]))[0]
         return find_analogues(self.engine, self.timeline, vector, k, self.metric, self.options, query_id, when,
                               self.allowed([*around, *excluded]),
-                              analogue_rerank(self.options, self.model, self.engine, vector))
+                              rerank_for(self.options, self.model, self.engine, vector))
 
     def following(self, ids: np.ndarray) -> np.ndarray:
         """``(len(ids), leads)``: the row at each lead after each of ``ids`` (-1: none)."""
@@ -131,7 +150,12 @@ class Ensembles:
 
 @dataclass
 class LeadForecast:
-    """The ensemble at one lead: members ``(m, H, W)``, their ids, mean, spread, exceedance probabilities, truth."""
+    """The ensemble at one lead: members ``(m, H, W)``, their ids, mean, spread, exceedance probabilities, truth.
+
+    ``references`` holds the members of each nowcast reference (``{"steps": (m, H, W)}``);
+    ``blend`` the blend's weight on extrapolation and the extrapolated field
+    (:mod:`latentatlas.analogues.blend`).
+    """
 
     lead: timedelta
     member_ids: np.ndarray
@@ -139,6 +163,8 @@ class LeadForecast:
     thresholds: tuple[float, ...]
     truth_id: int | None = None
     truth: np.ndarray | None = None
+    references: dict[str, np.ndarray] = field(default_factory=dict)
+    blend: tuple[float, np.ndarray] | None = None
     mean: np.ndarray = field(init=False)
     spread: np.ndarray = field(init=False)
     probabilities: dict[float, np.ndarray] = field(init=False)
@@ -162,7 +188,23 @@ class LeadForecast:
                              "crps": float(crps(self.members, self.truth).mean()),
                              "mae_of_mean": float(np.abs(self.mean - self.truth).mean()),
                              "exceeded": {f"{t:g}": float((self.truth > t).mean()) for t in self.thresholds}}
+        if self.blend is not None:
+            weight, extrapolated = self.blend
+            data["blend"] = {"weight": weight, "mean": float(self.blend_mean().mean()), **(
+                {} if self.truth is None else {
+                    "crps": mixture_crps(blend_terms(self.members, extrapolated, self.truth), weight),
+                    "mae_of_mean": float(np.abs(self.blend_mean() - self.truth).mean())})}
+        for name, members in self.references.items():
+            data.setdefault("references", {})[name] = {"members": len(members), "mean": float(members.mean()), **(
+                {} if self.truth is None else {"crps": float(crps(members, self.truth).mean()),
+                                               "mae_of_mean": float(np.abs(members.mean(axis=0) - self.truth).mean())})}
         return data
+
+
+    def blend_mean(self) -> np.ndarray:
+        """The blend's mean field: the weighted mean of the extrapolation and the analogues' mean."""
+        weight, extrapolated = self.blend
+        return weight * extrapolated + (1 - weight) * self.mean
 
 
 @dataclass
@@ -202,6 +244,8 @@ def forecast(
     where: str | None = None,
     engines: EngineCache | None = None,
     model: Callable[[], LatentModel] | None = None,
+    references: str | Sequence[str] | None = None,
+    blend: bool = False,
 ) -> Forecast:
     """The analogue forecast of the hours after ``time`` at each lead (see the module's notes).
 
@@ -222,15 +266,24 @@ def forecast(
         Values whose exceedance probability is forecast (source units).
     where : str, optional
         SQL predicate on ``images`` the analogues must pass.
+    references : str or sequence, optional
+        ``"extrapolation,steps"``: pySTEPS' nowcasts from the last three
+        fields up to ``time`` (:mod:`latentatlas.analogues.references`;
+        STEPS with ``k`` members), beside the analogues at every lead.
+    blend : bool
+        Also the blend of extrapolation and analogues, its weight per lead
+        learnt on forecasts of archive hours away from ``time``.
 
     Raises
     ------
     UsageError
-        On a bad option, an unknown time, or when no row qualifies as an analogue.
+        On a bad option, an unknown time, when no row qualifies as an
+        analogue, or when a reference lacks the fields before ``time``.
     BadInputError
         If the members' fields cannot be read again.
     """
     lead_list = parse_leads(leads)
+    nowcasts = () if references is None else parse_references(references)
     when = parse_time(time)
     query_id = row_at(store, when, tile)
     engine = (engines or EngineCache()).get(store, metric, exact=True)
@@ -241,20 +294,47 @@ def forecast(
                          f"rows at every lead ({', '.join(_hours(l) for l in lead_list)}) and passes the options")
     members = ensembles.following(found.ids)
     truths = ensembles.following(np.array([query_id]))[0]
-    ids = np.concatenate([members.reshape(-1), truths[truths >= 0], [query_id]])
+    past = ensembles.timeline.last(query_id, PAST_FIELDS) if nowcasts or blend else np.array([], np.int64)
+    if (past < 0).any():
+        raise UsageError(f"reference needs the {PAST_FIELDS} fields up to {format_time(when)}, one every "
+                         f"{shown_step(ensembles.timeline.step)}; {int((past < 0).sum())} are not stored",
+                         parameter="reference")
+    ids = np.concatenate([members.reshape(-1), truths[truths >= 0], [query_id], past])
     fields = read_fields(store, ids)
+    steps = ensembles.timeline.steps_of(lead_list) if nowcasts or blend else []
+    nowcast_of = {name: nowcast(name, np.stack([fields[int(i)] for i in past]), steps, k)
+                  for name in (*nowcasts, *(("extrapolation",) if blend and "extrapolation" not in nowcasts else ()))}
+    weights = _blend_weights(store, ensembles, fields, when, steps, k) if blend else [None] * len(lead_list)
     times = {int(i): t.astype("datetime64[us]").item() for i, t in zip(ids, ensembles.timeline.time_of(ids))}
     times.update({int(i): t.astype("datetime64[us]").item() for i, t in zip(found.ids, found.times)})
     chosen = tuple(float(t) for t in thresholds)
     per_lead = [LeadForecast(lead, members[:, n], np.stack([fields[int(i)] for i in members[:, n]]), chosen,
                              int(truths[n]) if truths[n] >= 0 else None,
-                             fields[int(truths[n])] if truths[n] >= 0 else None)
+                             fields[int(truths[n])] if truths[n] >= 0 else None,
+                             {name: nowcast_of[name][:, n] for name in nowcasts},
+                             None if weights[n] is None else (weights[n], nowcast_of["extrapolation"][0, n]))
                 for n, lead in enumerate(lead_list)]
     settings = {"k": k, "metric": metric, "leads": [_hours(l) for l in lead_list], "thresholds": list(chosen),
-                "where": where, **(analogue.to_dict() if analogue is not None else {})}
+                "where": where, "crps_estimator": ESTIMATOR, **(analogue.to_dict() if analogue is not None else {}),
+                **({"references": list(nowcasts)} if nowcasts else {}), **({"blend_hours": BLEND_HOURS} if blend else {})}
     if analogue is not None and analogue.trend is not None:
         settings["skipped_without_trend_window"] = found.skipped
     return Forecast(when, query_id, settings, found, per_lead, times, fields[query_id])
+
+
+def _blend_weights(store: Store, ensembles: Ensembles, fields: dict[int, np.ndarray], when: datetime,
+                   steps: list[int], k: int) -> list[float]:
+    """The blend's weight per lead, learnt on archive hours more than the longest lead from ``when``."""
+    cache, reader = dict(fields), RowReader(store)
+
+    def field_of(ids: np.ndarray) -> np.ndarray:
+        missing = [int(i) for i in ids if int(i) not in cache]
+        if missing:
+            cache.update(read_fields(store, missing, reader))
+        return np.stack([cache[int(i)] for i in ids])
+
+    at = np.datetime64(when, "us")
+    return learn_weights(ensembles, field_of, [(at - ensembles.longest, at + ensembles.longest)], steps, k, 0)
 
 
 def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str = REFLECTIVITY) -> dict[str, str]:
@@ -264,16 +344,21 @@ def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str
     """
     from ..pictures.forecasts import forecast_figure
     from ..pictures.grids import save_png
-    from .embed import reader_options
+    from ..ops.embed import reader_options
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     result.out["members"] = str(write_members(result, folder / "members.parquet"))
     if all(lead.mean.ndim == 2 for lead in result.leads):
         rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
+                 "valid": None if lead.truth_id is None else f"{format_time(result.times[lead.truth_id])} UTC",
+                 "references": {**{name: members.mean(axis=0) for name, members in lead.references.items()},
+                                **({"blend": lead.blend_mean()} if lead.blend is not None else {})},
                  "probabilities": lead.probabilities} for lead in result.leads]
         title = f"Analogue forecast from {format_time(result.time)} UTC ({len(result.analogues.ids)} members)"
-        figure = forecast_figure(rows, reader_options(store).clip, colormap, title)
+        geometry = atlas_geometry(store)
+        place = None if geometry is None else row_geometry(geometry, store.images([result.query_id])[result.query_id])
+        figure = forecast_figure(rows, reader_options(store).clip, colormap, title, place)
         result.out["picture"] = str(save_png(figure, folder / "forecast.png"))
     return result.out
 

@@ -1,7 +1,7 @@
 """Verification of analogue forecasts: every hour of a test period forecast from the rest, scored as meteorologists score.
 
 Each stored hour ``T`` of the test period ``[start, end)`` is forecast at
-every lead by its ``k`` analogues (:mod:`latentatlas.ops.forecast`), drawn
+every lead by its ``k`` analogues (:mod:`latentatlas.analogues.forecast`), drawn
 only from rows whose time lies outside ``[start - longest lead, end)``, so
 neither an analogue nor a member comes from the test period. Beside it
 stand three reference ensembles of the same truth (the stored field at
@@ -13,8 +13,9 @@ stand three reference ensembles of the same truth (the stored field at
 * random: the fields that followed ``k`` hours drawn at random from the
   rows analogues may come from (a floor any method should beat).
 
-Scores per lead, per pixel of the fields as read and averaged: the CRPS of
-each ensemble and its skill score ``1 - CRPS / CRPS_reference``; per
+Scores per lead, per pixel of the fields as read and averaged: the fair CRPS
+of each ensemble (:mod:`latentatlas.analogues.scores`: ensembles of 1, ``k``
+and about 40 members compare without favouring the larger) and its skill score ``1 - CRPS / CRPS_reference``; per
 threshold the Brier score of each ensemble's exceedance probability, its
 skill against climatology, and the analogues' reliability table; and the
 rank histogram of the truth among the analogue members (ties at random;
@@ -28,50 +29,35 @@ from __future__ import annotations
 
 import time as clock
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from ...checks import at_least, one_of, validated
-from ...errors import UsageError
-from ...progress import ProgressCallback, silent
-from ...search.analogues import AnalogueOptions, season_distance
-from ...search.engine import EngineCache
-from ...search.metrics import METRICS
-from ...store.database import Store
-from ..at_time import format_time, parse_time
-from ..forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, read_fields
-from .ensemble_scores import Reliability, brier, crps, exceedance, rank_counts, skill
+from ..checks import at_least, one_of, validated
+from ..errors import UsageError
+from ..ops.at_time import format_time
+from ..progress import ProgressCallback, silent
+from ..search.engine import EngineCache
+from ..search.metrics import METRICS
+from ..search.neighbours import parse_window
+from ..store.database import Store
+from .forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, parse_period, read_fields
+from .options import AnalogueOptions
+from .blend import BLEND_HOURS, blend_terms, learn_weights, mixture_crps
+from .references import PAST_FIELDS, nowcast, parse_references
+from .scores import ESTIMATOR, FieldScores, Reliability, brier, crps, exceedance, rank_counts, skill
+from .spaces import crps_by_space, parse_spaces, space_vectors
+from .timeline import season_distance
 
 if TYPE_CHECKING:
-    from ...models import LatentModel
+    from ..models import LatentModel
 
-__all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "parse_period", "METHODS"]
+__all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "METHODS"]
 
 METHODS = ("analogue", "climatology", "persistence", "random")
 _DAY_US = 86_400_000_000
-
-
-def parse_period(text: str | tuple) -> tuple[datetime, datetime]:
-    """``"2019-11-01/2020-01-01"`` (start included, end excluded) or a pair, as naive UTC datetimes.
-
-    Raises
-    ------
-    UsageError
-        If it is not two times separated by ``/`` with the start first.
-    """
-    parts = text.split("/") if isinstance(text, str) else list(text)
-    if len(parts) != 2:
-        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test")
-    try:
-        start, end = parse_time(parts[0]), parse_time(parts[1])
-    except UsageError:
-        raise UsageError(f"test must be START/END such as 2019-11-01/2020-01-01, got {text!r}", parameter="test") from None
-    if end <= start:
-        raise UsageError(f"test must end after it starts, got {text!r}", parameter="test")
-    return start, end
 
 
 @dataclass
@@ -80,17 +66,24 @@ class _LeadTally:
 
     lead: timedelta
     thresholds: tuple[float, ...]
+    methods: tuple[str, ...] = METHODS
     forecasts: int = 0
     analogues: int = 0
-    crps: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METHODS, 0.0))
+    crps: dict[str, float] = field(default_factory=dict)
     brier: dict[float, dict[str, float]] = field(default_factory=dict)
     reliability: dict[float, Reliability] = field(default_factory=dict)
     ranks: dict[int, np.ndarray] = field(default_factory=dict)
     sizes: dict[int, int] = field(default_factory=dict)
+    blend: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    blend_weight: float | None = None
+    scales: tuple[int, ...] = ()
+    fields: dict[str, FieldScores] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.brier = {t: dict.fromkeys(METHODS, 0.0) for t in self.thresholds}
+        self.crps = dict.fromkeys(self.methods, 0.0)
+        self.brier = {t: dict.fromkeys(self.methods, 0.0) for t in self.thresholds}
         self.reliability = {t: Reliability() for t in self.thresholds}
+        self.fields = {m: FieldScores(self.thresholds, self.scales) for m in self.methods} if self.scales else {}
 
     def add(self, ensembles: dict[str, np.ndarray], truth: np.ndarray, rng: np.random.Generator) -> None:
         """Score one forecast of each method against ``truth``."""
@@ -98,6 +91,8 @@ class _LeadTally:
         self.analogues += len(ensembles["analogue"])
         for method, members in ensembles.items():
             self.crps[method] += float(crps(members, truth).mean())
+            if self.fields:
+                self.fields[method].add(members, truth)
             for threshold in self.thresholds:
                 probability = exceedance(members, threshold)
                 self.brier[threshold][method] += float(brier(probability, truth, threshold).mean())
@@ -117,24 +112,28 @@ class _LeadTally:
     def to_dict(self) -> dict[str, Any]:
         """Mean scores and skill scores of this lead."""
         n = max(self.forecasts, 1)
-        mean = {m: (self.crps[m] / n if self.forecasts else None) for m in METHODS}
+        mean = {m: (self.crps[m] / n if self.forecasts else None) for m in self.methods}
         hours = self.lead.total_seconds() / 3600
         size, counted, histogram = self.rank_histogram()
         return {
             "lead": f"{hours:g}h", "hours": hours, "forecasts": self.forecasts,
             "members": self.analogues / n if self.forecasts else None,
-            **{f"crps_{m}": mean[m] for m in METHODS},
+            **{f"crps_{m}": mean[m] for m in self.methods},
+            **({} if self.blend_weight is None else {
+                "crps_blend": mixture_crps(self.blend / n, self.blend_weight) if self.forecasts else None,
+                "blend_weight": self.blend_weight}),
             "crpss_vs_climatology": skill(mean["analogue"], mean["climatology"]),
             "crpss_vs_persistence": skill(mean["analogue"], mean["persistence"]),
             "crpss_vs_random": skill(mean["analogue"], mean["random"]),
             "crpss_random_vs_climatology": skill(mean["random"], mean["climatology"]),
             "brier": {f"{t:g}": {
-                **{m: (self.brier[t][m] / n if self.forecasts else None) for m in METHODS},
+                **{m: (self.brier[t][m] / n if self.forecasts else None) for m in self.methods},
                 "bss_vs_climatology": skill(self.brier[t]["analogue"], self.brier[t]["climatology"]),
                 "bss_vs_persistence": skill(self.brier[t]["analogue"], self.brier[t]["persistence"]),
                 "reliability": self.reliability[t].table(),
             } for t in self.thresholds},
             "rank_histogram": histogram, "rank_histogram_members": size, "rank_histogram_forecasts": counted,
+            **({"fields": {m: scores.to_dict() for m, scores in self.fields.items()}} if self.fields else {}),
         }
 
 
@@ -152,32 +151,65 @@ class AnalogueEvaluation:
     seconds: float
     analogues: dict[int, np.ndarray] = field(repr=False, default_factory=dict)
     out: dict[str, str] = field(default_factory=dict)
+    spaces: dict[str, Any] | None = None
+    seconds_per_forecast: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"settings", "hours", "skipped", "leads": [{"lead", "crps_analogue", ..., "brier": {...}}], "seconds", "out"}``."""
-        return {"settings": self.settings, "hours": self.hours, "skipped": self.skipped,
-                "leads": [lead.to_dict() for lead in self.leads], "seconds": self.seconds, "out": self.out or None}
+        """``{"settings", "hours", "skipped", "leads": [{"lead", "crps_analogue", ..., "brier": {...}}], "spaces", "seconds", "out"}``.
+
+        ``spaces`` (when asked): :func:`latentatlas.analogues.spaces.crps_by_space`'s result.
+        """
+        leads = [lead.to_dict() for lead in self.leads]
+        return {"settings": self.settings, "hours": self.hours, "skipped": self.skipped, "leads": leads,
+                "crossover_lead": crossover(leads), "spaces": self.spaces, "seconds": self.seconds,
+                "seconds_per_forecast": self.seconds_per_forecast,
+                "out": self.out or None}
 
     def tables(self) -> list[tuple[list[str], list[list[str]]]]:
         """The two summary tables of :func:`summary_tables`."""
         return summary_tables(self.to_dict())
 
 
+def crossover(leads: list[dict[str, Any]]) -> str | None:
+    """The first lead from which the analogues' CRPS is at most extrapolation's at every later lead (None: never, or no extrapolation)."""
+    beaten = [lead.get("crps_extrapolation") is not None and lead["crps_analogue"] is not None
+              and lead["crps_analogue"] <= lead["crps_extrapolation"] for lead in leads]
+    for n in range(len(leads)):
+        if all(beaten[n:]):
+            return leads[n]["lead"]
+    return None
+
+
 def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]]]]:
-    """Columns and rows of two tables of an evaluation's JSON: mean CRPS per method, then the skill scores (CRPSS, BSS)."""
+    """Columns and rows of the tables of an evaluation's JSON: mean CRPS per method, the skill scores (CRPSS, BSS), and by space."""
     leads = data["leads"]
     thresholds = list(leads[0]["brier"]) if leads else []
 
     def shown(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
-    scores = [[lead["lead"], str(lead["forecasts"]), *[shown(lead[f"crps_{m}"]) for m in METHODS]] for lead in leads]
+    methods = [key[len("crps_"):] for key in (leads[0] if leads else {}) if key.startswith("crps_")]
+    scores = [[lead["lead"], str(lead["forecasts"]), *[shown(lead[f"crps_{m}"]) for m in methods]] for lead in leads]
     skills = [[lead["lead"], shown(lead["crpss_vs_climatology"]), shown(lead["crpss_vs_persistence"]),
                shown(lead["crpss_random_vs_climatology"]),
                *[shown(lead["brier"][t]["bss_vs_climatology"]) for t in thresholds]] for lead in leads]
-    return [(["lead", "forecasts", *[f"CRPS {m}" for m in METHODS]], scores),
-            (["lead", "CRPSS vs clim.", "CRPSS vs pers.", "random vs clim.", *[f"BSS > {t}" for t in thresholds]],
-             skills)]
+    tables = [(["lead", "forecasts", *[f"CRPS {m}" for m in methods]], scores),
+              (["lead", "CRPSS vs clim.", "CRPSS vs pers.", "random vs clim.", *[f"BSS > {t}" for t in thresholds]],
+               skills)]
+    if leads and "fields" in leads[0]:
+        first = leads[0]["fields"]["analogue"]
+        columns = [(t, s) for t, by_scale in first["fss"].items() for s in by_scale]
+        tables.append((["lead", "method", *[f"FSS > {t} @{s}" for t, s in columns],
+                        *[f"{name.upper()} > {t}" for t in first["csi"] for name in ("csi", "pod", "far")]],
+                       [[lead["lead"], method, *[shown(scores["fss"][t][s]) for t, s in columns],
+                         *[shown(scores[name][t]) for t in scores["csi"] for name in ("csi", "pod", "far")]]
+                        for lead in leads for method, scores in lead["fields"].items()]))
+    spaces = data.get("spaces")
+    if spaces:
+        tables.append((["lead", "forecasts", *[f"CRPS {name}" for name in spaces["crps"]]],
+                       [[lead, str(spaces["forecasts"][lead]), *[shown(by_lead[lead]) for by_lead in spaces["crps"].values()]]
+                        for lead in spaces["leads"]]))
+    return tables
 
 
 @validated(k=at_least(1), metric=one_of(METRICS))
@@ -194,6 +226,11 @@ def evaluate_analogues(
     engines: EngineCache | None = None,
     progress: ProgressCallback = silent,
     model: Callable[[], LatentModel] | None = None,
+    spaces: str | Sequence[str] | None = None,
+    references: str | Sequence[str] | None = None,
+    every: str | timedelta | None = None,
+    blend: bool = False,
+    scales: Sequence[int] | None = None,
 ) -> AnalogueEvaluation:
     """Forecast every stored hour of the ``test`` period and score it (see the module's notes).
 
@@ -213,6 +250,26 @@ def evaluate_analogues(
         SQL predicate on ``images`` that analogues must pass.
     seed : int
         Seed of the random hours and of the rank histogram's tie breaks.
+    spaces : str or sequence, optional
+        ``"codes,pca,pixels"``: also verify, on the same period, leads, ``k``
+        and minimum separation (no other option), the analogues found with
+        the stored codes, with PCA of their size and with the raw pixels at
+        the model's input size (:func:`latentatlas.analogues.spaces.crps_by_space`);
+        needs an atlas of one field per time, and ``model`` for pca and pixels.
+    references : str or sequence, optional
+        ``"extrapolation,steps"``: also score pySTEPS' nowcasts from each
+        hour's last three fields (:mod:`latentatlas.analogues.references`;
+        STEPS with ``k`` members); hours lacking them are skipped and counted.
+    every : str or timedelta, optional
+        Forecast only the hours this far apart from the period's start (``"6h"``).
+    blend : bool
+        Also score the blend of extrapolation and analogues
+        (:mod:`latentatlas.analogues.blend`), its weight per lead learnt on
+        forecasts of :data:`BLEND_HOURS` hours outside the test period.
+    scales : sequence of int, optional
+        Also score each method's mean field by pySTEPS: the fractions skill
+        score at these neighbourhood sizes (grid points, ``(1, 3, 9)``) and
+        CSI, POD and FAR, per threshold (JSON ``fields`` per lead).
 
     Raises
     ------
@@ -222,6 +279,9 @@ def evaluate_analogues(
         If stored fields cannot be read again.
     """
     started = clock.perf_counter()
+    names = None if spaces is None else parse_spaces(spaces)
+    nowcasts = () if references is None else parse_references(references)
+    spacing = parse_window(every, "every")
     start, end = parse_period(test)
     lead_list = parse_leads(leads)
     options = analogue or AnalogueOptions()
@@ -232,11 +292,15 @@ def evaluate_analogues(
     low, high = np.datetime64(start, "us"), np.datetime64(end, "us")
     inside = (timeline.times >= low) & (timeline.times < high)
     queries = timeline.ids[inside]
+    if spacing is not None:
+        queries = queries[(timeline.time_of(queries) - low) % np.timedelta64(spacing) == np.timedelta64(0, "us")]
     if len(queries) == 0:
         raise UsageError(f"test {format_time(start)}/{format_time(end)} holds no stored hour", parameter="test")
     excluded = [(low - ensembles.longest, high - np.timedelta64(1, "us"))]
     pool = ensembles.allowed(excluded)
-    skipped = {"no_truth": 0, "no_trend_window": 0, "no_analogue": 0, "no_climatology": 0}
+    skipped = {"no_truth": 0, "no_trend_window": 0, "no_analogue": 0, "no_climatology": 0, "no_past_fields": 0}
+    moving = bool(nowcasts) or blend
+    steps = timeline.steps_of(lead_list, parameter="lead") if moving else []
     if options.trend is not None:
         full = (timeline.window(queries, options.trend) >= 0).all(axis=1)
         skipped["no_trend_window"] = int((~full).sum())
@@ -246,18 +310,34 @@ def evaluate_analogues(
     progress("read fields", 1, 1)
     climate = _Climatology(timeline, inside, options.season_window)
     rng = np.random.default_rng(seed)
-    tallies = [_LeadTally(lead, chosen) for lead in lead_list]
+    sizes = () if scales is None else tuple(scales)
+    if any(s < 1 or s != int(s) for s in sizes):
+        raise UsageError(f"scales must be whole grid points >= 1, got {list(sizes)}", parameter="scales")
+    sizes = tuple(int(s) for s in sizes)
+    tallies = [_LeadTally(lead, chosen, METHODS + nowcasts, scales=sizes) for lead in lead_list]
     found_by_query: dict[int, np.ndarray] = {}
+    timings: dict[str, float] = {}
     truths = ensembles.following(queries)
     for done, (query, truth_ids) in enumerate(zip(queries, truths)):
         progress("forecast", done, len(queries))
         if (truth_ids < 0).all():
             skipped["no_truth"] += 1
             continue
+        past = timeline.position(timeline.last(int(query), PAST_FIELDS)) if moving else None
+        if past is not None and (past < 0).any():
+            skipped["no_past_fields"] += 1
+            continue
+        timer = clock.perf_counter()
         found = ensembles.analogues(int(query), k, excluded)
+        timings["analogue"] = timings.get("analogue", 0.0) + clock.perf_counter() - timer
         if len(found.ids) == 0:
             skipped["no_analogue"] += 1
             continue
+        references_of = {}
+        for name in (*nowcasts, *(("extrapolation",) if blend and "extrapolation" not in nowcasts else ())):
+            timer = clock.perf_counter()
+            references_of[name] = nowcast(name, fields[past], steps, k, seed + done)
+            timings[name] = timings.get(name, 0.0) + clock.perf_counter() - timer
         found_by_query[int(query)] = found.ids
         members = ensembles.following(found.ids)
         drawn = ensembles.following(rng.choice(pool, size=min(k, len(pool)), replace=False))
@@ -274,20 +354,32 @@ def evaluate_analogues(
                 "climatology": fields[climatology],
                 "persistence": fields[timeline.position(np.array([query]))],
                 "random": fields[timeline.position(drawn[:, n])],
+                **{name: references_of[name][:, n] for name in nowcasts},
             }, truth, rng)
+            if blend:
+                tally.blend += blend_terms(fields[timeline.position(members[:, n])], references_of["extrapolation"][0, n],
+                                           truth)
     progress("forecast", len(queries), len(queries))
+    if blend:
+        weights = learn_weights(ensembles, lambda ids: fields[timeline.position(ids)], excluded, steps, k, seed)
+        for tally, weight in zip(tallies, weights):
+            tally.blend_weight = weight
+    by_space = None if names is None else _by_space(names, ensembles, fields, inside, lead_list, k, options, model)
     settings = {"test": [start.isoformat(), end.isoformat()], "k": k, "metric": metric,
                 "leads": [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list], "thresholds": list(chosen),
-                "where": where, "seed": seed, **options.to_dict()}
+                "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **options.to_dict(),
+                **({"references": list(nowcasts)} if nowcasts else {}), **({"every": str(spacing)} if spacing else {}),
+                **({"blend_hours": BLEND_HOURS} if blend else {}), **({"scales": list(sizes)} if sizes else {})}
     return AnalogueEvaluation(settings, tallies, len(found_by_query), skipped, clock.perf_counter() - started,
-                              found_by_query)
+                              found_by_query, spaces=by_space,
+                              seconds_per_forecast={m: t / max(len(found_by_query), 1) for m, t in timings.items()})
 
 
 def save_evaluation(result: AnalogueEvaluation, out: str | Path) -> dict[str, str]:
     """Write ``verification.png`` (CRPSS against lead, reliability, rank histogram) and ``analogues.json`` into ``out``."""
-    from ...jsonable import dumps
-    from ...pictures.forecasts import verification_figure
-    from ...pictures.grids import save_png
+    from ..jsonable import dumps
+    from ..pictures.forecasts import verification_figure
+    from ..pictures.grids import save_png
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -315,6 +407,22 @@ class _Climatology:
         if self.season is not None:
             keep &= season_distance(self.timeline.times, when) <= self.season.total_seconds() / 86400
         return np.flatnonzero(keep)
+
+
+def _by_space(names: tuple[str, ...], ensembles: Ensembles, fields: np.ndarray, inside: np.ndarray,
+              leads: list[timedelta], k: int, options: AnalogueOptions,
+              model: Callable[[], LatentModel] | None) -> dict[str, Any]:
+    """The CRPS of the analogues found in each of ``names`` (codes, pca, pixels) on the evaluation's test period."""
+    timeline = ensembles.timeline
+    if len(np.unique(timeline.times)) != len(timeline.times):
+        raise UsageError("space needs an atlas of one field per time (this one has tiles)", parameter="space")
+    inputs = None
+    if set(names) - {"codes"}:
+        if model is None:
+            raise UsageError("space pca and pixels need the atlas's model (its input size)", parameter="space")
+        inputs = model().prepare(list(fields))
+    vectors = space_vectors(names, ensembles.engine.vectors(timeline.ids), inputs, ~inside)
+    return crps_by_space(vectors, fields, timeline.times, inside, leads, k, options.min_separation)
 
 
 def _field_array(store: Store, timeline) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Rows of a gridded atlas that cover a latitude/longitude box: the tiles (or whole fields) overlapping it.
 
 A row overlaps the box when the centre of one of its pixels lies inside
-it, on the grid ``fit`` found for the fields (:func:`latentatlas.ops.search_picture.atlas_geometry`),
+it, on the grid ``fit`` found for the fields (:func:`latentatlas.ops.rows.atlas_geometry`),
 through the row's tile window when the atlas has tiles.
 """
 
@@ -11,9 +11,9 @@ import numpy as np
 
 from ..errors import UsageError
 from ..sources.geometry import GridGeometry
-from ..search.analogues import Region
+from ..ops.rows import atlas_geometry
 from ..store.database import Store
-from .search_picture import atlas_geometry
+from .options import Region
 
 __all__ = ["ids_in_region"]
 
