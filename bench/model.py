@@ -7,8 +7,10 @@ pixels at the model's input size; all are scored on images none saw:
 
 - radar: the generated year at 64x112, code 50, trained on January to
   October (validated on its latest block of times) and tested on November
-  and December: reconstruction PSNR, and the CRPS (dBZ) of k = 20 analogue
-  ensembles at +1, +3, +6 and +12 h found in each space (``crps_by_lead``);
+  and December: reconstruction PSNR, and the fair CRPS (dBZ) of k = 20
+  analogue ensembles at +1, +3, +6 and +12 h found in each space, scored by
+  ``latentatlas.analogues.spaces.crps_by_space`` as ``evaluate analogues
+  --space`` does (``crps_by_lead``);
 - photos: random 64x64 crops of twelve built-in photographs for training,
   the 64x64 tiles of the other four for testing, code 64;
 - digits: a stratified 75/25 split, code 16, with the top-5 label agreement
@@ -48,6 +50,7 @@ from datetime import timedelta
 import numpy as np
 import torch
 
+from latentatlas.analogues.spaces import crps_by_space
 from latentatlas.baselines.codec import LinearCodec
 from latentatlas.models import Corruption, LatentModel
 from latentatlas.models.augment import Augmentation
@@ -59,7 +62,7 @@ from latentatlas.models.preprocess import PreprocessConfig
 from latentatlas.datasets.samples import photographs, load_sample
 from latentatlas.models.train import TrainConfig, train
 from latentatlas.space.scores import label_agreement, mean_average_precision
-from shared import HELD_OUT, analogue_crps
+from shared import HELD_OUT
 
 PHOTO_CROPS = 6000
 LEADS = (1, 3, 6, 12)  # hours
@@ -204,14 +207,13 @@ def run(name: str, data: DataSet, budget: float, gemm: float, options: dict[str,
 
 
 def crps_by_lead(data: DataSet, vectors: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, dict[str, float]]:
-    """Mean CRPS (dBZ) of k-analogue ensembles found in each space, by lead: archive = training months."""
-    leads = [timedelta(hours=h) for h in LEADS]
+    """Mean fair CRPS (dBZ) of k-analogue ensembles found in each space, by lead: the archive is the training months."""
     fields = np.concatenate([data.train, data.test])[:, 0] * DBZ
     times = np.concatenate([data.train_times, data.test_times])
-    archive = np.arange(len(fields)) < len(data.train)
-    by_space = {space: analogue_crps(np.concatenate(pair), fields, times, archive, leads, ANALOGUES)
-                for space, pair in vectors.items()}
-    return {f"{h}h": {space: scores[i] for space, scores in by_space.items()} for i, h in enumerate(LEADS)}
+    test = np.arange(len(fields)) >= len(data.train)
+    scored = crps_by_space({space: np.concatenate(pair) for space, pair in vectors.items()}, fields, times, test,
+                           leads=[timedelta(hours=h) for h in LEADS], k=ANALOGUES)
+    return {lead: {space: scored["crps"][space][lead] for space in vectors} for lead in scored["leads"]}
 
 
 def targets(name: str, row: dict) -> dict[str, bool]:

@@ -130,7 +130,7 @@ def _moving_cell(hours: int, side: int = 16) -> np.ndarray:
 
 
 def test_predictive_codes_find_analogues_whose_futures_verify_better_than_reconstruction_codes():
-    from latentatlas.ops.evaluate.ensemble_scores import crps
+    from latentatlas.analogues.scores import crps
 
     fields = _moving_cell(600)
     times = np.datetime64("2021-01-01T00:00") + np.arange(len(fields)) * np.timedelta64(1, "h")
