@@ -50,6 +50,8 @@ WRITING_SQL = [
     ("CALL checkpoint()", "got CALL"),
     ("DROP TABLE embeddings", "got DROP"),
     ("SELECT 1; DELETE FROM images", "expected one statement, got 2"),
+    ("SELECT * FROM enable_logging(storage='file', storage_path='{atlas}/log')", r"got the function enable_logging\(\)"),
+    ("UPDATE EXTENSIONS", "got UPDATE"),
 ]
 
 
@@ -60,6 +62,7 @@ def test_sql_that_writes_is_refused_in_one_line_from_the_cli(cli, error_line, at
     assert line.startswith("Error: bad query: ") and re.search(reason, line), line
     assert snapshot(atlas_copy) == before
     assert not (atlas_copy / "out.csv").exists() and not (atlas_copy / "other.duckdb").exists()
+    assert not (atlas_copy / "log").exists()
 
 
 @pytest.mark.parametrize("query, reason", WRITING_SQL[:5])

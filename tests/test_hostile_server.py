@@ -265,6 +265,20 @@ def test_an_array_upload_is_searched(server, digits_dir):
     assert found["query"]["image"] == "three.csv" and found["results"][0]["uri"] == str(path.resolve())
 
 
+def test_a_where_that_changes_settings_is_refused_and_the_server_answers_after(server, tmp_path):
+    process, url = server
+    crashing = [f"EXISTS (SELECT 1 FROM enable_logging(storage='file', storage_path='{tmp_path}'))",
+                "EXISTS (SELECT 1 FROM enable_profiling())"]
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for where in crashing:
+            response = client.get("/api/search", params={"id": 1, "k": 3, "where": where})
+            assert "only read-only queries are allowed, got the function enable_" in one_line_error(response, 400)
+        response = client.get("/api/search", params={"id": 1, "k": 3, "where": "id > 0"})
+        assert response.status_code == 200, response.text
+        assert len(response.json()["results"]) == 3
+    assert process.poll() is None and not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("path, params, message", [
     ("/api/search", {"id": "seven"}, "id: Input should be a valid integer"),
     ("/api/search", {"id": "99999999999999999999"}, "row ids are whole numbers from 0 to 9223372036854775807"),

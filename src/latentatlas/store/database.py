@@ -339,17 +339,23 @@ class Store:
         d = self.code_size()
         if d is None:
             return
+        if self.configuration_locked():
+            yield from self._vector_batches(after, batch_rows, d)
+            return
         limit = self.scalar("SELECT current_setting('memory_limit')")
         in_use = self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")
         self.con.execute(f"SET memory_limit = '{in_use // (1 << 20) + 16}MiB'")  # cache little beyond what is held
         try:
-            reader = self.con.sql(f"SELECT id, vector FROM embeddings WHERE id > {int(after)}").to_arrow_reader(batch_rows)
-            for batch in reader:
-                ids = batch.column(0).to_numpy().astype(np.int64, copy=False)
-                flat = batch.column(1).flatten().to_numpy()
-                yield ids, flat.reshape(len(ids), d)
+            yield from self._vector_batches(after, batch_rows, d)
         finally:
             self.con.execute(f"SET memory_limit = '{limit}'")
+
+    def _vector_batches(self, after: int, batch_rows: int, d: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        reader = self.con.sql(f"SELECT id, vector FROM embeddings WHERE id > {int(after)}").to_arrow_reader(batch_rows)
+        for batch in reader:
+            ids = batch.column(0).to_numpy().astype(np.int64, copy=False)
+            flat = batch.column(1).flatten().to_numpy()
+            yield ids, flat.reshape(len(ids), d)
 
     def times(self) -> tuple[np.ndarray, np.ndarray]:
         """Ids (sorted) of all ``images`` rows and their ``time`` as ``datetime64[us]`` (NaT when unknown)."""
@@ -404,6 +410,7 @@ class Store:
         is rolled back, so nothing it might do to the tables is kept.
         """
         self._check_read_only(sql, what="query")
+        self.lock_configuration()
         try:
             with self._rolled_back():
                 result = self.con.execute(sql)
@@ -411,6 +418,20 @@ class Store:
                 return QueryResult(columns, result.fetchall())
         except Exception as error:  # duckdb.Error subclasses
             raise UsageError(f"query failed: {first_line(error)}") from None
+
+    def lock_configuration(self) -> None:
+        """Forbid every later change of the database's settings, on every connection (DuckDB's ``lock_configuration``).
+
+        For connections that run their users' SQL: no statement, table
+        function or extension can then turn on logging, profiling or file
+        access. :meth:`iter_vectors` then leaves the memory limit as it is.
+        """
+        if not self.configuration_locked():
+            self.con.execute("SET lock_configuration = true")
+
+    def configuration_locked(self) -> bool:
+        """Whether :meth:`lock_configuration` was called on this database."""
+        return bool(self.scalar("SELECT current_setting('lock_configuration')"))
 
     @contextmanager
     def _rolled_back(self) -> Iterator[None]:
@@ -432,7 +453,10 @@ class Store:
             raise UsageError(f"bad {what}: {first_line(error)}") from None
         if len(statements) != 1:
             raise UsageError(f"bad {what}: expected one statement, got {len(statements)}")
-        kind = statements[0].type.name
+        try:
+            kind = statements[0].type.name
+        except ValueError:  # a statement type newer than the Python client's names (UPDATE EXTENSIONS)
+            kind = sql.split(None, 1)[0].upper() if sql.split() else "an unnamed statement"
         if kind not in _READ_ONLY_STATEMENTS:
             raise UsageError(f"bad {what}: only read-only queries are allowed, got {kind}")
-        check_reads_only(sql, what)
+        check_reads_only(sql, self.con, what)
