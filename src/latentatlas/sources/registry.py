@@ -86,7 +86,7 @@ _BUILT_IN = (
     SourceReader("a folder of images", Path.is_dir, lambda p, o: folder_records(p, o.max_pixels)),
     SourceReader("a manifest", _by_suffix(MANIFEST_SUFFIXES),
                  lambda p, o: manifest_records(p, o.max_pixels), MANIFEST_SUFFIXES),
-    SourceReader("an array stack", _by_suffix(ARRAY_SUFFIXES), lambda p, o: array_records(p), ARRAY_SUFFIXES),
+    SourceReader("an array stack", _by_suffix(ARRAY_SUFFIXES), lambda p, o: array_records(p, o.max_pixels), ARRAY_SUFFIXES),
     SourceReader("GRIB or NetCDF fields", _by_suffix(FIELD_SUFFIXES), _field_records, FIELD_SUFFIXES),
     SourceReader("an image", _by_suffix(IMAGE_SUFFIXES),
                  lambda p, o: Scan(records=[file_record(p, max_pixels=o.max_pixels)]), IMAGE_SUFFIXES),

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -31,6 +32,8 @@ from .sql_guard import check_reads_only
 __all__ = ["Store", "ImageRow", "QueryResult", "IMAGE_COLUMNS", "row_ids"]
 
 DB_FILE = "atlas.duckdb"
+T = TypeVar("T")
+_SIGNAL_POLL_S = 0.1  # how often the main thread looks for Ctrl-C while a user's query runs
 
 # every column of images plus the code, so queries written for one wide table (BigQuery's) need no join
 _ITEMS_VIEW = "CREATE OR REPLACE {temp} VIEW items AS SELECT i.*, e.vector FROM images i JOIN embeddings e USING (id)"
@@ -398,7 +401,7 @@ class Store:
             raise UsageError(str(error), parameter="where") from None
         try:
             with self._rolled_back():
-                return self.con.sql(query).fetchnumpy()["id"].astype(np.int64)
+                return self._interruptible(lambda: self.con.sql(query).fetchnumpy()["id"].astype(np.int64))
         except Exception as error:  # duckdb.Error subclasses: parser, binder, conversion
             raise UsageError(f"bad where predicate {predicate!r}: {first_line(error)}", parameter="where") from None
 
@@ -413,11 +416,48 @@ class Store:
         self.lock_configuration()
         try:
             with self._rolled_back():
-                result = self.con.execute(sql)
-                columns = [d[0] for d in result.description]
-                return QueryResult(columns, result.fetchall())
+                return self._interruptible(lambda: self._fetch(sql))
         except Exception as error:  # duckdb.Error subclasses
             raise UsageError(f"query failed: {first_line(error)}") from None
+
+    def _fetch(self, sql: str) -> QueryResult:
+        result = self.con.execute(sql)
+        return QueryResult([d[0] for d in result.description], result.fetchall())
+
+    def _interruptible(self, work: Callable[[], T]) -> T:
+        """``work()``, which runs a query on :attr:`con`, stopped within a tenth of a second by Ctrl-C.
+
+        Some plans (a recursive CTE) never look for signals while they run,
+        so in the main thread the query runs in a worker while the main
+        thread waits, ready for SIGINT: it then interrupts the connection
+        (DuckDB's ``interrupt()``), waits for the worker and raises
+        KeyboardInterrupt. In other threads ``work`` simply runs.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return work()
+        outcome: list[Any] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome.append((work(), None))
+            except BaseException as error:  # handed to the caller's thread
+                outcome.append((None, error))
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="latentatlas-query", daemon=True).start()
+        try:
+            while not done.wait(_SIGNAL_POLL_S):
+                pass
+        except KeyboardInterrupt:
+            self.con.interrupt()
+            done.wait()
+            raise
+        result, error = outcome[0]
+        if error is not None:
+            raise error
+        return result
 
     def lock_configuration(self) -> None:
         """Forbid every later change of the database's settings, on every connection (DuckDB's ``lock_configuration``).
