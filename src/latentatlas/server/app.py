@@ -72,6 +72,9 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
 
     ``app.state.queries`` (:class:`~latentatlas.server.queries.Queries`)
     runs the requests; its ``stop()`` interrupts them when the server stops.
+    ``app.state.decoding_off`` is one line saying why the model cannot be
+    loaded (damaged weights or configuration), or None: the server starts
+    all the same, and what needs no model still works.
 
     Raises
     ------
@@ -86,10 +89,13 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         if value < 1:
             raise UsageError(f"{name} must be >= 1 byte, got {value}")
     atlas = Atlas.open(atlas_path, read_only=True)
+    decoding_off = None
     try:
         atlas.model  # loaded once here, shared by every request's cursor
     except NotFittedError:
         pass  # searches by id still work; the rest say so in one line
+    except LatentAtlasError as error:  # damaged weights or configuration: each decoding request says so
+        decoding_off = f"{error}; decoding is off (SQL, search by id and the map still work)"
     # A `where` from the page is SQL: it may read the atlas's tables, not the server's files, and
     # fill neither the memory nor the disk (see latentatlas.server.queries).
     queries = Queries(atlas, query_timeout, query_memory)
@@ -111,7 +117,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         """The colours fields are drawn in, one per 5 dBZ up to the clip range, if the atlas's images are fields."""
         try:
             preprocess = opened.model.preprocess
-        except NotFittedError:
+        except LatentAtlasError:  # no model yet, or one that cannot be read (info says which)
             return None
         if not is_field(np.zeros((1, 1, preprocess.channels), preprocess.dtype)):
             return None
@@ -138,6 +144,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
 
     app = FastAPI(title="latentatlas", description=f"The atlas {atlas.path}", lifespan=lifespan)
     app.state.queries = queries
+    app.state.decoding_off = decoding_off
     app.add_middleware(BodyLimit, limit=max_upload)
 
     @app.exception_handler(LatentAtlasError)

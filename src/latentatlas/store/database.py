@@ -34,6 +34,8 @@ __all__ = ["Store", "ImageRow", "QueryResult", "IMAGE_COLUMNS", "row_ids"]
 DB_FILE = "atlas.duckdb"
 T = TypeVar("T")
 _SIGNAL_POLL_S = 0.1  # how often the main thread looks for Ctrl-C while a user's query runs
+_ADDING: dict[str, threading.Lock] = {}  # per database file: the transactions that add rows take turns
+_ADDING_GUARD = threading.Lock()
 
 # every column of images plus the code, so queries written for one wide table (BigQuery's) need no join
 _ITEMS_VIEW = "CREATE OR REPLACE {temp} VIEW items AS SELECT i.*, e.vector FROM images i JOIN embeddings e USING (id)"
@@ -185,6 +187,21 @@ class Store:
             raise
         self.con.execute("COMMIT")
 
+    @contextmanager
+    def adding(self) -> Iterator[None]:
+        """One transaction that adds rows, taking turns with every other one of this database in this process.
+
+        DuckDB lets one process write a file, through any number of
+        connections (two writable handles, several threads); the ids the
+        body computes from the stored ones (``max(id) + 1``) then never
+        collide with another's, which commits first.
+        """
+        key = str((self.path / DB_FILE).resolve())
+        with _ADDING_GUARD:
+            lock = _ADDING.setdefault(key, threading.Lock())
+        with lock, self.transaction():
+            yield
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The single value a query returns (fetched whole, so the connection is free after)."""
         return self.con.execute(sql, list(params)).fetchall()[0][0]
@@ -260,10 +277,8 @@ class Store:
         d = vectors.shape[1]
         if d != self.code_size():
             raise ModelMismatchError(f"{self.path}: the atlas holds codes of {self.code_size()} numbers, not {d}")
-        first = self.next_id()
-        ids = np.arange(first, first + len(rows), dtype=np.int64)
         images = pa.table({
-            "id": ids,
+            "id": np.zeros(len(rows), np.int64),  # the ids are given inside the transaction
             "uri": [r.uri for r in rows],
             "sha256": [r.sha256 for r in rows],
             "time": pa.array([r.time for r in rows], pa.timestamp("us")),
@@ -274,16 +289,18 @@ class Store:
             "height": pa.array([r.height for r in rows], pa.int32()),
             "meta": [json.dumps(r.meta) if r.meta else None for r in rows],
         })
-        embeddings = pa.table({"id": ids, "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), d)})
-        self.con.register("_new_images", images)
-        self.con.register("_new_embeddings", embeddings)
-        try:
-            with self.transaction():
+        codes = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), d)
+        with self.adding():
+            first = self.next_id()
+            ids = np.arange(first, first + len(rows), dtype=np.int64)
+            self.con.register("_new_images", images.set_column(0, "id", pa.array(ids)))
+            self.con.register("_new_embeddings", pa.table({"id": ids, "vector": codes}))
+            try:
                 self.con.execute("INSERT INTO images SELECT * FROM _new_images")
                 self.con.execute(f"INSERT INTO embeddings SELECT id, vector::FLOAT[{d}] FROM _new_embeddings")
-        finally:
-            self.con.unregister("_new_images")
-            self.con.unregister("_new_embeddings")
+            finally:
+                self.con.unregister("_new_images")
+                self.con.unregister("_new_embeddings")
         return ids
 
     def clear(self) -> None:
