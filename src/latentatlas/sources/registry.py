@@ -20,6 +20,7 @@ from .arrays import ARRAY_SUFFIXES, array_records
 from .folder import file_record, folder_records
 from .grib import GRIB_SUFFIXES, grib_records
 from .images import IMAGE_SUFFIXES, check_regular_file
+from .loading import as_failure
 from .manifest import MANIFEST_SUFFIXES, manifest_records
 from .netcdf import NETCDF_SUFFIXES, netcdf_records
 from .options import ReaderOptions
@@ -75,9 +76,20 @@ def _field_records(path: Path, options: ReaderOptions) -> Scan:
 
 
 def _field_folder(root: Path, options: ReaderOptions) -> Scan:
-    scan = Scan()
+    """The fields of every GRIB and NetCDF file under ``root``, a file that cannot be read listed and skipped.
+
+    When no file gives a field, the first file's error is raised instead,
+    so an option that fits none of them (a variable they lack) is one line.
+    """
+    scan, first_error = Scan(), None
     for path in _field_files(root):
-        scan.extend(_field_records(path, options))
+        try:
+            scan.extend(_field_records(path, options))
+        except BadInputError as error:
+            first_error = first_error or error
+            scan.failures.append(as_failure(str(path.resolve()), error))
+    if first_error is not None and not scan.records:
+        raise first_error
     return scan
 
 
