@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from latentatlas.errors import BadInputError
 from latentatlas.sources import ReaderOptions, read_source, read_sources
-from latentatlas.sources.grib import grib_records, write_grib2
+from latentatlas.sources.grib import REFC_PARAMETER, grib_records, write_grib2
 from latentatlas.sources.lambert import LambertGrid
 
 GRID = LambertGrid.conus(12, 20)
@@ -127,3 +128,49 @@ def test_the_grid_is_hrrr_s_lambert_grid_at_any_resolution():
     assert lat[-1, -1] == pytest.approx(47.8422, abs=1e-3) and lon[-1, -1] == pytest.approx(299.0828, abs=1e-3)
     coarse_lat, _ = GRID.latlon()
     assert 21.1 < coarse_lat.min() and coarse_lat.max() < 53.0
+
+
+def test_bad_files_in_a_folder_of_fields_are_listed_and_the_good_kept(tmp_path, fields):
+    folder = tmp_path / "hrrr"
+    for field, time in zip(fields, TIMES):
+        write_grib2(folder / f"refc_{time:%H}.grib2", [field], [time], GRID)
+    good = (folder / "refc_04.grib2").read_bytes()
+    (folder / "a_empty.grib2").write_bytes(b"")
+    (folder / "b_truncated.grib2").write_bytes(good[:200])
+    (folder / "c_picture.grib2").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    (folder / "d_text.nc").write_text("not NetCDF")
+    scan = read_source(folder)
+    reasons = {Path(f.uri).name: f.reason for f in scan.failures}
+    assert set(reasons) == {"a_empty.grib2", "b_truncated.grib2", "c_picture.grib2", "d_text.nc"}, reasons
+    assert reasons["a_empty.grib2"] == reasons["c_picture.grib2"] == "no GRIB messages in this file"
+    assert reasons["b_truncated.grib2"].startswith("not a readable GRIB file")
+    assert reasons["d_text.nc"].startswith("not a readable NetCDF file")
+    assert [r.time for r in scan.records] == TIMES
+
+
+def test_a_folder_whose_every_file_is_bad_is_one_error(tmp_path):
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "x.grib2").write_bytes(b"")
+    with pytest.raises(BadInputError, match="x.grib2: no GRIB messages"):
+        read_source(tmp_path / "f")
+
+
+
+def test_a_message_on_a_grid_that_is_not_regular_is_its_time_s_failure(tmp_path, fields):
+    import eccodes
+
+    path = write_grib2(tmp_path / "mixed.grib2", fields[:1], TIMES[:1], GRID)
+    reduced = eccodes.codes_grib_new_from_samples("reduced_gg_pl_32_grib2")
+    try:
+        later = TIMES[1]
+        for key, value in {**{k: v for k, v in REFC_PARAMETER.items() if k != "typeOfSecondFixedSurface"},
+                           "dataDate": int(f"{later:%Y%m%d}"), "dataTime": int(f"{later:%H%M}")}.items():
+            eccodes.codes_set(reduced, key, value)
+        with open(path, "ab") as handle:
+            eccodes.codes_write(reduced, handle)
+    finally:
+        eccodes.codes_release(reduced)
+    scan = read_source(path)
+    assert [r.time for r in scan.records] == TIMES[:1]
+    assert [str(f) for f in scan.failures] == [
+        f"{path.resolve()}#{later:%Y-%m-%dT%H:%M}: refc: grid type reduced_gg is not a regular 2-D grid"]

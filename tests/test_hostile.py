@@ -7,11 +7,13 @@ atlas's tables and model files are unchanged afterwards.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -50,6 +52,8 @@ WRITING_SQL = [
     ("CALL checkpoint()", "got CALL"),
     ("DROP TABLE embeddings", "got DROP"),
     ("SELECT 1; DELETE FROM images", "expected one statement, got 2"),
+    ("SELECT * FROM enable_logging(storage='file', storage_path='{atlas}/log')", r"got the function enable_logging\(\)"),
+    ("UPDATE EXTENSIONS", "got UPDATE"),
 ]
 
 
@@ -60,6 +64,7 @@ def test_sql_that_writes_is_refused_in_one_line_from_the_cli(cli, error_line, at
     assert line.startswith("Error: bad query: ") and re.search(reason, line), line
     assert snapshot(atlas_copy) == before
     assert not (atlas_copy / "out.csv").exists() and not (atlas_copy / "other.duckdb").exists()
+    assert not (atlas_copy / "log").exists()
 
 
 @pytest.mark.parametrize("query, reason", WRITING_SQL[:5])
@@ -92,6 +97,16 @@ def test_a_where_predicate_that_writes_is_refused(atlas_copy):
         with pytest.raises(UsageError, match="only read-only"):
             atlas.search(id=0, k=3, where="id IN (SELECT id FROM query('DELETE FROM images'))")
     assert snapshot(atlas_copy) == before
+
+
+@pytest.mark.parametrize("k", [10**8, 2**63 - 1])
+def test_k_beyond_the_rows_gives_every_row_once(digits_atlas, k):
+    with Atlas.open(digits_atlas, read_only=True) as atlas:
+        found = atlas.search(id=0, k=k)
+        batch = atlas.search_batch([0, 1], k=k)
+        rows = atlas.info()["rows"]
+    assert sorted(h.id for h in found.hits) == list(range(rows)) and found.hits[0].id == 0
+    assert batch.ids.shape == (2, rows) and (batch.ids >= 0).all()
 
 
 def png_claiming(path: Path, width: int, height: int) -> Path:
@@ -155,6 +170,27 @@ def test_max_pixels_is_a_reading_option_stored_with_the_atlas(cli, error_line, t
     assert result.exit_code == 0, result.output
     with Atlas.open(atlas) as opened:
         assert opened.store.setting("reader")["max_pixels"] == 64
+
+
+def _npz_declaring(path: Path, shape: tuple[int, ...]) -> Path:
+    """An ``.npz`` of a few hundred bytes whose ``images`` header declares a uint8 array of ``shape``."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("images.npy", header.getvalue())
+    return path
+
+
+def test_an_npz_is_checked_from_its_headers_before_it_is_unpacked(cli, error_line, atlas_copy, tmp_path):
+    before = snapshot(atlas_copy)
+    forged = _npz_declaring(tmp_path / "forged.npz", (600_000, 8_000, 8_000))  # 38 TB declared
+    line = error_line(cli("embed", forged, "--atlas", atlas_copy), 1)
+    assert "forged.npz: its arrays would take 38,400,000,000,000 bytes unpacked, more than the" in line
+    wide = tmp_path / "wide.npz"
+    np.savez_compressed(wide, images=np.zeros((2, 300, 400), np.uint8))
+    line = error_line(cli("build", wide, "--atlas", tmp_path / "w.atlas", "--max-pixels", "1000"), 1)
+    assert "wide.npz: images of 400 x 300 pixels is more than the limit of 1,000 (--max-pixels)" in line
+    assert snapshot(atlas_copy) == before
 
 
 def test_a_fifo_given_as_the_source_is_refused_in_one_line(cli, error_line, atlas_copy, tmp_path):

@@ -238,7 +238,7 @@ def _npy_header_only(shape: tuple[int, ...]) -> bytes:
      "forged.npz: the arrays of this .npz (10,000,000,000 bytes unpacked)"),
     ("q.csv", b"path,label\n../model/config.json,x\n", 422,
      "q.csv: not an image (PNG, JPEG, TIFF, BMP, WebP) or an array"),
-    ("q.npz", _zip_of("labels.csv", b"path,label\n/etc/passwd,x\n"), 422, "q.npz: not an image"),
+    ("q.npz", _zip_of("labels.csv", b"path,label\n/etc/passwd,x\n"), 422, "q.npz: not an .npz of arrays"),
     ("q.npz", b"PK\x03\x04 broken", 422, "q.npz: not a readable .npz"),
     ("..", b"\x89PNG", 400, "filename must be a plain file name, got '..'"),
     (".", b"\x89PNG", 400, "filename must be a plain file name, got '.'"),
@@ -265,11 +265,44 @@ def test_an_array_upload_is_searched(server, digits_dir):
     assert found["query"]["image"] == "three.csv" and found["results"][0]["uri"] == str(path.resolve())
 
 
+def test_a_where_that_changes_settings_is_refused_and_the_server_answers_after(server, tmp_path):
+    process, url = server
+    crashing = [f"EXISTS (SELECT 1 FROM enable_logging(storage='file', storage_path='{tmp_path}'))",
+                "EXISTS (SELECT 1 FROM enable_profiling())"]
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for where in crashing:
+            response = client.get("/api/search", params={"id": 1, "k": 3, "where": where})
+            assert "only read-only queries are allowed, got the function enable_" in one_line_error(response, 400)
+        response = client.get("/api/search", params={"id": 1, "k": 3, "where": "id > 0"})
+        assert response.status_code == 200, response.text
+        assert len(response.json()["results"]) == 3
+    assert process.poll() is None and not any(tmp_path.iterdir())
+
+
+def test_an_upload_dropped_by_its_client_is_one_line_in_the_log(server, atlas):
+    process, url = server
+    port = int(url.rsplit(":", 1)[1])
+    log = atlas.parent / f"serve-{port}.log"
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(b"POST /api/search?filename=q.png HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+                           + b"\x89PNG" * 100)
+    for _ in range(200):
+        if "went away" in log.read_text():
+            break
+        time.sleep(0.05)
+    lines = [line for line in log.read_text().splitlines() if "went away" in line]
+    assert len(lines) == 1, log.read_text()
+    assert "POST /api/search" in lines[0] and "Traceback" not in log.read_text()
+    assert httpx.get(f"{url}/api/search", params={"id": 1, "k": 2}, timeout=30).status_code == 200
+
+
 @pytest.mark.parametrize("path, params, message", [
     ("/api/search", {"id": "seven"}, "id: Input should be a valid integer"),
     ("/api/search", {"id": "99999999999999999999"}, "row ids are whole numbers from 0 to 9223372036854775807"),
     ("/api/search", {"id": "-99999999999999999999"}, "row ids are whole numbers from 0 to 9223372036854775807"),
     ("/api/search", {"id": "123456"}, "unknown id 123456"),
+    ("/api/search", {"id": "1", "k": "1000000000"}, "k: Input should be less than or equal to 1000"),
+    ("/api/search", {"id": "1", "k": str(2**63 - 1)}, "k: Input should be less than or equal to 1000"),
     ("/api/search", {"id": "1", "where": "(SELECT count(*) FROM read_text('/etc/hostname')) > 0"}, "disabled"),
     ("/api/search", {"id": "1", "where": "1 = 1; DROP TABLE images"}, "bad where predicate"),
     ("/api/images/99999999999999999999.png", {}, "row ids are whole numbers"),

@@ -83,6 +83,17 @@ def test_the_map_and_the_frames(client):
     assert info["times"] is None and info["legend"] is None  # digits: no times, not fields
 
 
+def test_the_maps_kept_are_bounded(digits_atlas, monkeypatch):
+    import latentatlas.ops.project as project
+
+    made = []
+    monkeypatch.setattr(project, "map_points", lambda store, color_by, limit: made.append(limit) or {"limit": limit})
+    with TestClient(create_app(digits_atlas)) as client:
+        for limit in [*range(1, 21), 20, 1]:
+            assert client.get("/api/map", params={"color_by": "none", "limit": limit}).json() == {"limit": limit}
+    assert made == [*range(1, 21), 1]  # the last ones asked for are kept; the first is made again
+
+
 def test_a_field_atlas_gets_the_dbz_legend(tmp_path):
     fields = np.random.default_rng(0).uniform(0, 60, (40, 16, 16)).astype(np.float32)
     np.save(tmp_path / "fields.npy", fields)

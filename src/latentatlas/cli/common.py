@@ -22,7 +22,7 @@ __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
     "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads", "on_atlas", "writable_atlas",
     "report_failures",
-    "finish_report", "show_result", "print_table",
+    "finish_report", "show_result", "print_table", "printable",
 ]
 
 AtlasOption = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas directory.")]
@@ -31,11 +31,31 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU threads for PyTorch (default: all cores).")]
 
 
-def console():
-    """A Rich console on stdout for tables and summaries."""
-    from rich.console import Console
+def printable(text: str) -> str:
+    """``text`` with control and format characters written as escapes (``\\x1b``), so a file name cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
-    return Console(highlight=False)
+
+def _printable_lines(text: str) -> str:
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def console():
+    """A Rich console on stdout for tables and summaries: strings print as written (no markup), escapes shown."""
+    return _console_class()(highlight=False, markup=False, emoji=False)
+
+
+@functools.cache
+def _console_class() -> type:
+    from rich.console import Console  # Rich loads when something is printed: the CLI starts faster
+
+    class PlainConsole(Console):
+        def print(self, *objects: Any, **options: Any) -> None:
+            super().print(*(_printable_lines(o) if isinstance(o, str) else o for o in objects), **options)
+
+    return PlainConsole
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], shorten: str = "uri") -> None:
@@ -48,7 +68,7 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], shorten: 
     from rich.table import Table
 
     kept = [c for c, name in enumerate(columns) if c == 0 or any(row[c] for row in rows)]
-    names, cells = [columns[c] for c in kept], [[row[c] for c in kept] for row in rows]
+    names, cells = [columns[c] for c in kept], [[printable(str(row[c])) for c in kept] for row in rows]
     out = console()
     if shorten in names:
         at = names.index(shorten)
@@ -76,7 +96,7 @@ def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callab
             try:
                 return fn(*args, **kwargs)
             except LatentAtlasError as error:
-                typer.echo(f"Error: {in_flags(error, option_flags(fn))}", err=True)  # read only when an error needs it
+                typer.echo(f"Error: {printable(in_flags(error, option_flags(fn)))}", err=True)  # flags read only now
                 raise typer.Exit(error.exit_code) from None
             except KeyboardInterrupt:
                 typer.echo("Interrupted.", err=True)
@@ -207,7 +227,7 @@ def report_failures(failures: Sequence[Any]) -> None:
     if failures:
         typer.echo(f"Skipped {len(failures)} unreadable item(s):", err=True)
         for failure in failures:
-            typer.echo(f"  {failure}", err=True)
+            typer.echo(f"  {printable(str(failure))}", err=True)
 
 
 def show_result(result: dict[str, Any], json_output: bool, show: Callable[[dict[str, Any]], None],

@@ -9,7 +9,7 @@ import typer
 
 from .common import (
     AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json,
-    parse_numbers, parse_size, progress_bar, report_failures, set_threads, writable_atlas,
+    parse_numbers, parse_size, printable, progress_bar, report_failures, set_threads, writable_atlas,
 )
 from .readers import (
     ClipOption, CropOption, FillOption, FilterOption, MaxPixelsOption, ScaleOption, StrideOption, TileOption, VariableOption,
@@ -255,9 +255,9 @@ def sql(
         return
     from rich.table import Table
 
-    table = Table(*result.columns)
+    table = Table(*map(printable, result.columns))
     for row in result.rows[:max_rows]:
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(printable(_cell(v)) for v in row))
     out = console()
     out.print(table)
     if len(result.rows) > max_rows:
@@ -289,9 +289,12 @@ def info(atlas: AtlasOption, json_output: JsonOption = False) -> None:
     out = console()
     out.print(f"Atlas {summary['atlas']}: {summary['rows']} images, {summary['embedded']} codes, "
               f"{summary['labels']} labels, {summary['disk_bytes'] / 1e6:.1f} MB on disk.")
+    for problem in summary["problems"]:
+        typer.echo(f"Warning: {problem}", err=True)
     model = summary["model"]
     if model is None:
-        out.print("No model yet: run `latentatlas fit`.")
+        if not summary["problems"]:
+            out.print("No model yet: run `latentatlas fit`.")
         return
     c, h, w = model["input_shape"]
     code = f"{model['code_size']} numbers" if model["code_size"] else "a conv feature map (restoration only)"

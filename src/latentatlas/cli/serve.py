@@ -43,5 +43,7 @@ def serve(
     set_threads(threads)
     app = create_app(atlas, query_timeout=query_timeout, max_upload=max(1, int(max_upload * 1e6)),
                      query_memory=max(1, int(query_memory * 1e6)))
+    if app.state.decoding_off:
+        typer.echo(f"Warning: {app.state.decoding_off}", err=True)
     typer.echo(f"Serving {atlas} at http://{host}:{port}/ (Ctrl+C stops)")
     run_server(app, host=host, port=port)

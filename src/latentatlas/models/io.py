@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import BadInputError, ModelMismatchError, NotFittedError, UsageError
+from ..errors import BadInputError, ModelMismatchError, NotFittedError, UsageError, first_line
 from .autoencoder import AutoencoderConfig, ConvAutoencoder
 from .corruptions import Corruption
 from .latent import LatentModel
@@ -74,13 +74,16 @@ def load_model(directory: str | Path) -> LatentModel:
     config_path = directory / CONFIG_FILE
     try:
         config = json.loads(config_path.read_text())
+        if not isinstance(config, dict):
+            raise BadInputError(f"{config_path}: not a latentatlas model configuration (a JSON "
+                                f"{type(config).__name__} where an object belongs)")
         if config.get("format") != FORMAT:
             raise BadInputError(f"{config_path}: unknown model format {config.get('format')!r} (expected {FORMAT})")
         architecture = AutoencoderConfig.from_dict(config["autoencoder"])
         preprocess = PreprocessConfig.from_dict(config["preprocess"])
         corruption = Corruption.parse(config.get("corruption"))
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise BadInputError(f"{config_path}: not a latentatlas model configuration ({error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as error:
+        raise BadInputError(f"{config_path}: not a latentatlas model configuration ({first_line(error)})") from None
     except UsageError as error:
         raise BadInputError(f"{config_path}: {error}") from None
     try:

@@ -88,7 +88,7 @@ def duplicates(store: Store, threshold: float, k: int = 10, metric: str = "l2", 
         block = ids[start:start + _BLOCK]
         found, distances = nearest(engine, engine.vectors(block), k, metric, filters, exclude_ids=block)
         close = (found >= 0) & (distances <= threshold)
-        first.append(np.repeat(block, k)[close.reshape(-1)])
+        first.append(np.repeat(block, found.shape[1])[close.reshape(-1)])
         second.append(found[close])
         weights.append(distances[close])
         progress("duplicates", min(start + _BLOCK, len(ids)), len(ids))

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import BadInputError, UsageError
+from ..errors import BadInputError, UsageError, first_line
 from ..models import Corruption, LatentModel, save_model
 from ..models.augment import Augmentation
 from ..models.objectives import Objective
@@ -201,11 +201,20 @@ def write_history(history: History, directory: Path) -> None:
 
 
 def read_history(directory: Path) -> History | None:
-    """The saved training history, or None when there is none."""
+    """The saved training history, or None when there is none.
+
+    Raises
+    ------
+    BadInputError
+        ``"<path>: not a training history (...)"`` for a file that is not one.
+    """
     path = directory / HISTORY_FILE
     if not path.is_file():
         return None
-    return History.from_dict(json.loads(path.read_text()))
+    try:
+        return History.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:  # JSONDecodeError and UnicodeError are ValueErrors
+        raise BadInputError(f"{path}: not a training history ({first_line(error)})") from None
 
 
 def split_settings(settings: dict[str, Any]) -> tuple[ModelOptions, TrainConfig]:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import LatentAtlasError, UsageError
 from ..progress import ProgressCallback, silent
 from ..search.ann import AnnIndex, AnnSettings
 from ..search.engine import ann_dir, load_matrix
@@ -54,7 +54,11 @@ def build_index(store: Store, settings: AnnSettings | None = None,
     index = AnnIndex.build(matrix, ids, settings, model=store.setting(FINGERPRINT_SETTING), progress=progress)
     del matrix
     directory = ann_dir(store)
-    index.save(directory)
+    try:
+        index.save(directory)
+    except OSError as error:  # a read-only atlas: nothing was replaced
+        raise LatentAtlasError(f"{directory}: cannot write the index ({error.strerror or error}); the atlas is "
+                               "unchanged and search still scans every code") from None
     record = index.record
     return IndexReport(
         kind=record.kind, metric=record.metric, rows=record.rows, max_id=record.max_id, seconds=record.seconds,
@@ -67,5 +71,8 @@ def remove_index(store: Store) -> bool:
     directory = ann_dir(store)
     if not directory.exists():
         return False
-    shutil.rmtree(directory)
+    try:
+        shutil.rmtree(directory)
+    except OSError as error:
+        raise LatentAtlasError(f"{directory}: cannot remove the index ({error.strerror or error})") from None
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import LatentAtlasError
 from ..models import has_model, load_model
 from ..store.database import Store
 from ..store.schema import READER_SETTING
@@ -17,7 +18,9 @@ def info(store: Store) -> dict[str, Any]:
 
     Keys: ``atlas``, ``rows``, ``embedded``, ``code_size``, ``model``
     (None before ``fit``), ``history`` (None before ``fit``), ``disk_bytes``,
-    ``reader`` (how ``fit`` read its sources, None before ``fit``).
+    ``reader`` (how ``fit`` read its sources, None before ``fit``) and
+    ``problems``: one line per damaged part (a model or history that cannot
+    be read is None and named there, with what still works).
     """
     summary: dict[str, Any] = {
         "atlas": str(store.path.resolve()),
@@ -29,9 +32,14 @@ def info(store: Store) -> dict[str, Any]:
         "history": None,
         "disk_bytes": sum(p.stat().st_size for p in store.path.rglob("*") if p.is_file()),
         "reader": store.setting(READER_SETTING),
+        "problems": [],
     }
-    if has_model(store.model_dir):
-        model = load_model(store.model_dir)
+    try:
+        model = load_model(store.model_dir) if has_model(store.model_dir) else None
+    except LatentAtlasError as error:
+        model = None
+        summary["problems"].append(f"{error}; decoding is off (SQL and search by id or vector still work)")
+    if model is not None:
         arch = model.architecture
         summary["model"] = {
             "fingerprint": model.fingerprint,
@@ -47,7 +55,11 @@ def info(store: Store) -> dict[str, Any]:
             "training": model.training,
         }
         summary["code_size"] = summary["code_size"] or summary["model"]["code_size"]
-    history = read_history(store.model_dir)
+    try:
+        history = read_history(store.model_dir)
+    except LatentAtlasError as error:
+        history = None
+        summary["problems"].append(str(error))
     if history is not None:
         last = history.epochs[-1] if history.epochs else None
         summary["history"] = {

@@ -92,6 +92,11 @@ class Engine:
         return cls(parts, record.kind if approximate else "exact", state)
 
     @property
+    def rows(self) -> int:
+        """How many rows the engine searches."""
+        return sum(len(p.ids) for p in self.parts)
+
+    @property
     def ids(self) -> np.ndarray:
         """Every id the engine can return, sorted."""
         return np.sort(np.concatenate([p.ids for p in self.parts]))
@@ -124,9 +129,12 @@ class Engine:
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest ids per query ``(nq, d)`` among ``allowed`` ids (sorted; None: all).
 
-        Returns ids and distances ``(nq, k)``, nearest first, ties to the
-        lower id; id -1 and distance inf fill slots when fewer rows match.
+        Returns ids and distances ``(nq, min(k, rows))``, nearest first,
+        ties to the lower id; id -1 and distance inf fill slots when fewer
+        rows match. ``k`` beyond the number of rows asks for nothing more,
+        so it is cut there before anything is allocated.
         """
+        k = min(k, max(self.rows, 1))
         queries = np.ascontiguousarray(np.atleast_2d(queries), np.float32)
         found_ids, found_distances = [], []
         for part in self.parts:

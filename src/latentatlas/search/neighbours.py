@@ -124,7 +124,7 @@ def nearest(engine: Engine, vectors: np.ndarray, k: int, metric: str, filters: F
 
     ``query_times`` (``datetime64``, NaT for none) are the queries' times
     for a time window; ``exclude_ids`` the queries' own ids to leave out.
-    Returns ids and distances ``(nq, k)``; id -1 fills slots when fewer pass.
+    Returns ids and distances ``(nq, min(k, stored rows))``; id -1 fills slots when fewer pass.
     """
     filters = filters or Filters()
     allowed = filters.allowed
@@ -208,8 +208,9 @@ def search_batch(
     engine = (engines or EngineCache()).get(store, metric, exact, dtype)
     query_ids = engine.ids if ids is None else np.asarray(ids, np.int64).reshape(-1)
     times = None if filters.width is None else filters.times_of(query_ids)
-    found = np.empty((len(query_ids), k), np.int64)
-    distances = np.empty((len(query_ids), k), np.float32)
+    columns = min(k, max(engine.rows, 1))  # no more neighbours than rows
+    found = np.empty((len(query_ids), columns), np.int64)
+    distances = np.empty((len(query_ids), columns), np.float32)
     progress("search", 0, len(query_ids))
     for start in range(0, len(query_ids), _BLOCK):
         block = slice(start, start + _BLOCK)

@@ -14,7 +14,10 @@ a bug.
 from __future__ import annotations
 
 import io
+import logging
 import tempfile
+import threading
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -23,6 +26,7 @@ import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from ..atlas import Atlas
 from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
@@ -37,8 +41,11 @@ from .uploads import BodyLimit, check_upload_name, upload_suffix
 __all__ = ["create_app"]
 
 _STATIC = Path(__file__).parent / "static"
+_log = logging.getLogger(__name__)
 _MAX_STEPS = 32
 _MAX_MAP_POINTS = 20_000
+_MAX_K = 1000  # neighbours one search may ask for (docs/web.md); the CLI and Python take any k, cut at the rows
+_MAPS_KEPT = 8  # maps kept made, the most recently asked for
 
 
 DEFAULT_QUERY_TIMEOUT_S = 10.0
@@ -65,6 +72,9 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
 
     ``app.state.queries`` (:class:`~latentatlas.server.queries.Queries`)
     runs the requests; its ``stop()`` interrupts them when the server stops.
+    ``app.state.decoding_off`` is one line saying why the model cannot be
+    loaded (damaged weights or configuration), or None: the server starts
+    all the same, and what needs no model still works.
 
     Raises
     ------
@@ -79,10 +89,13 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         if value < 1:
             raise UsageError(f"{name} must be >= 1 byte, got {value}")
     atlas = Atlas.open(atlas_path, read_only=True)
+    decoding_off = None
     try:
         atlas.model  # loaded once here, shared by every request's cursor
     except NotFittedError:
         pass  # searches by id still work; the rest say so in one line
+    except LatentAtlasError as error:  # damaged weights or configuration: each decoding request says so
+        decoding_off = f"{error}; decoding is off (SQL, search by id and the map still work)"
     # A `where` from the page is SQL: it may read the atlas's tables, not the server's files, and
     # fill neither the memory nor the disk (see latentatlas.server.queries).
     queries = Queries(atlas, query_timeout, query_memory)
@@ -104,14 +117,15 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         """The colours fields are drawn in, one per 5 dBZ up to the clip range, if the atlas's images are fields."""
         try:
             preprocess = opened.model.preprocess
-        except NotFittedError:
+        except LatentAtlasError:  # no model yet, or one that cannot be read (info says which)
             return None
         if not is_field(np.zeros((1, 1, preprocess.channels), preprocess.dtype)):
             return None
         clip = reader_options(opened.store).clip
         return [{"from": start, "colour": colour} for start, colour in reflectivity_legend(clip)]
 
-    maps: dict[tuple[str, int], dict[str, Any]] = {}  # the atlas is read-only: a map once made holds
+    maps: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()  # the atlas is read-only: a map holds
+    maps_lock = threading.Lock()
 
     async def answer(request: Request, work: Callable[[Atlas], Any], picture: bool = False,
                      where: str | None = None) -> Response:
@@ -130,6 +144,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
 
     app = FastAPI(title="latentatlas", description=f"The atlas {atlas.path}", lifespan=lifespan)
     app.state.queries = queries
+    app.state.decoding_off = decoding_off
     app.add_middleware(BodyLimit, limit=max_upload)
 
     @app.exception_handler(LatentAtlasError)
@@ -139,6 +154,14 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         else:
             status = 400 if isinstance(error, UsageError) else 422 if isinstance(error, BadInputError) else 409
         return JSONResponse({"error": str(error)}, status_code=status)
+
+    @app.exception_handler(ClientDisconnect)
+    def client_gone(request: Request, error: ClientDisconnect) -> Response:
+        """A client that closed the connection while sending its body: one line in the log, no traceback."""
+        client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+        _log.warning("%s %s from %s: the client went away before sending the whole body; nothing was done",
+                     request.method, request.url.path, client)
+        return Response(status_code=400)  # nobody reads it
 
     @app.exception_handler(RequestValidationError)
     def bad_parameter(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -165,7 +188,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
 
     @app.get("/api/search")
     async def search(request: Request, id: int | None = None, time: str | None = None, tile_row: int | None = None,
-                     tile_col: int | None = None, k: int = 10, where: str | None = None,
+                     tile_col: int | None = None, k: int = Query(10, ge=1, le=_MAX_K), where: str | None = None,
                      exclude_within: str | None = None) -> Response:
         """The ``k`` nearest rows of a stored row, given by ``id`` or by ``time`` (and its tile)."""
         tile = None if tile_row is None and tile_col is None else (tile_row, tile_col)
@@ -173,8 +196,8 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
             id=id, time=time, tile=tile, k=k, where=where, exclude_within=exclude_within).to_dict(), where=where)
 
     @app.post("/api/search")
-    async def search_upload(request: Request, filename: str = "upload", k: int = 10, where: str | None = None,
-                            exclude_within: str | None = None) -> Response:
+    async def search_upload(request: Request, filename: str = "upload", k: int = Query(10, ge=1, le=_MAX_K),
+                            where: str | None = None, exclude_within: str | None = None) -> Response:
         """The ``k`` nearest rows of the image or array file sent as the request body.
 
         What the body is comes from its content; ``filename`` only labels it in the answer.
@@ -232,7 +255,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     @app.get("/api/map")
     async def space_map(request: Request, color_by: str = "label",
                         limit: int = Query(5000, ge=1, le=_MAX_MAP_POINTS)) -> Response:
-        """A 2-D PCA map of up to ``limit`` stored codes, coloured by ``color_by``.
+        """A 2-D PCA map of up to ``limit`` stored codes, coloured by ``color_by`` (the last 8 asked for are kept).
 
         ``color_by`` is ``label``, ``time``, ``cluster:RUN`` or ``none``; see
         :func:`latentatlas.ops.project.map_points`.
@@ -240,9 +263,17 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         def points(opened: Atlas) -> dict[str, Any]:
             from ..ops.project import map_points  # scikit-learn's PCA: loaded when a map is first asked for
 
-            if (color_by, limit) not in maps:
-                maps[color_by, limit] = map_points(opened.store, color_by, limit)
-            return maps[color_by, limit]
+            key = (color_by, limit)
+            with maps_lock:
+                if key in maps:
+                    maps.move_to_end(key)
+                    return maps[key]
+            made = map_points(opened.store, color_by, limit)
+            with maps_lock:
+                maps[key] = made
+                while len(maps) > _MAPS_KEPT:
+                    maps.popitem(last=False)
+            return made
 
         return await answer(request, points)
 

@@ -16,7 +16,7 @@ file read-only: its memory limit (``--query-memory``) bounds what such a
 query can take, and a query that exhausts it makes only the predicates
 fail, never the server's own reads of the atlas. Both databases run each
 query on its request's thread alone (a slow one holds one core, not all),
-never spill to disk, and have file access off; and requests with a
+never spill to disk, have file access off and their settings locked; and requests with a
 predicate run on at most half the cores' worth of worker threads, the
 others waiting their turn (their timeout runs meanwhile), so however many
 clients send predicates, the rest of the machine serves the other requests. A request whose time is up (the
@@ -231,8 +231,9 @@ def _predicates(store: Store, sandbox: duckdb.DuckDBPyConnection) -> Store:
 
 
 def _lock_down(con: duckdb.DuckDBPyConnection, *settings: str) -> None:
-    """One thread per query, no spilling to disk, no file access (settings of the whole database)."""
-    for setting in (*settings, "threads = 1", "temp_directory = ''", "enable_external_access = false"):
+    """One thread per query, no spilling to disk, no file access, and then no more changes (the whole database's)."""
+    for setting in (*settings, "threads = 1", "temp_directory = ''", "enable_external_access = false",
+                    "lock_configuration = true"):
         con.execute(f"SET {setting}")
 
 

@@ -12,13 +12,10 @@ only a label for the answer.
 from __future__ import annotations
 
 import io
-import math
-import zipfile
 from typing import Any, Awaitable, Callable
 
-import numpy as np
-
 from ..errors import BadInputError, UsageError
+from ..sources.arrays import npz_members
 from .queries import RequestRefused
 
 __all__ = ["BodyLimit", "UploadTooLarge", "check_upload_name", "upload_suffix"]
@@ -129,35 +126,9 @@ def upload_suffix(body: bytes, name: str, limit: int) -> str:
 def _check_npz(body: bytes, name: str, limit: int) -> None:
     """Refuse an archive of anything but ``.npy`` members, or whose members unpack past ``limit`` bytes.
 
-    Both what the archive says of each member and what each member's
-    ``.npy`` header declares count; only the headers are decompressed.
+    What the archive says of each member and what each member's ``.npy``
+    header declares both count; only the headers are decompressed.
     """
-    try:
-        with zipfile.ZipFile(io.BytesIO(body)) as archive:
-            members = archive.infolist()
-            other = next((m.filename for m in members if not m.filename.endswith(".npy")), None)
-            if other is not None:
-                raise BadInputError(f"{name}: not {_KINDS}: the archive holds {other!r}")
-            unpacked = sum(m.file_size for m in members)
-            declared = 0
-            for member in members:
-                if max(unpacked, declared) > limit:
-                    break
-                with archive.open(member) as stream:
-                    declared += _declared_bytes(stream)
-    except BadInputError:
-        raise
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as error:
-        raise BadInputError(f"{name}: not a readable .npz ({error})") from None
-    if max(unpacked, declared) > limit:
-        raise too_large(f"{name}: the arrays of this .npz ({max(unpacked, declared):,} bytes unpacked)", limit)
-
-
-def _declared_bytes(stream: Any) -> int:
-    """The bytes an ``.npy`` stream's header says its array takes (only the header is read)."""
-    version = np.lib.format.read_magic(stream)
-    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = header(stream)
-    if dtype.hasobject:
-        raise ValueError("arrays of Python objects are refused")
-    return math.prod(shape) * dtype.itemsize
+    unpacked = sum(member.unpacked for member in npz_members(io.BytesIO(body), name).values())
+    if unpacked > limit:
+        raise too_large(f"{name}: the arrays of this .npz ({unpacked:,} bytes unpacked)", limit)

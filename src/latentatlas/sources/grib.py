@@ -92,10 +92,9 @@ def _select(path: Path, messages: list[tuple[_Message, dict]], wanted: dict[str,
     if not chosen:
         found = sorted({m.variable for m, _ in messages})
         raise BadInputError(f"{path}: no GRIB message matches {_describe(wanted)} (the file holds {', '.join(found)})")
-    for message in chosen:
-        if message.problem:
-            raise BadInputError(f"{path}: {variable}: {message.problem}")
-    return chosen
+    if all(message.problem for message in chosen):
+        raise BadInputError(f"{path}: {variable}: {chosen[0].problem}")
+    return chosen  # a message with a problem becomes its time's failure
 
 
 def _records(path: Path, groups: dict, variables: list[str], fill: float) -> Scan:
@@ -104,8 +103,11 @@ def _records(path: Path, groups: dict, variables: list[str], fill: float) -> Sca
         uri = f"{path}#{valid:%Y-%m-%dT%H:%M}" + (f"+{step:g}h" if step else "")
         missing = [v for v in variables if v not in by_variable]
         chosen = [by_variable[v] for v in variables if v in by_variable]
+        problems = [f"{m.variable}: {m.problem}" for m in chosen if m.problem]
         if missing:
             scan.failures.append(Failure(uri, f"no {', '.join(missing)} at this time"))
+        elif problems:
+            scan.failures.append(Failure(uri, "; ".join(problems)))
         elif len({m.shape for m in chosen}) > 1:
             scan.failures.append(Failure(uri, f"{', '.join(variables)} are on different grids"))
         else:

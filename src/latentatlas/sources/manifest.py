@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ __all__ = ["MANIFEST_SUFFIXES", "manifest_records"]
 
 MANIFEST_SUFFIXES = frozenset({".csv", ".parquet"})
 _PATH_COLUMNS = ("path", "uri", "file", "filename")
+_COLUMN_NAME = re.compile(r"[\w .()-]{1,64}")  # what a header names; anything else is not repeated
+_MAX_SHOWN_COLUMNS = 50
 
 
 def manifest_records(manifest: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Scan:
@@ -34,7 +37,7 @@ def manifest_records(manifest: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Sc
     columns = list(rows[0])
     path_column = next((c for c in _PATH_COLUMNS if c in columns), None)
     if path_column is None:
-        raise BadInputError(f"{manifest}: manifest needs a 'path' column (has {', '.join(columns)})")
+        raise BadInputError(f"{manifest}: manifest needs a 'path' column ({_shown_columns(columns)})")
     scan = Scan()
     for number, row in enumerate(rows, start=2):
         value = row.pop(path_column)
@@ -57,6 +60,17 @@ def manifest_records(manifest: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Sc
         meta = {key: _jsonable(value) for key, value in row.items() if value not in (None, "")}
         scan.records.append(file_record(path, label=label, time=time, meta=meta, max_pixels=max_pixels))
     return scan
+
+
+def _shown_columns(columns: list[Any]) -> str:
+    """The header's names when they look like column names; otherwise not a word of the file is repeated.
+
+    A file that is no manifest (a link to a password file) would
+    otherwise have its first line printed in the error.
+    """
+    if len(columns) <= _MAX_SHOWN_COLUMNS and all(_COLUMN_NAME.fullmatch(str(c)) for c in columns):
+        return f"has {', '.join(map(str, columns))}"
+    return f"its first line is not a header of column names; the path column is one of {', '.join(_PATH_COLUMNS)}"
 
 
 def _read_rows(manifest: Path) -> list[dict[str, Any]]:

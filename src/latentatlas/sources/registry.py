@@ -20,6 +20,7 @@ from .arrays import ARRAY_SUFFIXES, array_records
 from .folder import file_record, folder_records
 from .grib import GRIB_SUFFIXES, grib_records
 from .images import IMAGE_SUFFIXES, check_regular_file
+from .loading import as_failure
 from .manifest import MANIFEST_SUFFIXES, manifest_records
 from .netcdf import NETCDF_SUFFIXES, netcdf_records
 from .options import ReaderOptions
@@ -75,9 +76,20 @@ def _field_records(path: Path, options: ReaderOptions) -> Scan:
 
 
 def _field_folder(root: Path, options: ReaderOptions) -> Scan:
-    scan = Scan()
+    """The fields of every GRIB and NetCDF file under ``root``, a file that cannot be read listed and skipped.
+
+    When no file gives a field, the first file's error is raised instead,
+    so an option that fits none of them (a variable they lack) is one line.
+    """
+    scan, first_error = Scan(), None
     for path in _field_files(root):
-        scan.extend(_field_records(path, options))
+        try:
+            scan.extend(_field_records(path, options))
+        except BadInputError as error:
+            first_error = first_error or error
+            scan.failures.append(as_failure(str(path.resolve()), error))
+    if first_error is not None and not scan.records:
+        raise first_error
     return scan
 
 
@@ -86,7 +98,7 @@ _BUILT_IN = (
     SourceReader("a folder of images", Path.is_dir, lambda p, o: folder_records(p, o.max_pixels)),
     SourceReader("a manifest", _by_suffix(MANIFEST_SUFFIXES),
                  lambda p, o: manifest_records(p, o.max_pixels), MANIFEST_SUFFIXES),
-    SourceReader("an array stack", _by_suffix(ARRAY_SUFFIXES), lambda p, o: array_records(p), ARRAY_SUFFIXES),
+    SourceReader("an array stack", _by_suffix(ARRAY_SUFFIXES), lambda p, o: array_records(p, o.max_pixels), ARRAY_SUFFIXES),
     SourceReader("GRIB or NetCDF fields", _by_suffix(FIELD_SUFFIXES), _field_records, FIELD_SUFFIXES),
     SourceReader("an image", _by_suffix(IMAGE_SUFFIXES),
                  lambda p, o: Scan(records=[file_record(p, max_pixels=o.max_pixels)]), IMAGE_SUFFIXES),

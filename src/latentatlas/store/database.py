@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -31,6 +32,10 @@ from .sql_guard import check_reads_only
 __all__ = ["Store", "ImageRow", "QueryResult", "IMAGE_COLUMNS", "row_ids"]
 
 DB_FILE = "atlas.duckdb"
+T = TypeVar("T")
+_SIGNAL_POLL_S = 0.1  # how often the main thread looks for Ctrl-C while a user's query runs
+_ADDING: dict[str, threading.Lock] = {}  # per database file: the transactions that add rows take turns
+_ADDING_GUARD = threading.Lock()
 
 # every column of images plus the code, so queries written for one wide table (BigQuery's) need no join
 _ITEMS_VIEW = "CREATE OR REPLACE {temp} VIEW items AS SELECT i.*, e.vector FROM images i JOIN embeddings e USING (id)"
@@ -182,6 +187,21 @@ class Store:
             raise
         self.con.execute("COMMIT")
 
+    @contextmanager
+    def adding(self) -> Iterator[None]:
+        """One transaction that adds rows, taking turns with every other one of this database in this process.
+
+        DuckDB lets one process write a file, through any number of
+        connections (two writable handles, several threads); the ids the
+        body computes from the stored ones (``max(id) + 1``) then never
+        collide with another's, which commits first.
+        """
+        key = str((self.path / DB_FILE).resolve())
+        with _ADDING_GUARD:
+            lock = _ADDING.setdefault(key, threading.Lock())
+        with lock, self.transaction():
+            yield
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The single value a query returns (fetched whole, so the connection is free after)."""
         return self.con.execute(sql, list(params)).fetchall()[0][0]
@@ -257,10 +277,8 @@ class Store:
         d = vectors.shape[1]
         if d != self.code_size():
             raise ModelMismatchError(f"{self.path}: the atlas holds codes of {self.code_size()} numbers, not {d}")
-        first = self.next_id()
-        ids = np.arange(first, first + len(rows), dtype=np.int64)
         images = pa.table({
-            "id": ids,
+            "id": np.zeros(len(rows), np.int64),  # the ids are given inside the transaction
             "uri": [r.uri for r in rows],
             "sha256": [r.sha256 for r in rows],
             "time": pa.array([r.time for r in rows], pa.timestamp("us")),
@@ -271,16 +289,18 @@ class Store:
             "height": pa.array([r.height for r in rows], pa.int32()),
             "meta": [json.dumps(r.meta) if r.meta else None for r in rows],
         })
-        embeddings = pa.table({"id": ids, "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), d)})
-        self.con.register("_new_images", images)
-        self.con.register("_new_embeddings", embeddings)
-        try:
-            with self.transaction():
+        codes = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), d)
+        with self.adding():
+            first = self.next_id()
+            ids = np.arange(first, first + len(rows), dtype=np.int64)
+            self.con.register("_new_images", images.set_column(0, "id", pa.array(ids)))
+            self.con.register("_new_embeddings", pa.table({"id": ids, "vector": codes}))
+            try:
                 self.con.execute("INSERT INTO images SELECT * FROM _new_images")
                 self.con.execute(f"INSERT INTO embeddings SELECT id, vector::FLOAT[{d}] FROM _new_embeddings")
-        finally:
-            self.con.unregister("_new_images")
-            self.con.unregister("_new_embeddings")
+            finally:
+                self.con.unregister("_new_images")
+                self.con.unregister("_new_embeddings")
         return ids
 
     def clear(self) -> None:
@@ -339,17 +359,23 @@ class Store:
         d = self.code_size()
         if d is None:
             return
+        if self.configuration_locked():
+            yield from self._vector_batches(after, batch_rows, d)
+            return
         limit = self.scalar("SELECT current_setting('memory_limit')")
         in_use = self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")
         self.con.execute(f"SET memory_limit = '{in_use // (1 << 20) + 16}MiB'")  # cache little beyond what is held
         try:
-            reader = self.con.sql(f"SELECT id, vector FROM embeddings WHERE id > {int(after)}").to_arrow_reader(batch_rows)
-            for batch in reader:
-                ids = batch.column(0).to_numpy().astype(np.int64, copy=False)
-                flat = batch.column(1).flatten().to_numpy()
-                yield ids, flat.reshape(len(ids), d)
+            yield from self._vector_batches(after, batch_rows, d)
         finally:
             self.con.execute(f"SET memory_limit = '{limit}'")
+
+    def _vector_batches(self, after: int, batch_rows: int, d: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        reader = self.con.sql(f"SELECT id, vector FROM embeddings WHERE id > {int(after)}").to_arrow_reader(batch_rows)
+        for batch in reader:
+            ids = batch.column(0).to_numpy().astype(np.int64, copy=False)
+            flat = batch.column(1).flatten().to_numpy()
+            yield ids, flat.reshape(len(ids), d)
 
     def times(self) -> tuple[np.ndarray, np.ndarray]:
         """Ids (sorted) of all ``images`` rows and their ``time`` as ``datetime64[us]`` (NaT when unknown)."""
@@ -392,7 +418,7 @@ class Store:
             raise UsageError(str(error), parameter="where") from None
         try:
             with self._rolled_back():
-                return self.con.sql(query).fetchnumpy()["id"].astype(np.int64)
+                return self._interruptible(lambda: self.con.sql(query).fetchnumpy()["id"].astype(np.int64))
         except Exception as error:  # duckdb.Error subclasses: parser, binder, conversion
             raise UsageError(f"bad where predicate {predicate!r}: {first_line(error)}", parameter="where") from None
 
@@ -404,13 +430,65 @@ class Store:
         is rolled back, so nothing it might do to the tables is kept.
         """
         self._check_read_only(sql, what="query")
+        self.lock_configuration()
         try:
             with self._rolled_back():
-                result = self.con.execute(sql)
-                columns = [d[0] for d in result.description]
-                return QueryResult(columns, result.fetchall())
+                return self._interruptible(lambda: self._fetch(sql))
         except Exception as error:  # duckdb.Error subclasses
             raise UsageError(f"query failed: {first_line(error)}") from None
+
+    def _fetch(self, sql: str) -> QueryResult:
+        result = self.con.execute(sql)
+        return QueryResult([d[0] for d in result.description], result.fetchall())
+
+    def _interruptible(self, work: Callable[[], T]) -> T:
+        """``work()``, which runs a query on :attr:`con`, stopped within a tenth of a second by Ctrl-C.
+
+        Some plans (a recursive CTE) never look for signals while they run,
+        so in the main thread the query runs in a worker while the main
+        thread waits, ready for SIGINT: it then interrupts the connection
+        (DuckDB's ``interrupt()``), waits for the worker and raises
+        KeyboardInterrupt. In other threads ``work`` simply runs.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return work()
+        outcome: list[Any] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome.append((work(), None))
+            except BaseException as error:  # handed to the caller's thread
+                outcome.append((None, error))
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="latentatlas-query", daemon=True).start()
+        try:
+            while not done.wait(_SIGNAL_POLL_S):
+                pass
+        except KeyboardInterrupt:
+            self.con.interrupt()
+            done.wait()
+            raise
+        result, error = outcome[0]
+        if error is not None:
+            raise error
+        return result
+
+    def lock_configuration(self) -> None:
+        """Forbid every later change of the database's settings, on every connection (DuckDB's ``lock_configuration``).
+
+        For connections that run their users' SQL: no statement, table
+        function or extension can then turn on logging, profiling or file
+        access. :meth:`iter_vectors` then leaves the memory limit as it is.
+        """
+        if not self.configuration_locked():
+            self.con.execute("SET lock_configuration = true")
+
+    def configuration_locked(self) -> bool:
+        """Whether :meth:`lock_configuration` was called on this database."""
+        return bool(self.scalar("SELECT current_setting('lock_configuration')"))
 
     @contextmanager
     def _rolled_back(self) -> Iterator[None]:
@@ -432,7 +510,10 @@ class Store:
             raise UsageError(f"bad {what}: {first_line(error)}") from None
         if len(statements) != 1:
             raise UsageError(f"bad {what}: expected one statement, got {len(statements)}")
-        kind = statements[0].type.name
+        try:
+            kind = statements[0].type.name
+        except ValueError:  # a statement type newer than the Python client's names (UPDATE EXTENSIONS)
+            kind = sql.split(None, 1)[0].upper() if sql.split() else "an unnamed statement"
         if kind not in _READ_ONLY_STATEMENTS:
             raise UsageError(f"bad {what}: only read-only queries are allowed, got {kind}")
-        check_reads_only(sql, what)
+        check_reads_only(sql, self.con, what)

@@ -99,7 +99,7 @@ def ingest_shards(store: Store, paths: Sequence[Path]) -> int:
     if not paths:
         return 0
     d = store.code_size()
-    with store.transaction():
+    with store.adding():
         store.con.execute(_FRESH, [[str(p) for p in paths]])  # rolled back with the rest on failure
         added = store.scalar("SELECT count(*) FROM _ingest")
         store.con.execute("INSERT INTO images SELECT id, uri, sha256, time, label, tile_row, tile_col, "
