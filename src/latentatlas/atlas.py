@@ -320,7 +320,7 @@ class Atlas:
     def project(self, method: str = "pca", out: str | Path = "projection.png", *,
                 coordinates: str | Path | None = None, progress: Progress = True,
                 **settings: Any) -> ProjectionResult:
-        """A 2-D or 3-D picture of the codes and its coordinates as Parquet; see :func:`latentatlas.ops.project.project`.
+        """A 2-D or 3-D picture of the codes (and its coordinates as Parquet, given ``coordinates``); see :func:`latentatlas.ops.project.project`.
 
         ``settings`` are fields of :class:`~latentatlas.ops.project.ProjectSettings`
         (``dims``, ``color_by``, ``thumbnails``, ``where``, ``seed``, ``perplexity``).

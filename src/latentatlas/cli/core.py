@@ -158,10 +158,12 @@ def _print_fit(result: dict[str, Any]) -> None:
     task = f", undoing {' then '.join(result['corruption'])}" if result["corruption"] else ""
     out.print(f"Trained on {result['images']} images ({c}x{h}x{w} -> {code}{task}) "
               f"for {result['epochs']} epochs in {result['seconds']:.1f} s.")
-    if result["best_val_loss"] is not None:
+    if result["kept"] == "pca":
+        out.print(f"PCA kept: {result['comparison']}.")
+    elif result["best_val_loss"] is not None:
         out.print(f"Best validation loss {result['best_val_loss']:.4g} at epoch {result['best_epoch']} "
                   f"(predicting the mean image: {result['baseline_val_loss']:.4g}).")
-    if result["comparison"]:
+    if result["comparison"] and result["kept"] != "pca":
         out.print(result["comparison"])
     for note in result["notes"]:
         out.print(f"Note: {note}.")
@@ -288,12 +290,19 @@ def info(atlas: AtlasOption, json_output: JsonOption = False) -> None:
         return
     c, h, w = model["input_shape"]
     code = f"{model['code_size']} numbers" if model["code_size"] else "a conv feature map (restoration only)"
-    out.print(f"Model {model['fingerprint']}: {c}x{h}x{w} -> {code}, depth {model['depth']}, "
-              f"widths {model['widths']}, {model['parameters']:,} parameters.")
+    history = summary["history"]
+    pca_kept = bool(history) and history["kept"] == "pca"
+    if pca_kept:
+        out.print(f"Model {model['fingerprint']}: PCA kept, {c}x{h}x{w} -> {code} by a linear map "
+                  "(the trained network did not beat it).")
+    else:
+        out.print(f"Model {model['fingerprint']}: {c}x{h}x{w} -> {code}, depth {model['depth']}, "
+                  f"widths {model['widths']}, {model['parameters']:,} parameters.")
     if model["corruption"]:
         out.print(f"Trained to undo: {' then '.join(model['corruption'])}.")
-    history = summary["history"]
-    if history:
+    if pca_kept:
+        out.print(f"Trained {history['epochs']} epochs in {history['seconds']} s; {history['comparison']}.")
+    elif history:
         out.print(f"Trained {history['epochs']} epochs in {history['seconds']} s; best {history['loss']} "
                   f"{history['best_loss']:.4g} at epoch {history['best_epoch']} "
                   f"(mean image: {history['baseline_val_loss'] or float('nan'):.4g}).")
