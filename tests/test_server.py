@@ -56,7 +56,8 @@ def test_info_search_and_the_page(client):
 def test_search_by_an_uploaded_image(client, digits_dir):
     path = sorted((digits_dir / "3").glob("*.png"))[0]
     found = client.post("/api/search", params={"filename": path.name, "k": 2}, content=path.read_bytes()).json()
-    assert found["query"] == {"image": path.name, "k": 2, "metric": "l2", "where": None}
+    assert found["query"] == {"image": path.name, "conversions": [], "k": 2, "metric": "l2", "where": None}
+    assert found["picture"].startswith("data:image/png;base64,")
     assert found["results"][0]["uri"] == str(path.resolve()) and found["results"][0]["distance"] < 1e-4
 
 

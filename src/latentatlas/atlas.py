@@ -195,13 +195,14 @@ class Atlas:
         if isinstance(query, np.ndarray) and query.ndim == 1:
             query, vector = None, query
         if isinstance(query, np.ndarray):
-            resolved = search_op.Query(self.model.encode([query])[0], {"image": "<array>"}, pixels=query)
+            resolved = search_op.image_query(self.store, self.model, query, "<array>")
         else:
             resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector,
                                                time=time, tile=tile)
         analogue = AnalogueOptions.of(season_window, min_separation, trend, region, channel_weights)
         result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype,
                                   analogue, lambda: self.model)
+        result.pixels = resolved.pixels
         if out is not None:
             from .ops.search_picture import draw_search
 

@@ -99,6 +99,8 @@ def search(
                               colormap=colormap or REFLECTIVITY, season_window=season_window,
                               min_separation=min_separation, trend=trend, region=region,
                               channel_weights=channel_weights)
+    if found.query.get("conversions") and not json_output:
+        typer.echo(f"Note: the query was changed to fit the atlas: {'; '.join(found.query['conversions'])}.", err=True)
     print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
         str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
     if found.out is not None and not json_output:

@@ -13,6 +13,7 @@ a bug.
 
 from __future__ import annotations
 
+import base64
 import io
 import tempfile
 from contextlib import asynccontextmanager
@@ -177,7 +178,8 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
                             exclude_within: str | None = None) -> Response:
         """The ``k`` nearest rows of the image or array file sent as the request body.
 
-        What the body is comes from its content; ``filename`` only labels it in the answer.
+        What the body is comes from its content; ``filename`` only labels it in the answer, and
+        ``picture`` shows the query as read (a PNG data URL), for the page to show beside its results.
         """
         name = check_upload_name(filename)
         body = await request.body()  # at most max_upload bytes (BodyLimit)
@@ -190,10 +192,13 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
                 path = Path(folder) / f"upload{suffix}"
                 path.write_bytes(body)
                 try:
-                    result = opened.search(path, k=k, where=where, exclude_within=exclude_within).to_dict()
+                    searched = opened.search(path, k=k, where=where, exclude_within=exclude_within)
                 except LatentAtlasError as error:  # name the upload, not where it was kept
                     raise type(error)(str(error).replace(str(path.resolve()), name).replace(str(path), name)) from None
+            result = searched.to_dict()
             result["query"] = {**result["query"], "image": name}
+            result["picture"] = "data:image/png;base64," + base64.b64encode(
+                as_png(shown(opened, searched.pixels)).body).decode()  # the query beside its results
             return result
 
         return await answer(request, found, where=where)
