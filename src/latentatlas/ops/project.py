@@ -143,7 +143,8 @@ def project(
 def map_points(store: Store, color_by: str = "label", limit: int = 5000) -> dict[str, Any]:
     """A 2-D PCA map of at most ``limit`` stored codes (spread evenly over the ids), for the web page.
 
-    Returns ``{"ids", "x", "y", "color_by", "values", "continuous"}``:
+    Returns ``{"ids", "x", "y", "color_by", "values", "continuous", "total"}``
+    (``total``: the stored codes, of which ``ids`` are shown):
     ``values`` colour the points by ``label``, ``time`` (seconds since
     1970) or ``cluster:RUN``; ``none`` gives no values.
 
@@ -167,7 +168,7 @@ def map_points(store: Store, color_by: str = "label", limit: int = 5000) -> dict
     shown = None if values is None else [None if v is None or v != v else v for v in values.tolist()]  # NaN: none
     coords = coords.astype(np.float64).round(4)
     return {"ids": ids.tolist(), "x": coords[:, 0].tolist(), "y": coords[:, 1].tolist(),
-            "color_by": color_by, "values": shown, "continuous": continuous}
+            "color_by": color_by, "values": shown, "continuous": continuous, "total": int(count)}
 
 
 def _colours(store: Store, ids: np.ndarray, color_by: str, labels: np.ndarray) -> tuple[np.ndarray | None, bool]:

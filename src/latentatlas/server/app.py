@@ -3,7 +3,9 @@
 Every endpoint calls one function of the core, in a worker thread on a
 database connection of its own (:mod:`latentatlas.server.queries`), so a
 slow request delays no other and is stopped after the query timeout. A
-:class:`LatentAtlasError` becomes ``{"error": "<one line>"}`` with status
+:class:`LatentAtlasError` becomes ``{"error": "<one line>", "parameters": [...]}``
+(the request parameters the message is about, so the page can show it
+beside their fields) with status
 400 (a bad parameter, an unknown id), 422 (an unreadable upload or image),
 409 (a model that does not match), 408 (past the query timeout), 413 (a
 body over the upload limit) or 503 (the server is stopping); a parameter
@@ -139,12 +141,14 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
             status = error.status
         else:
             status = 400 if isinstance(error, UsageError) else 422 if isinstance(error, BadInputError) else 409
-        return JSONResponse({"error": str(error)}, status_code=status)
+        names = (error.parameter,) if isinstance(error.parameter, str) else error.parameter or ()
+        return JSONResponse({"error": str(error), "parameters": list(names)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     def bad_parameter(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors())
-        return JSONResponse({"error": problems}, status_code=400)
+        names = list(dict.fromkeys(str(e["loc"][1]) for e in error.errors() if len(e["loc"]) > 1))
+        return JSONResponse({"error": problems, "parameters": names}, status_code=400)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
