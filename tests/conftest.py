@@ -51,6 +51,16 @@ def atlas_copy(tmp_path, digits_atlas) -> Path:
     return Path(shutil.copytree(digits_atlas, tmp_path / "copy.atlas"))
 
 
+@pytest.fixture
+def served(atlas_copy):
+    """The digits atlas with a cluster run ``k3`` (for the web page)."""
+    from latentatlas import Atlas
+
+    with Atlas.open(atlas_copy) as atlas:
+        atlas.cluster(3, name="k3", restarts=1)
+    return atlas_copy
+
+
 @pytest.fixture()
 def cli():
     """Run the CLI in-process: ``cli("search", "--atlas", ...)`` returns the click Result."""

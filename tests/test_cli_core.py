@@ -183,6 +183,17 @@ def test_info_reports_model_rows_and_history(cli, digits_atlas):
     assert text.exit_code == 0 and "300 images" in text.stdout
 
 
+def test_fit_and_info_say_plainly_when_pca_was_kept(cli, digits_dir, tmp_path):
+    atlas = tmp_path / "pca.atlas"
+    fitted = cli("fit", digits_dir, "--atlas", atlas, "--epochs", "1", "--lr", "1e-9", "--code-size", "8",
+                 "--quiet")
+    assert fitted.exit_code == 0 and "PCA kept: " in fitted.stdout and "at epoch 0" not in fitted.stdout
+    kept = [line for line in fitted.stdout.splitlines() if line.startswith("PCA kept: ")]
+    assert kept[0].endswith("or a smaller --preset.")  # off a terminal a sentence is one line, not cut at 80 columns
+    text = cli("info", "--atlas", atlas).stdout
+    assert "PCA kept, 1x8x8 -> 8 numbers" in text and "parameters" not in text and "at epoch" not in text
+
+
 def test_fit_reports_a_folder_with_only_bad_files(cli, tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()

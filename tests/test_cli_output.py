@@ -65,3 +65,12 @@ def test_tables_fit_80_columns_with_ids_and_distances_whole(cli, tmp_path, digit
     assert [cells[1].strip() for cells in rows][0] == "17" and float(rows[0][2]) == 0.0
     assert all(cells[-1].strip().startswith("…") and cells[-1].strip().endswith(".png") for cells in rows)
     assert "time" not in lines[1]                                  # no column for times this atlas lacks
+
+
+def test_help_is_one_line_per_option_at_80_columns_and_boxed_where_wide(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = cli("search", "--help")
+    assert narrow.exit_code == 0 and max(len(line) for line in narrow.stdout.splitlines()) <= 80
+    assert "  --where <str>            SQL predicate on images, applied before ranking.\n" in narrow.stdout
+    monkeypatch.setenv("COLUMNS", "140")
+    assert "╭─ Options" in cli("search", "--help").stdout

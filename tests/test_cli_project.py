@@ -19,7 +19,8 @@ def _json(result):
 @pytest.mark.parametrize("method, dims", [("pca", 2), ("pca", 3), ("lda", 2), ("tsne", 2)])
 def test_project_writes_a_picture_and_coordinates(cli, digits_atlas, tmp_path, method, dims):
     out = tmp_path / f"{method}.png"
-    result = _json(cli("project", "--atlas", digits_atlas, "--method", method, "--dims", dims, "--out", out, "--json"))
+    result = _json(cli("project", "--atlas", digits_atlas, "--method", method, "--dims", dims, "--out", out,
+                       "--coords", tmp_path / f"{method}.parquet", "--json"))
     assert result["rows"] == 300 and result["dims"] == dims and result["color_by"] == "label"
     assert Image.open(out).format == "PNG"
     table = pq.read_table(tmp_path / f"{method}.parquet")
@@ -43,7 +44,8 @@ def test_lda_refuses_rows_without_labels(cli, atlas_copy, tmp_path):
     result = cli("project", "--atlas", atlas_copy, "--method", "lda", "--out", tmp_path / "p.png")
     assert result.exit_code == 2 and "LDA needs labels" in result.stderr
     unlabelled = _json(cli("project", "--atlas", atlas_copy, "--out", tmp_path / "p.png", "--json"))
-    assert unlabelled["color_by"] == "none"
+    assert unlabelled["color_by"] == "none" and unlabelled["coordinates"] is None
+    assert sorted(p.name for p in tmp_path.iterdir() if p != atlas_copy) == ["p.png"]  # nothing written unasked
 
 
 @pytest.mark.parametrize("args, message", [

@@ -97,3 +97,21 @@ def test_progress_false_silences_and_a_callback_is_used_as_given(tmp_path, digit
         atlas.embed(digits_dir, progress=recorder)
     assert len(bars) == 1                                     # a callback opens no bar of its own
     assert recorder.stages() == ["scan", "embed"]
+
+
+def test_off_a_terminal_a_long_stage_prints_a_plain_line_every_10_seconds(cli, digits_dir, tmp_path, monkeypatch):
+    ticks = iter(range(0, 10**6, 3))  # every reading of the clock is 3 s later
+    monkeypatch.setattr(progress, "_clock", lambda: float(next(ticks)))
+    result = cli("build", digits_dir, "--atlas", tmp_path / "p.atlas", "--code-size", "4", "--epochs", "2")
+    assert result.exit_code == 0 and result.stdout.startswith("Trained on 300 images")  # stdout holds the result only
+    lines = result.stderr.strip().splitlines()
+    seconds = [int(line.rsplit("(", 1)[1].split()[0]) for line in lines]
+    assert len(lines) >= 2 and all(later - earlier >= 10 for earlier, later in zip(seconds, seconds[1:]))
+    assert all(line.split(" · ")[0].split(":")[0] in ("scan", "read", "pca", "train", "embed") for line in lines), lines
+
+
+def test_quick_work_off_a_terminal_prints_no_line(capsys) -> None:
+    with ProgressBar() as bar:
+        for done in range(100):
+            bar("read", done, 100)
+    assert capsys.readouterr().err == ""

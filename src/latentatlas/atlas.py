@@ -194,12 +194,13 @@ class Atlas:
         if isinstance(query, np.ndarray) and query.ndim == 1:
             query, vector = None, query
         if isinstance(query, np.ndarray):
-            resolved = search_op.Query(self.model.encode([query])[0], {"image": "<array>"}, pixels=query)
+            resolved = search_op.image_query(self.store, self.model, query, "<array>")
         else:
             resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector,
                                                time=time, tile=tile)
         result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype,
                                   AnalogueOptions.given(analogue, **options), lambda: self.model)
+        result.pixels = resolved.pixels
         if out is not None:
             from .ops.search_picture import draw_search
 
@@ -320,7 +321,7 @@ class Atlas:
     def project(self, method: str = "pca", out: str | Path = "projection.png", *,
                 coordinates: str | Path | None = None, progress: Progress = True,
                 **settings: Any) -> ProjectionResult:
-        """A 2-D or 3-D picture of the codes and its coordinates as Parquet; see :func:`latentatlas.ops.project.project`.
+        """A 2-D or 3-D picture of the codes (and its coordinates as Parquet, given ``coordinates``); see :func:`latentatlas.ops.project.project`.
 
         ``settings`` are fields of :class:`~latentatlas.ops.project.ProjectSettings`
         (``dims``, ``color_by``, ``thumbnails``, ``where``, ``seed``, ``perplexity``).

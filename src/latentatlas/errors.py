@@ -13,6 +13,7 @@ __all__ = [
     "ModelMismatchError",
     "NotFittedError",
     "AtlasNotFoundError",
+    "AtlasLockedError",
     "first_line",
 ]
 
@@ -55,6 +56,10 @@ class NotFittedError(LatentAtlasError):
 
 class AtlasNotFoundError(LatentAtlasError, FileNotFoundError):
     """No atlas exists at the given path."""
+
+
+class AtlasLockedError(LatentAtlasError):
+    """Another process holds the atlas's database (DuckDB allows one writer or several readers)."""
 
 
 def first_line(error: BaseException) -> str:

@@ -1,14 +1,17 @@
 """How the core reports progress without printing: a callback the faces supply.
 
 The core calls a :class:`ProgressCallback`; :class:`ProgressBar` draws those
-calls as Rich bars on stderr (a terminal or a notebook), and
-:func:`shows_progress` gives the Python API a bar by default.
+calls as Rich bars on stderr (a terminal or a notebook), or off a terminal
+(a log, CI) as a plain line at most every 10 s; :func:`shows_progress` gives
+the Python API a bar by default.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
+import time
 from typing import Any, Callable, Protocol, TypeVar
 
 __all__ = ["ProgressBar", "ProgressCallback", "Progress", "shows_progress", "silent"]
@@ -40,11 +43,17 @@ def silent(stage: str, done: int, total: int | None, **info: Any) -> None:
     """A callback that shows nothing."""
 
 
+PLAIN_INTERVAL_S = 10.0  # off a terminal: at most one progress line this often
+_clock = time.monotonic
+
+
 class ProgressBar:
     """Rich bars on stderr, one per stage, fed as a :class:`ProgressCallback`.
 
-    Drawn in terminals and notebooks; hidden when ``enabled`` is false or
-    stderr is neither. A time-budgeted stage (its events carry ``elapsed``
+    Drawn in terminals and notebooks; where stderr is neither (a log, CI) a
+    plain line such as ``train · epoch 3/30: 120/500 24% (20 s)`` at most
+    every :data:`PLAIN_INTERVAL_S` seconds, so quick commands print none;
+    nothing when ``enabled`` is false. A time-budgeted stage (its events carry ``elapsed``
     and ``budget``) advances with whichever is further along, its steps or
     its budget, shows ``elapsed/budget s`` and ends at 100 %.
 
@@ -59,13 +68,15 @@ class ProgressBar:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         stderr = Console(stderr=True)
+        drawn = stderr.is_terminal or stderr.is_jupyter
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=stderr, disable=not enabled or not (stderr.is_terminal or stderr.is_jupyter),
-            transient=False,
+            console=stderr, disable=not enabled or not drawn, transient=False,
         )
         self.tasks: dict[str, Any] = {}
+        self.plain = enabled and not drawn
+        self.started = self.printed = _clock()
 
     def __enter__(self) -> "ProgressBar":
         self.progress.__enter__()
@@ -81,6 +92,18 @@ class ProgressBar:
             self.tasks[stage] = self.progress.add_task(description, total=scale, count=count)
         self.progress.update(self.tasks[stage], completed=completed, total=scale, description=description,
                              count=count)
+        if self.plain:
+            self._line(description, completed, scale, count)
+
+    def _line(self, description: str, completed: float, total: float | None, count: str) -> None:
+        """One plain line on stderr, unless one was printed less than :data:`PLAIN_INTERVAL_S` ago."""
+        now = _clock()
+        if now - self.printed < PLAIN_INTERVAL_S:
+            return
+        self.printed = now
+        figures = " ".join(part for part in (count, f"{completed / total:.0%}" if total else "") if part)
+        sys.stderr.write(f"{description}{': ' + figures if figures else ''} ({now - self.started:.0f} s)\n")
+        sys.stderr.flush()
 
 
 def _position(done: int, total: int | None, info: dict[str, Any]) -> tuple[float, float | None, str]:

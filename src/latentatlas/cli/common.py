@@ -13,6 +13,7 @@ from typing import Annotated, Any, Callable, Iterator, Sequence
 
 import typer
 import typer.models
+from typer.core import TyperCommand
 
 from ..errors import LatentAtlasError, UsageError
 from ..jsonable import dumps
@@ -42,9 +43,33 @@ def _printable_lines(text: str) -> str:
     return "\n".join(printable(line) for line in text.split("\n"))
 
 
+RICH_HELP_COLUMNS = 100  # narrower terminals get Click's plain --help: one line per option where it fits
+
+
+class FittedHelp(TyperCommand):
+    """A command whose ``--help`` is Typer's boxed table where there is room and Click's plain list where not.
+
+    At 80 columns the boxed table leaves the help text a third of the width
+    and wraps every option over several lines; Click's list puts a long
+    option's help on the next line instead.
+    """
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        if shutil.get_terminal_size().columns >= RICH_HELP_COLUMNS:
+            return super().format_help(ctx, formatter)
+        mode, self.rich_markup_mode = self.rich_markup_mode, None
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            self.rich_markup_mode = mode
+
+
 def console():
-    """A Rich console on stdout for tables and summaries: strings print as written (no markup), escapes shown."""
-    return _console_class()(highlight=False, markup=False, emoji=False)
+    """A Rich console on stdout for tables and summaries: strings print as written (no markup), escapes shown;
+    off a terminal, sentences are not wrapped at 80 columns."""
+    out = _console_class()(highlight=False, markup=False, emoji=False)
+    out.soft_wrap = not out.is_terminal
+    return out
 
 
 @functools.cache
@@ -102,7 +127,7 @@ def command(app: typer.Typer, name: str | None = None, **options: Any) -> Callab
                 typer.echo("Interrupted.", err=True)
                 raise typer.Exit(130) from None
 
-        app.command(name, **options)(run)
+        app.command(name, cls=FittedHelp, **options)(run)
         return fn
 
     return register

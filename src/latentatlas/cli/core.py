@@ -165,10 +165,12 @@ def _print_fit(result: dict[str, Any]) -> None:
               f"for {result['epochs']} epochs ({result['steps']} steps) in {result['seconds']:.1f} s, "
               f"objective {result['objective']}; stopped by {result['stop_reason']}.")
     out.print(f"Validation: {result['split']}.")
-    if result["best_val_loss"] is not None:
+    if result["kept"] == "pca":
+        out.print(f"PCA kept: {result['comparison']}.")
+    elif result["best_val_loss"] is not None:
         out.print(f"Best validation loss {result['best_val_loss']:.4g} at epoch {result['best_epoch']} "
                   f"(predicting the mean image: {result['baseline_val_loss']:.4g}).")
-    if result["comparison"]:
+    if result["comparison"] and result["kept"] != "pca":
         out.print(result["comparison"])
     for note in result["notes"]:
         out.print(f"Note: {note}.")
@@ -298,15 +300,24 @@ def info(atlas: AtlasOption, json_output: JsonOption = False) -> None:
         return
     c, h, w = model["input_shape"]
     code = f"{model['code_size']} numbers" if model["code_size"] else "a conv feature map (restoration only)"
-    out.print(f"Model {model['fingerprint']}: {c}x{h}x{w} -> {code}, depth {model['depth']}, "
-              f"widths {model['widths']}, {model['parameters']:,} parameters.")
+    history = summary["history"]
+    pca_kept = bool(history) and history["kept"] == "pca"
+    if pca_kept:
+        out.print(f"Model {model['fingerprint']}: PCA kept, {c}x{h}x{w} -> {code} by a linear map "
+                  "(the trained network did not beat it).")
+    else:
+        out.print(f"Model {model['fingerprint']}: {c}x{h}x{w} -> {code}, depth {model['depth']}, "
+                  f"widths {model['widths']}, {model['parameters']:,} parameters.")
     if model["corruption"]:
         out.print(f"Trained to undo: {' then '.join(model['corruption'])}.")
-    history = summary["history"]
     if history:
         stopped = f", stopped by {history['stop_reason']}" if history["stop_reason"] else ""
-        out.print(f"Trained {history['epochs']} epochs in {history['seconds']} s{stopped} "
-                  f"(objective {history['objective']}; validation: {history['split']}); best {history['loss']} "
+        trained = (f"Trained {history['epochs']} epochs in {history['seconds']} s{stopped} "
+                   f"(objective {history['objective']}; validation: {history['split']})")
+    if pca_kept:
+        out.print(f"{trained}; {history['comparison']}.")
+    elif history:
+        out.print(f"{trained}; best {history['loss']} "
                   f"{history['best_loss']:.4g} at epoch {history['best_epoch']} "
                   f"(mean image: {history['baseline_val_loss'] or float('nan'):.4g}).")
         if history["comparison"]:

@@ -17,20 +17,20 @@ def register(app: typer.Typer) -> None:
 
 def project(
     atlas: AtlasOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="The picture (.png); coordinates go beside it as .parquet.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The picture (.png).")],
     method: Annotated[str, typer.Option(help="pca, tsne (openTSNE after PCA to 50), umap or lda (needs labels).")] = "pca",
     dims: Annotated[int, typer.Option(help="2 or 3.")] = 2,
     color_by: Annotated[Optional[str], typer.Option("--color-by", help="label, cluster:RUN, time or none (default: label if any).")] = None,
     thumbnails: Annotated[bool, typer.Option("--thumbnails", help="Draw images at their points (2-D).")] = False,
     max_thumbnails: Annotated[int, typer.Option("--max-thumbnails", help="How many images --thumbnails draws, spread out.")] = 60,
-    coords: Annotated[Optional[Path], typer.Option("--coords", help="Where to write the coordinates (Parquet).")] = None,
+    coords: Annotated[Optional[Path], typer.Option("--coords", help="Also write the coordinates here (Parquet).")] = None,
     where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: project only these rows.")] = None,
     perplexity: Annotated[float, typer.Option(help="t-SNE's perplexity.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Seed of t-SNE, UMAP and the thumbnails' choice.")] = 0,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Project the codes to 2 or 3 dimensions: a picture and its coordinates as Parquet."""
+    """Project the codes to 2 or 3 dimensions: a picture, and with --coords the coordinates as Parquet."""
     from ..atlas import Atlas
 
     settings = dict(dims=dims, color_by=color_by, thumbnails=max_thumbnails if thumbnails else 0, where=where,
@@ -42,6 +42,6 @@ def project(
         emit_json(data)
     else:
         console().print(f"{data['method']} of {data['rows']} codes to {data['dims']}-D, coloured by {data['color_by']}: "
-                        f"{data['plot']}; coordinates in {data['coordinates']}.")
+                        f"{data['plot']}" + (f"; coordinates in {data['coordinates']}." if data["coordinates"] else "."))
     for failure in result.failures:
         typer.echo(f"thumbnail skipped: {failure}", err=True)

@@ -84,6 +84,8 @@ def search(
         found = opened.search(image, id=id, vector=numbers, time=time, tile=tile, k=k, metric=metric, where=where,
                               exclude_within=exclude_within, exact=exact, dtype=dtype, out=out,
                               colormap=colormap or REFLECTIVITY, analogue=analogue)
+    if found.query.get("conversions") and not json_output:
+        typer.echo(f"Note: the query was changed to fit the atlas: {'; '.join(found.query['conversions'])}.", err=True)
     print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
         str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
     if found.out is not None and not json_output:

@@ -31,7 +31,7 @@ def serve(
 ) -> None:
     """Serve a web page of the atlas: search by id, time or image, cluster runs, interpolation."""
     try:
-        from ..server import create_app, run_server
+        from ..server import create_app, listen, run_server
     except ImportError as error:
         raise LatentAtlasError(f"the web page needs FastAPI and uvicorn ({error.name} is missing): "
                                "pip install 'latentatlas[web]'") from None
@@ -43,7 +43,8 @@ def serve(
     set_threads(threads)
     app = create_app(atlas, query_timeout=query_timeout, max_upload=max(1, int(max_upload * 1e6)),
                      query_memory=max(1, int(query_memory * 1e6)))
+    sock = listen(host, port)
     if app.state.decoding_off:
         typer.echo(f"Warning: {app.state.decoding_off}", err=True)
     typer.echo(f"Serving {atlas} at http://{host}:{port}/ (Ctrl+C stops)")
-    run_server(app, host=host, port=port)
+    run_server(app, sock)

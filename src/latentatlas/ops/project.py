@@ -74,14 +74,14 @@ class ProjectionResult:
     coords: np.ndarray
     color_by: str
     plot: Path
-    coordinates: Path
+    coordinates: Path | None
     failures: list[Failure] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"method", "dims", "rows", "color_by", "plot", "coordinates", "failures"}``."""
         return {
             "method": self.method, "dims": self.dims, "rows": len(self.ids), "color_by": self.color_by,
-            "plot": str(self.plot), "coordinates": str(self.coordinates),
+            "plot": str(self.plot), "coordinates": None if self.coordinates is None else str(self.coordinates),
             "failures": [{"uri": f.uri, "reason": f.reason} for f in self.failures],
         }
 
@@ -95,8 +95,8 @@ def project(
 ) -> ProjectionResult:
     """Project the stored codes and write the picture to ``out``.
 
-    The coordinates go to ``coordinates`` (default: ``out`` with the suffix
-    ``.parquet``) with the columns ``id, x, y[, z], label, time`` and the
+    The coordinates go to ``coordinates`` when given (nothing else is
+    written) with the columns ``id, x, y[, z], label, time`` and the
     colour column. LDA is fitted on the labelled rows and places the
     others too.
 
@@ -127,8 +127,9 @@ def project(
     color_by = settings.color_by or ("label" if has_label.any() else "none")
     values, continuous = _colours(store, ids, color_by, labels)
     out = Path(out)
-    coordinates = Path(coordinates) if coordinates is not None else out.with_suffix(".parquet")
-    _write_coordinates(coordinates, ids, coords, store, labels, color_by, values)
+    if coordinates is not None:
+        coordinates = Path(coordinates)
+        _write_coordinates(coordinates, ids, coords, store, labels, color_by, values)
     thumbs, failures = _thumbnails(store, ids, coords, settings)
     from ..pictures.grids import save_png
     from ..pictures.plots import scatter
@@ -142,7 +143,8 @@ def project(
 def map_points(store: Store, color_by: str = "label", limit: int = 5000) -> dict[str, Any]:
     """A 2-D PCA map of at most ``limit`` stored codes (spread evenly over the ids), for the web page.
 
-    Returns ``{"ids", "x", "y", "color_by", "values", "continuous"}``:
+    Returns ``{"ids", "x", "y", "color_by", "values", "continuous", "total"}``
+    (``total``: the stored codes, of which ``ids`` are shown):
     ``values`` colour the points by ``label``, ``time`` (seconds since
     1970) or ``cluster:RUN``; ``none`` gives no values.
 
@@ -166,7 +168,7 @@ def map_points(store: Store, color_by: str = "label", limit: int = 5000) -> dict
     shown = None if values is None else [None if v is None or v != v else v for v in values.tolist()]  # NaN: none
     coords = coords.astype(np.float64).round(4)
     return {"ids": ids.tolist(), "x": coords[:, 0].tolist(), "y": coords[:, 1].tolist(),
-            "color_by": color_by, "values": shown, "continuous": continuous}
+            "color_by": color_by, "values": shown, "continuous": continuous, "total": int(count)}
 
 
 def _colours(store: Store, ids: np.ndarray, color_by: str, labels: np.ndarray) -> tuple[np.ndarray | None, bool]:

@@ -28,7 +28,7 @@ from ..store.database import Store
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["Hit", "SearchResult", "Query", "resolve_query", "search"]
+__all__ = ["Hit", "SearchResult", "Query", "resolve_query", "image_query", "search"]
 
 
 @dataclass
@@ -63,11 +63,15 @@ class Query:
 
 @dataclass
 class SearchResult:
-    """The query, the settings, the hits in order of distance, and the picture of them if one was drawn."""
+    """The query, the settings, the hits in order of distance, and the picture of them if one was drawn.
+
+    ``pixels`` is the query image as read, when the query was an image.
+    """
 
     query: dict[str, Any]
     hits: list[Hit]
     out: Path | None = None
+    pixels: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"query": {...}, "results": [{"id", "uri", "label", "time", "distance"}, ...]}`` (and ``"out"``)."""
@@ -100,7 +104,7 @@ def resolve_query(
         If not exactly one is given, the id or time is unknown, ``tile``
         comes without ``time``, or the vector has the wrong length.
     BadInputError
-        If the image cannot be read.
+        If the image cannot be read or does not fit the atlas (see :func:`image_query`).
     ModelMismatchError
         If the model's codes are not those stored in the atlas.
     """
@@ -136,10 +140,23 @@ def resolve_query(
     records = read_source(image, whole_image_options(store)).records
     if len(records) != 1:
         raise BadInputError(f"{image}: a query must be one image, this source holds {len(records)}")
-    pixels = records[0].load()
     encoder = model()
     check_model_matches(store, encoder)
-    return Query(encoder.encode([pixels], [records[0].uri])[0], {"image": records[0].uri}, records[0].time, pixels)
+    return image_query(store, encoder, records[0].load(), records[0].uri, records[0].time)
+
+
+def image_query(store: Store, model: LatentModel, pixels: np.ndarray, uri: str, time: datetime | None = None) -> Query:
+    """The query of one image: checked against the atlas, encoded, its conversions in ``source["conversions"]``.
+
+    Raises
+    ------
+    BadInputError
+        If the image does not fit the atlas (see :func:`latentatlas.ops.query_fit.fit_query`).
+    """
+    from .query_fit import Collection, fit_query
+
+    conversions = fit_query(pixels, Collection.of(store, model.preprocess), uri)
+    return Query(model.encode([pixels], [uri])[0], {"image": uri, "conversions": conversions}, time, pixels)
 
 
 @validated(k=at_least(1), metric=one_of(METRICS))

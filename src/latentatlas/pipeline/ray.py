@@ -277,10 +277,23 @@ def _connect(ray, address: str | None) -> bool:
         ray.init(address=address, logging_level=logging.WARNING, configure_logging=True, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as error:
         raise LatentAtlasError(f"cannot reach a Ray cluster at {address or 'a new local instance'}: "
-                               f"{first_line(error)}") from None
+                               f"{first_line(error).rstrip('.')}{_likely_causes(address)}") from None
     ray.data.DataContext.get_current().enable_progress_bars = False  # the faces draw their own
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     return True
+
+
+def _likely_causes(address: str | None) -> str:
+    """What usually stops a driver joining the cluster at ``address``: token authentication or the address itself."""
+    if address is None:
+        return ""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        token = "the cluster's token is missing or different here (copy its ~/.ray/auth_token to this machine)"
+    else:
+        token = ("the cluster uses token authentication (run with RAY_AUTH_MODE=token and the cluster's "
+                 "~/.ray/auth_token on this machine; see docs/scale.md)")
+    return (f". Likely causes: {token}; or nothing listens at {address} (check the host and port, "
+            "`ray status` on the head, and the firewall)")
 
 
 def _run(ray, store: Store, run_dir: Path, options: ReaderOptions, batch_size: int,

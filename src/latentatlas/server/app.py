@@ -3,7 +3,9 @@
 Every endpoint calls one function of the core, in a worker thread on a
 database connection of its own (:mod:`latentatlas.server.queries`), so a
 slow request delays no other and is stopped after the query timeout. A
-:class:`LatentAtlasError` becomes ``{"error": "<one line>"}`` with status
+:class:`LatentAtlasError` becomes ``{"error": "<one line>", "parameters": [...]}``
+(the request parameters the message is about, so the page can show it
+beside their fields) with status
 400 (a bad parameter, an unknown id), 422 (an unreadable upload or image),
 409 (a model that does not match), 408 (past the query timeout), 413 (a
 body over the upload limit) or 503 (the server is stopping); a parameter
@@ -13,6 +15,7 @@ a bug.
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import tempfile
@@ -153,7 +156,8 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
             status = error.status
         else:
             status = 400 if isinstance(error, UsageError) else 422 if isinstance(error, BadInputError) else 409
-        return JSONResponse({"error": str(error)}, status_code=status)
+        names = (error.parameter,) if isinstance(error.parameter, str) else error.parameter or ()
+        return JSONResponse({"error": str(error), "parameters": list(names)}, status_code=status)
 
     @app.exception_handler(ClientDisconnect)
     def client_gone(request: Request, error: ClientDisconnect) -> Response:
@@ -166,7 +170,8 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     @app.exception_handler(RequestValidationError)
     def bad_parameter(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors())
-        return JSONResponse({"error": problems}, status_code=400)
+        names = list(dict.fromkeys(str(e["loc"][1]) for e in error.errors() if len(e["loc"]) > 1))
+        return JSONResponse({"error": problems, "parameters": names}, status_code=400)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
@@ -200,7 +205,8 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
                             where: str | None = None, exclude_within: str | None = None) -> Response:
         """The ``k`` nearest rows of the image or array file sent as the request body.
 
-        What the body is comes from its content; ``filename`` only labels it in the answer.
+        What the body is comes from its content; ``filename`` only labels it in the answer, and
+        ``picture`` shows the query as read (a PNG data URL), for the page to show beside its results.
         """
         name = check_upload_name(filename)
         body = await request.body()  # at most max_upload bytes (BodyLimit)
@@ -213,10 +219,13 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
                 path = Path(folder) / f"upload{suffix}"
                 path.write_bytes(body)
                 try:
-                    result = opened.search(path, k=k, where=where, exclude_within=exclude_within).to_dict()
+                    searched = opened.search(path, k=k, where=where, exclude_within=exclude_within)
                 except LatentAtlasError as error:  # name the upload, not where it was kept
                     raise type(error)(str(error).replace(str(path.resolve()), name).replace(str(path), name)) from None
+            result = searched.to_dict()
             result["query"] = {**result["query"], "image": name}
+            result["picture"] = "data:image/png;base64," + base64.b64encode(
+                as_png(shown(opened, searched.pixels)).body).decode()  # the query beside its results
             return result
 
         return await answer(request, found, where=where)

@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from ..errors import AtlasNotFoundError, BadInputError, ModelMismatchError, UsageError, first_line
+from ..errors import AtlasLockedError, AtlasNotFoundError, BadInputError, ModelMismatchError, UsageError, first_line
+from .lock import locked_message
 from .schema import BASE_TABLES, DERIVED_SETTINGS, DERIVED_TABLES, IMAGE_COLUMNS, embeddings_table
 from .sql_guard import check_reads_only
 
@@ -132,6 +133,9 @@ class Store:
             if not read_only:
                 self.con.execute(BASE_TABLES)
         except duckdb.Error as error:
+            locked = locked_message(db, error, read_only)
+            if locked is not None:
+                raise AtlasLockedError(locked) from None
             raise BadInputError(f"{db}: damaged or not a DuckDB file: {first_line(error)}") from None
         self._ensure_items_view()
 
@@ -420,7 +424,10 @@ class Store:
             with self._rolled_back():
                 return self._interruptible(lambda: self.con.sql(query).fetchnumpy()["id"].astype(np.int64))
         except Exception as error:  # duckdb.Error subclasses: parser, binder, conversion
-            raise UsageError(f"bad where predicate {predicate!r}: {first_line(error)}", parameter="where") from None
+            message = first_line(error)
+            if "column" in message and "not found" in message:
+                message += f" (the columns of images: {', '.join(IMAGE_COLUMNS)})"
+            raise UsageError(f"bad where predicate {predicate!r}: {message}", parameter="where") from None
 
     def query(self, sql: str) -> QueryResult:
         """Run one read-only statement (SELECT, WITH ... SELECT, EXPLAIN of a read) and return its rows.
