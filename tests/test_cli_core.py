@@ -189,7 +189,7 @@ def test_fit_and_info_say_plainly_when_pca_was_kept(cli, digits_dir, tmp_path):
                  "--quiet")
     assert fitted.exit_code == 0 and "PCA kept: " in fitted.stdout and "at epoch 0" not in fitted.stdout
     kept = [line for line in fitted.stdout.splitlines() if line.startswith("PCA kept: ")]
-    assert kept[0].endswith("or a smaller --preset.")  # off a terminal a sentence is one line, not cut at 80 columns
+    assert kept[0].endswith("without --epochs.")  # off a terminal a sentence is one line, not cut at 80 columns
     text = cli("info", "--atlas", atlas).stdout
     assert "PCA kept, 1x8x8 -> 8 numbers" in text and "parameters" not in text and "at epoch" not in text
 
