@@ -358,8 +358,6 @@ def train(
         history.pca_val_loss = _evaluate(pca_net.to(device), pca_task, validation, config.batch_size, device)
     progress("pca", 1, 1)
 
-    if net.config.bottleneck == "linear" and net.config.output == "identity" and not net.config.linear_path:
-        _start_at_the_mean(net, mean)
     optimiser = torch.optim.AdamW([*net.parameters(), *task.parameters()], lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
@@ -501,21 +499,6 @@ def _encode(net: ConvAutoencoder, images: TrainingImages, positions: np.ndarray)
     net.eval()
     x = torch.from_numpy(images.take(positions)).to(next(net.parameters()).device)
     return net.encode(x.contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
-
-
-def _start_at_the_mean(net: ConvAutoencoder, mean: torch.Tensor) -> None:
-    """Start the decoder's output at each channel's mean value: its last convolution at zero, bias the mean.
-
-    A network with a free linear output otherwise starts far from the data
-    (a validation loss many times the mean image's) and spends its first
-    steps only getting back there.
-    """
-    last = net._last_conv
-    per_channel = mean.reshape(mean.shape[-3], -1).mean(dim=1)
-    repeat = last.out_channels // len(per_channel)  # a pixel-shuffle output has stem**2 outputs per channel
-    with torch.no_grad():
-        nn.init.zeros_(last.weight)
-        last.bias.copy_(per_channel.repeat_interleave(repeat).to(last.bias.device))
 
 
 def _past_floor(config: TrainConfig, start: float) -> bool:
