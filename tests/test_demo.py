@@ -57,6 +57,8 @@ def test_weather_demo_runs_the_study_end_to_end_and_writes_every_section(cli, tm
     assert verification["settings"]["test"] == ["2019-09-21T00:00:00", "2019-09-22T00:00:00"]
     assert len(forecast["analogues"]) >= 1 and forecast["settings"]["min_separation"].startswith("2 days")
     assert verification["hours"] > 0 and [lead["lead"] for lead in verification["leads"]] == ["1h", "6h"]
+    assert all(lead["crps_extrapolation"] is not None and lead["blend_weight"] is not None for lead in verification["leads"])
+    assert "blend" in forecast["leads"][0] and "extrapolation" in forecast["leads"][0]["references"]
     assert json.loads((atlas / "samples" / "radar" / "export.json").read_text()) == {
         "days": 3, "grid": [16, 28], "start": "2019-09-19T00:00:00", "seed": 0}  # a later run with these reuses them
     assert study["training"]["fields"] == 15  # one hour in five

@@ -8,7 +8,8 @@ of a chosen time, its analogues more than a day away, the mean of the codes
 of t - 1 h and t + 1 h as a prediction of t (against blending the pixels),
 five k-means++ regimes with their decoded centroids, and what followed:
 the analogue forecast of the chosen hour, and the verification of the
-analogue forecasts of a held-out month (the last of the period). Beside the model
+analogue forecasts of a held-out month (the last of the period), both
+beside pySTEPS' extrapolation nowcast and the blend of the two. Beside the model
 stands PCA of the same size fitted on the same training hours, scored on
 hours neither trained on.
 :mod:`latentatlas.demos.weather_report` writes the report.
@@ -227,11 +228,12 @@ def _study(atlas: Atlas, settings: WeatherSettings, fitted: FitReport, fields: i
     analogues = atlas.search(time=chosen, k=5, exclude_within="1d", out=drawn["analogues"])
     interpolation = atlas.evaluate_interpolation("1h", progress=progress)
     clusters = atlas.cluster(settings.clusters, name=RUN, replace=True, seed=settings.seed, progress=progress)
-    followed = atlas.forecast(chosen, leads=FORECAST_LEADS, k=MEMBERS, out=pictures, **ANALOGUE_QUERY)
+    followed = atlas.forecast(chosen, leads=FORECAST_LEADS, k=MEMBERS, out=pictures, references="extrapolation",
+                              blend=True, **ANALOGUE_QUERY)
     drawn["forecast"] = Path(followed.out["picture"])
     start, end = settings.held_out
     verified = atlas.evaluate_analogues((start, end), leads=VERIFICATION_LEADS, k=MEMBERS, out=pictures,
-                                        progress=progress, **ANALOGUE_QUERY)
+                                        references="extrapolation", blend=True, progress=progress, **ANALOGUE_QUERY)
     drawn["verification"] = Path(verified.out["picture"])
     history = fitted.history
     return WeatherStudy(
@@ -251,8 +253,8 @@ def _study(atlas: Atlas, settings: WeatherSettings, fitted: FitReport, fields: i
 def _forecast_summary(data: dict[str, Any]) -> dict[str, Any]:
     """The chosen hour's forecast as the study reports it: analogues, and per lead the scores against the truth."""
     return {"analogues": data["analogues"], "settings": data["settings"],
-            "leads": [{key: lead[key] for key in ("lead", "mean", "spread", "exceedance", "truth")}
-                      for lead in data["leads"]]}
+            "leads": [{key: lead[key] for key in ("lead", "mean", "spread", "exceedance", "truth", "references", "blend")
+                       if key in lead} for lead in data["leads"]]}
 
 
 def _verification_summary(data: dict[str, Any]) -> dict[str, Any]:

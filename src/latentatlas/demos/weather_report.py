@@ -121,13 +121,16 @@ def _what_followed(report: Report, study: WeatherStudy, chosen: str) -> None:
     report.picture(study.pictures["forecast"].read_bytes(),
                    f"latentatlas forecast --time '{chosen}' --lead {','.join(options['leads'])} -k {options['k']} "
                    "--season-window 45d --min-separation 2d: the fields that followed its analogues (each its own "
-                   "event, within 45 days of its date in the year) as an ensemble. Per lead: the truth, the "
-                   "ensemble mean, its spread (dBZ) and the probability of exceeding each threshold.")
+                   "event, within 45 days of its date in the year) as an ensemble, beside pySTEPS' extrapolation "
+                   "nowcast and the blend of the two. Per lead: the truth, the ensemble mean, the extrapolation, the "
+                   "blend's mean, the ensemble's spread (dBZ) and the probability of exceeding each threshold.")
     thresholds = list(forecast["leads"][0]["exceedance"])
-    report.table(["lead", "members", "CRPS (dBZ)", "MAE of the mean (dBZ)",
+    report.table(["lead", "members", "CRPS (dBZ)", "MAE of the mean (dBZ)", "CRPS extrapolation", "CRPS blend",
                   *[f"area > {t} dBZ: forecast / seen" for t in thresholds]],
                  [[lead["lead"], len(forecast["analogues"]),
                    *(["n/a", "n/a"] if lead["truth"] is None else [lead["truth"]["crps"], lead["truth"]["mae_of_mean"]]),
+                   *(["n/a", "n/a"] if lead["truth"] is None else [lead["references"]["extrapolation"]["crps"],
+                                                                 lead["blend"]["crps"]]),
                    *[f"{lead['exceedance'][t]:.1%} / " + ("n/a" if lead["truth"] is None else f"{lead['truth']['exceeded'][t]:.1%}")
                      for t in thresholds]]
                   for lead in forecast["leads"]])
