@@ -62,6 +62,10 @@ def test_weather_demo_runs_the_study_end_to_end_and_writes_every_section(cli, tm
     assert json.loads((atlas / "samples" / "radar" / "export.json").read_text()) == {
         "days": 3, "grid": [16, 28], "start": "2019-09-19T00:00:00", "seed": 0}  # a later run with these reuses them
     assert study["training"]["fields"] == 15  # one hour in five
+    assert study["training"]["objective"] == "predict:5h"  # auto: 3 h rounded up to the training hours' step
+    spaces = verification["spaces"]  # the analogues found in each space, on the same hours and k
+    assert set(spaces["crps"]) == {"codes", "pca", "pixels"} and spaces["leads"] == ["1h", "6h"]
+    assert all(value > 0 for by_lead in spaces["crps"].values() for value in by_lead.values())
     against = study["against_pca"]                # the other 57 hours, scored beside PCA fitted on the 15
     assert against["hours"] == 57 and against["gain_db"] == pytest.approx(against["ours_psnr"] - against["pca_psnr"],
                                                                            abs=0.02)

@@ -233,13 +233,15 @@ def _study(atlas: Atlas, settings: WeatherSettings, fitted: FitReport, fields: i
     drawn["forecast"] = Path(followed.out["picture"])
     start, end = settings.held_out
     verified = atlas.evaluate_analogues((start, end), leads=VERIFICATION_LEADS, k=MEMBERS, out=pictures,
-                                        references="extrapolation", blend=True, progress=progress, **ANALOGUE_QUERY)
+                                        references="extrapolation", blend=True, spaces="codes,pca,pixels",
+                                        progress=progress, **ANALOGUE_QUERY)
     drawn["verification"] = Path(verified.out["picture"])
     history = fitted.history
     return WeatherStudy(
         settings=settings, fields=fields, input_shape=list(atlas.model.preprocessor.input_shape),
         training={"fields": fitted.images, "epochs": len(history.epochs), "seconds": round(history.seconds, 1),
-                  "best_val_loss": history.best_loss, "baseline_val_loss": history.baseline_val_loss},
+                  "best_val_loss": history.best_loss, "baseline_val_loss": history.baseline_val_loss,
+                  "objective": history.objective, "stop_reason": history.stop_reason, "kept": history.kept},
         nearest=[_hit(hit, chosen) for hit in nearest.hits],
         analogues=[_hit(hit, chosen) for hit in analogues.hits],
         interpolation={**interpolation.to_dict(), "unreadable": len(interpolation.failures)},

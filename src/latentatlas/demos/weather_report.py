@@ -142,7 +142,10 @@ def _what_followed(report: Report, study: WeatherStudy, chosen: str) -> None:
         f"{verification['settings']['k']} analogues from outside it ({verification['hours']} hours), scored per "
         "pixel by the CRPS beside climatology (the same hour of day within 45 days, outside the period), "
         "persistence (the field at the start) and as many random hours; skill scores are 1 - score / "
-        "reference's (above 0: better than the reference); BSS: Brier skill against climatology.")
+        "reference's (above 0: better than the reference); BSS: Brier skill against climatology. The last table "
+        "(--space codes,pca,pixels) scores the analogues found in the stored codes beside those found with PCA "
+        "of the same size and with the raw pixels at the model's input size, on the same hours and k: which "
+        "space finds the better analogues.")
     for columns, rows in summary_tables(verification):
         report.table(columns, rows)
     report.picture(study.pictures["verification"].read_bytes(),
@@ -165,6 +168,7 @@ def _summary(report: Report, atlas: Atlas, study: WeatherStudy) -> None:
         ["fields", study.fields],
         [f"training fields (one hour in {settings.train_every})", training["fields"]],
         ["epochs", training["epochs"]],
+        ["objective (stopped by; model kept)", f"{training['objective']} ({training['stop_reason']}; {training['kept']})"],
         ["training seconds", training["seconds"]],
         ["best validation MSE", training["best_val_loss"]],
         ["MSE of predicting the mean field", training["baseline_val_loss"]],
