@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import UsageError
 from .models import LatentModel, load_model
+from .store.switch import check_codes_made_by
 from .ops import decode as decode_op
 from .ops import duplicates as duplicates_op
 from .ops import embed as embed_op
@@ -86,9 +87,16 @@ class Atlas:
 
     @property
     def model(self) -> LatentModel:
-        """The trained model (loaded on first use); :class:`NotFittedError` before ``fit``."""
+        """The trained model (loaded on first use); :class:`NotFittedError` before ``fit``.
+
+        :class:`ModelMismatchError` when it is not the model that made the
+        stored codes (its fingerprint differs), so nothing decodes or
+        searches with the wrong one.
+        """
         if self._model is None:
-            self._model = load_model(self.store.model_dir)
+            model = load_model(self.store.model_dir)
+            check_codes_made_by(self.store, model.fingerprint)
+            self._model = model
         return self._model
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from ..errors import BadInputError, ModelMismatchError, NotFittedError, UsageError, first_line
@@ -12,7 +13,7 @@ from .corruptions import Corruption
 from .latent import LatentModel
 from .preprocess import PreprocessConfig
 
-__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "FORMAT", "save_model", "load_model", "has_model"]
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "FORMAT", "save_model", "stage_model", "load_model", "has_model"]
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -51,6 +52,12 @@ def save_model(model: LatentModel, directory: str | Path) -> Path:
     os.replace(weights_tmp, directory / WEIGHTS_FILE)
     os.replace(config_tmp, directory / CONFIG_FILE)
     return directory
+
+
+def stage_model(model: LatentModel, directory: str | Path) -> Path:
+    """Write the model whole into ``directory``, emptied first: a model to move into place later."""
+    shutil.rmtree(directory, ignore_errors=True)
+    return save_model(model, directory)
 
 
 def load_model(directory: str | Path) -> LatentModel:

@@ -13,6 +13,7 @@ from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
 from ..store.database import ImageRow, Store
 from ..store.schema import FINGERPRINT_SETTING, READER_SETTING
+from ..store.switch import check_codes_made_by
 
 if TYPE_CHECKING:  # the model brings PyTorch, which searching does not need
     from ..models import LatentModel
@@ -46,12 +47,7 @@ def check_model_matches(store: Store, model: LatentModel) -> None:
         raise ModelMismatchError(
             f"{store.path}: the atlas holds codes of {existing} numbers but the model makes {model.code_size}"
         )
-    made_by = store.setting(FINGERPRINT_SETTING)
-    if store.count("embeddings") and made_by not in (None, model.fingerprint):
-        raise ModelMismatchError(
-            f"{store.path}: the stored codes were made by model {made_by}, "
-            f"not by the model in {store.model_dir} ({model.fingerprint})"
-        )
+    check_codes_made_by(store, model.fingerprint)
 
 
 def reader_options(store: Store, reader: ReaderOptions | dict[str, Any] | None = None) -> ReaderOptions:

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import BadInputError, UsageError, first_line
-from ..models import Corruption, LatentModel, save_model
+from ..models import Corruption, LatentModel, stage_model
 from ..models.augment import Augmentation
 from ..models.objectives import Objective
 from ..models.options import ModelOptions, architecture
@@ -24,6 +24,7 @@ from ..sources.geometry import file_geometry
 from ..sources.loading import Loaded, iter_batches, load_records, transform_each
 from ..store.database import Store
 from ..store.schema import GRID_SETTING, READER_SETTING
+from ..store.switch import staging_dir, switch_model
 
 __all__ = ["FitReport", "fit", "split_settings", "read_history", "HISTORY_FILE", "LOSS_PLOT"]
 
@@ -119,13 +120,10 @@ def fit(
     model.training = {**train_config.to_dict(), "augment": augment.specs, "images": len(inputs),
                       "sources": [str(s) for s in sources], "split": history.split}
 
-    save_model(model, store.model_dir)
-    write_history(history, store.model_dir)
-    if rows:
-        store.clear()
-    store.set_setting(READER_SETTING, reader.to_dict())
+    write_history(history, stage_model(model, staging_dir(store)))  # then in place at once (store.switch)
     geometry = file_geometry(records[0].uri.partition("#")[0])
-    store.set_setting(GRID_SETTING, None if geometry is None else geometry.to_dict())
+    switch_model(store, model.fingerprint, {READER_SETTING: reader.to_dict(),
+                                            GRID_SETTING: None if geometry is None else geometry.to_dict()})
     return FitReport(model=model, history=history, images=len(inputs), failures=failures,
                      notes=restoration_notes(options, corruption) + size_notes(options, preprocess))
 

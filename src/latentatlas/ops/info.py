@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import LatentAtlasError
+from ..errors import LatentAtlasError, ModelMismatchError
 from ..models import has_model, load_model
 from ..store.database import Store
 from ..store.schema import READER_SETTING
+from ..store.switch import check_codes_made_by
 from .fit import read_history
 
 __all__ = ["info"]
@@ -36,6 +37,10 @@ def info(store: Store) -> dict[str, Any]:
     }
     try:
         model = load_model(store.model_dir) if has_model(store.model_dir) else None
+        if model is not None:
+            check_codes_made_by(store, model.fingerprint)
+    except ModelMismatchError as error:  # the model reads, but did not make the codes
+        summary["problems"].append(f"{error}; decoding and image search are off (SQL and search by id still work)")
     except LatentAtlasError as error:
         model = None
         summary["problems"].append(f"{error}; decoding is off (SQL and search by id or vector still work)")

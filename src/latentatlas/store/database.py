@@ -138,6 +138,9 @@ class Store:
                 raise AtlasLockedError(locked) from None
             raise BadInputError(f"{db}: damaged or not a DuckDB file: {first_line(error)}") from None
         self._ensure_items_view()
+        from .switch import finish_model_switch  # the switch's module builds on this one
+
+        finish_model_switch(self)
 
     def _probe(self) -> None:
         """Read the first row of every table, so a truncated or overwritten file is refused on open, not mid-command."""
@@ -307,14 +310,14 @@ class Store:
                 self.con.unregister("_new_embeddings")
         return ids
 
-    def clear(self) -> None:
-        """Delete every image and code and everything made from them (the model stays).
+    def clear(self, settings: dict[str, Any] | None = None) -> None:
+        """Delete every image and code and everything made from them (the model stays), and store ``settings``.
 
         Cluster runs, centroids and ORB features go in the same transaction
-        as the rows; the approximate-search index and the shards of
-        unfinished distributed embeds go once it commits. Ids restart at 0
-        after a clear, so a derived row left behind would belong to a new
-        image.
+        as the rows, and ``settings`` are stored in it; the approximate-search
+        index and the shards of unfinished distributed embeds go once it
+        commits. Ids restart at 0 after a clear, so a derived row left
+        behind would belong to a new image.
         """
         with self.transaction():
             self.con.execute("DELETE FROM images")
@@ -322,6 +325,8 @@ class Store:
                 if self.has_table(derived):
                     self.con.execute(f"DROP TABLE {derived}")
             self.con.execute(f"DELETE FROM settings WHERE {DERIVED_SETTINGS}")
+            for key, value in (settings or {}).items():
+                self.set_setting(key, value)
         shutil.rmtree(self.index_dir, ignore_errors=True)
         shutil.rmtree(self.ingest_dir, ignore_errors=True)
 

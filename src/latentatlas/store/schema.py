@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "IMAGE_COLUMNS", "BASE_TABLES", "embeddings_table", "CLUSTERS_TABLE", "centroids_table", "ORB_TABLE",
-    "ORB_FEATURES", "FINGERPRINT_SETTING", "READER_SETTING", "GRID_SETTING", "CLUSTER_RUN_SETTING", "ORB_SETTING", "DERIVED_TABLES", "DERIVED_SETTINGS",
+    "ORB_FEATURES", "FINGERPRINT_SETTING", "MODEL_SWITCH_SETTING", "READER_SETTING", "GRID_SETTING", "CLUSTER_RUN_SETTING", "ORB_SETTING", "DERIVED_TABLES", "DERIVED_SETTINGS",
 ]
 
 IMAGE_COLUMNS = ("id", "uri", "sha256", "time", "label", "tile_row", "tile_col", "width", "height", "meta")
@@ -42,6 +42,7 @@ ORB_TABLE = f"""CREATE TABLE IF NOT EXISTS {ORB_FEATURES} (
     id BIGINT PRIMARY KEY, width INTEGER, height INTEGER, keypoints BLOB, descriptors BLOB)"""
 
 FINGERPRINT_SETTING = "model_fingerprint"  # the model that made the stored codes
+MODEL_SWITCH_SETTING = "model_switch"  # the fingerprint of a model being moved into place (store.switch)
 READER_SETTING = "reader"  # how fit read its sources (sources.ReaderOptions), which embed reuses
 GRID_SETTING = "grid"  # where fit's first source lies on the earth (sources.geometry.GridGeometry), or null
 CLUSTER_RUN_SETTING = "cluster_run:"  # + run name: the run's settings and scores
