@@ -18,7 +18,7 @@ def test_photos_demo_writes_a_report_with_pictures(cli, tmp_path):
     summary = json.loads(result.stdout)
     assert summary["images"] > 500 and summary["psnr_val"] > 15.0
     html = (atlas / "report.html").read_text()
-    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 3
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 3
     for heading in ("Training", "Originals and reconstructions", "Search"):
         assert heading in html
     info = json.loads(cli("info", "--atlas", atlas, "--json").stdout)
@@ -43,7 +43,7 @@ def test_weather_demo_runs_the_study_end_to_end_and_writes_every_section(cli, tm
     assert study["clusters"]["k"] == 5 and sum(study["clusters"]["sizes"]) == 72
     assert all(abs(sum(shares.values()) - 1) < 1e-9 for shares in study["clusters"]["regimes"])
     html = (atlas / "report.html").read_text()
-    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 8
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 8
     for heading in ("Training", "Original and decoded fields, beside PCA", "Nearest hours of 2019-09-20 05:00",
                     "Analogues, leaving out one day either side", "Interpolation", "k-means++ centroids",
                     "What followed: the analogue forecast from 2019-09-20 05:00 UTC",

@@ -36,6 +36,7 @@ from .store.database import QueryResult, Store
 if TYPE_CHECKING:
     from .ops.cluster import ClusterReport
     from .analogues.verify import AnalogueEvaluation
+    from .ops.export import ExportReport
     from .ops.codec import CompressReport, DecompressReport
     from .ops.evaluate.codec import CodecEvaluation
     from .ops.evaluate.interpolation import TemporalReport
@@ -338,6 +339,19 @@ class Atlas:
 
         return project_op.project(self.store, _settings(project_op.ProjectSettings, method=method, **settings),
                                   out, coordinates, progress)
+
+    @shows_progress
+    def export(self, out: str | Path, *, format: str = "embedding-atlas", progress: Progress = True,
+               **settings: Any) -> "ExportReport":
+        """The atlas as one Parquet file for Apple's Embedding Atlas; see :func:`latentatlas.ops.export.export_embedding_atlas`.
+
+        ``settings``: ``neighbours``, ``projection``, ``thumbnail``, ``seed``.
+        """
+        from .ops import export as export_op
+
+        if format not in export_op.FORMATS:
+            raise UsageError(f"format must be one of {', '.join(export_op.FORMATS)}, got {format!r}", parameter="format")
+        return export_op.export_embedding_atlas(self.store, out, progress=progress, **settings)
 
     @shows_progress
     def evaluate_space(self, label_column: str = "label", *, progress: Progress = True,

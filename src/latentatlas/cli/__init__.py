@@ -11,7 +11,8 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from . import (
-    cluster, codec, core, datasets, demo, evaluate, features, forecast, interpolate, project, restore, search, serve, space,
+    cluster, codec, core, datasets, demo, evaluate, explore, features, forecast, interpolate, project, restore, search, serve,
+    space,
 )
 
 __all__ = ["app", "main"]
@@ -75,6 +76,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(evaluate.app, name="evaluate")
 cluster.register(app)
 project.register(app)
+explore.register(app)
 space.register(app)
 codec.register(app)
 interpolate.register(app)

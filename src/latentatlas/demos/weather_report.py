@@ -169,12 +169,14 @@ def _summary(report: Report, atlas: Atlas, study: WeatherStudy) -> None:
         [f"training fields (one hour in {settings.train_every})", training["fields"]],
         ["epochs", training["epochs"]],
         ["objective (stopped by; model kept)", f"{training['objective']} ({training['stop_reason']}; {training['kept']})"],
-        ["training seconds", training["seconds"]],
         ["best validation MSE", training["best_val_loss"]],
         ["MSE of predicting the mean field", training["baseline_val_loss"]],
         ["interpolation ratio", study.interpolation["ratio"]],
-        *([f"seconds: {name}", study.seconds[name]] for name in ("export", "fit", "embed", "study")),
         ["model", atlas.model.fingerprint],
+    ])
+    report.table(["timing", "seconds"], [  # apart from the results: they change with the machine
+        ["training", training["seconds"]],
+        *([name, study.seconds[name]] for name in ("export", "fit", "embed", "study")),
     ])
 
 

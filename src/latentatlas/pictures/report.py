@@ -17,8 +17,11 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom:
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f4f4f4; } figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.9em; }
-img { max-width: 100%; image-rendering: pixelated; }
+figure.plot { overflow-x: auto; } figure.plot img { max-width: none; }
+img.pixels { max-width: 100%; image-rendering: pixelated; }
 """
+_SMALLEST_PT = 6  # the smallest font our figures use
+_MIN_TEXT_PX = 10  # shown no smaller than this
 
 
 class Report:
@@ -70,7 +73,11 @@ class Report:
             png = figure_png(picture)
         data = base64.b64encode(png).decode("ascii")
         caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        self.parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">{caption_html}</figure>')
+        width = _plot_width(png)
+        shown = 'class="pixels"' if width is None else f'width="{width}"'
+        kind = "plot" if width is not None else "pixels"
+        self.parts.append(f'<figure class="{kind}"><img {shown} src="data:image/png;base64,{data}" '
+                          f'alt="{html.escape(caption)}">{caption_html}</figure>')
         return self
 
     def html(self) -> str:
@@ -86,6 +93,24 @@ class Report:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.html(), encoding="utf-8")
         return path
+
+
+def _plot_width(png: bytes) -> int | None:
+    """The CSS width that shows a matplotlib PNG's smallest text at 10 px or more; None for a picture without a dpi.
+
+    A figure is never shrunk to the page (its text would be 5 px); a wide
+    one scrolls sideways instead.
+    """
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        dpi = image.info.get("dpi")
+        if not dpi:
+            return None
+        text_px = _SMALLEST_PT / 72 * float(dpi[0])  # the smallest text, in the PNG's pixels
+        return round(image.width * max(1.0, _MIN_TEXT_PX / text_px))
 
 
 def _format(value: Any) -> str:
