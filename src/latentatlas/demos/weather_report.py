@@ -169,7 +169,7 @@ def _summary(report: Report, atlas: Atlas, study: WeatherStudy) -> None:
         [f"training fields (one hour in {settings.train_every})", training["fields"]],
         ["epochs", training["epochs"]],
         ["objective (stopped by; model kept)", f"{training['objective']} ({training['stop_reason']}; {training['kept']})"],
-        ["best validation MSE", training["best_val_loss"]],
+        ["best validation loss (the objective's)", training["best_val_loss"]],
         ["MSE of predicting the mean field", training["baseline_val_loss"]],
         ["interpolation ratio", study.interpolation["ratio"]],
         ["model", atlas.model.fingerprint],
