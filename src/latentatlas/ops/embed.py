@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..errors import ModelMismatchError
 from ..pipeline.ray import check_engine, embed_ray
 from ..pipeline.runner import Batch, Mapper, Writer, run_batches
 from ..progress import ProgressCallback, silent
@@ -45,12 +44,7 @@ def check_model_matches(store: Store, model: LatentModel) -> None:
         sizes differ, or the rows were made by another model.
     """
     model.require_code()
-    existing = store.code_size()
-    if existing is not None and existing != model.code_size:
-        raise ModelMismatchError(
-            f"{store.path}: the atlas holds codes of {existing} numbers but the model makes {model.code_size}"
-        )
-    check_codes_made_by(store, model.fingerprint)
+    check_codes_made_by(store, model.fingerprint, model.code_size)
 
 
 def reader_options(store: Store, reader: ReaderOptions | dict[str, Any] | None = None) -> ReaderOptions:
