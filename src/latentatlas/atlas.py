@@ -96,7 +96,7 @@ class Atlas:
         """
         if self._model is None:
             model = load_model(self.store.model_dir)
-            check_codes_made_by(self.store, model.fingerprint)
+            check_codes_made_by(self.store, model.fingerprint, model.code_size if model.has_code else None)
             self._model = model
         return self._model
 

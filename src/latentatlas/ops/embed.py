@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..errors import ModelMismatchError
 from ..pipeline.ray import check_engine, embed_ray
 from ..pipeline.runner import Writer, encoder, run_batches
 from ..progress import ProgressCallback, silent
@@ -42,12 +41,7 @@ def check_model_matches(store: Store, model: LatentModel) -> None:
         sizes differ, or the rows were made by another model.
     """
     model.require_code()
-    existing = store.code_size()
-    if existing is not None and existing != model.code_size:
-        raise ModelMismatchError(
-            f"{store.path}: the atlas holds codes of {existing} numbers but the model makes {model.code_size}"
-        )
-    check_codes_made_by(store, model.fingerprint)
+    check_codes_made_by(store, model.fingerprint, model.code_size)
 
 
 def reader_options(store: Store, reader: ReaderOptions | dict[str, Any] | None = None) -> ReaderOptions:

@@ -38,7 +38,7 @@ def info(store: Store) -> dict[str, Any]:
     try:
         model = load_model(store.model_dir) if has_model(store.model_dir) else None
         if model is not None:
-            check_codes_made_by(store, model.fingerprint)
+            check_codes_made_by(store, model.fingerprint, model.code_size if model.has_code else None)
     except ModelMismatchError as error:  # the model reads, but did not make the codes
         summary["problems"].append(f"{error}; decoding and image search are off (SQL and search by id still work)")
     except LatentAtlasError as error:

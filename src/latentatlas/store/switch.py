@@ -78,14 +78,18 @@ def finish_model_switch(store: Store) -> None:
         store.con.execute("DELETE FROM settings WHERE key = ?", [MODEL_SWITCH_SETTING])
 
 
-def check_codes_made_by(store: Store, fingerprint: str) -> None:
-    """Refuse a model whose ``fingerprint`` is not that of the model that made the stored codes.
+def check_codes_made_by(store: Store, fingerprint: str, code_size: int | None) -> None:
+    """Refuse a model whose codes (``code_size`` numbers; None: no vector code) or ``fingerprint`` differ from the stored.
 
     Raises
     ------
     ModelMismatchError
-        If the atlas holds codes recorded as made by another model.
+        If the atlas holds codes of another size, or recorded as made by another model.
     """
+    existing = store.code_size()
+    if existing is not None and code_size is not None and existing != code_size:
+        raise ModelMismatchError(
+            f"{store.path}: the atlas holds codes of {existing} numbers but the model makes {code_size}")
     made_by = store.setting(FINGERPRINT_SETTING)
     if store.count("embeddings") and made_by not in (None, fingerprint):
         raise ModelMismatchError(f"{store.path}: the stored codes were made by model {made_by}, "
