@@ -56,7 +56,8 @@ def test_python_api(atlas_copy, tmp_path):
         report = atlas.cluster(k=3, name="api", where="label IN ('4', '7')", out=tmp_path / "c")
         assert report.k == 3 and report.rows == 60 and (tmp_path / "c" / "centroids.png").is_file()
         assert load_run(atlas.store, "api").info["where"] == "label IN ('4', '7')"
-        projected = atlas.project("pca", tmp_path / "p.png", dims=3, color_by="cluster:api")
+        projected = atlas.project("pca", tmp_path / "p.png", dims=3, color_by="cluster:api",
+                                  coordinates=tmp_path / "p.parquet")
         assert projected.coords.shape == (300, 3) and projected.coordinates.suffix == ".parquet"
         scores = atlas.evaluate_space(where="label IN ('4', '7', '9')", knn=3)
         assert [r["representation"] for r in scores.to_dict()["rows"]][-1] == "codes_lda"

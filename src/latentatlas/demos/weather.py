@@ -56,6 +56,7 @@ ANALOGUE_QUERY = {"season_window": "45d", "min_separation": "2d"}  # each analog
 FORECAST_LEADS = "1h,6h"
 VERIFICATION_LEADS = FORECAST_LEADS  # the verification of the held-out month scores the leads shown
 MEMBERS = 20
+VERIFICATION_EVERY = "3h"  # one held-out hour in three is forecast: the nowcasts and three spaces keep the demo short
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ def _study(atlas: Atlas, settings: WeatherSettings, fitted: FitReport, fields: i
     start, end = settings.held_out
     verified = atlas.evaluate_analogues((start, end), leads=VERIFICATION_LEADS, k=MEMBERS, out=pictures,
                                         references="extrapolation", blend=True, spaces="codes,pca,pixels",
-                                        progress=progress, **ANALOGUE_QUERY)
+                                        every=VERIFICATION_EVERY, progress=progress, **ANALOGUE_QUERY)
     drawn["verification"] = Path(verified.out["picture"])
     history = fitted.history
     return WeatherStudy(

@@ -41,7 +41,7 @@ from .prefetch import prefetch
 from .training_set import ArrayImages, TrainingImages
 
 __all__ = ["TrainConfig", "EpochStats", "History", "train", "split", "split_in_time", "LOSSES", "Corrupt", "PCA_SAMPLE",
-           "DEFAULT_EPOCHS", "MIN_PATIENCE_STEPS", "VALIDATION_GAP"]
+           "DEFAULT_EPOCHS", "MIN_PATIENCE_STEPS", "VALIDATION_GAP", "series_step"]
 
 Corrupt = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 PCA_SAMPLE = 8192  # training images PCA is fitted on (all of them when fewer)
@@ -90,9 +90,10 @@ class TrainConfig:
     augment : tuple of str, default ("auto",)
         Augmentation specs (see :mod:`latentatlas.models.augment`);
         ``fit`` resolves ``auto`` from the data.
-    objective : str, default "reconstruct"
-        What the codes are trained for (see :mod:`latentatlas.models.objectives`);
-        ``fit`` resolves ``auto`` from the data.
+    objective : str, default "auto"
+        What the codes are trained for (see :mod:`latentatlas.models.objectives`).
+        ``fit`` resolves ``auto`` from the data kind; :func:`train` alone
+        takes time-stamped images for fields and others for pictures.
     """
 
     epochs: int | None = None
@@ -107,7 +108,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     augment: tuple[str, ...] = ("auto",)
-    objective: str = "reconstruct"
+    objective: str = "auto"
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.epochs < 1:
@@ -288,7 +289,7 @@ def train(
     History
     """
     config = replace(config, time_budget=capped_budget(config.time_budget))
-    objective = Objective.parse(config.objective)
+    objective = Objective.parse(config.objective).choose(times is not None, times is not None, series_step(times))
     images = inputs if not isinstance(inputs, np.ndarray) else ArrayImages(inputs)
     n = len(images)
     if n < 2:
@@ -467,6 +468,14 @@ def split_in_time(times: np.ndarray, val_fraction: float,
     text = (f"latest times from {str(first)[:16]} ({len(val)} images), "
             f"{hours:g} h gap ({len(stamps) - len(val) - len(kept)} images unused)")
     return kept, val, text
+
+
+def series_step(times: np.ndarray | None) -> timedelta | None:
+    """The series' most common positive time step, or None."""
+    if times is None or len(times) < 2:
+        return None
+    values, counts = np.unique(np.diff(np.unique(np.asarray(times, "datetime64[us]"))), return_counts=True)
+    return values[counts.argmax()].item() if len(values) else None
 
 
 def _futures(images: TrainingImages, partners: np.ndarray, now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

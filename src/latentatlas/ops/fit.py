@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,7 +15,7 @@ from ..models.augment import Augmentation
 from ..models.objectives import Objective
 from ..models.options import ModelOptions, architecture
 from ..models.preprocess import PreprocessConfig, Preprocessor
-from ..models.train import History, TrainConfig, train
+from ..models.train import History, TrainConfig, series_step, train
 from ..models.training_set import StreamingImages
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
@@ -104,7 +103,7 @@ def fit(
     augment = Augmentation.choose(train_config.augment, georeferenced=georeferenced,
                                   square=preprocess.height == preprocess.width)
     times = _times_and_places(loaded.records)[0]
-    objective = Objective.parse(train_config.objective).choose(times is not None, georeferenced, _step(times))
+    objective = Objective.parse(train_config.objective).choose(times is not None, georeferenced, series_step(times))
     train_config = replace(train_config, objective=objective.spec)
     if streaming:
         inputs = _streamed(loaded.records, model.preprocessor, options.cache_images)
@@ -134,15 +133,6 @@ def _times_and_places(records: list[Record]) -> tuple[np.ndarray | None, list[tu
         return None, None
     times = np.array([np.datetime64(r.time.replace(tzinfo=None), "us") for r in records])
     return times, [(r.tile_row, r.tile_col) for r in records]
-
-
-def _step(times: np.ndarray | None) -> timedelta | None:
-    """The series' most common positive time step, or None."""
-    if times is None or len(times) < 2:
-        return None
-    steps = np.diff(np.unique(times))
-    values, counts = np.unique(steps, return_counts=True)
-    return values[counts.argmax()].astype("timedelta64[us]").item()
 
 
 def size_notes(options: ModelOptions, preprocess: PreprocessConfig) -> tuple[str, ...]:

@@ -231,7 +231,13 @@ def _predicates(store: Store, sandbox: duckdb.DuckDBPyConnection) -> Store:
 
 
 def _lock_down(con: duckdb.DuckDBPyConnection, *settings: str) -> None:
-    """One thread per query, no spilling to disk, no file access, and then no more changes (the whole database's)."""
+    """One thread per query, no spilling to disk, no file access, and then no more changes (the whole database's).
+
+    A database this process has already locked (another handle on the same
+    file shares its configuration) is left as it is.
+    """
+    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        return
     for setting in (*settings, "threads = 1", "temp_directory = ''", "enable_external_access = false",
                     "lock_configuration = true"):
         con.execute(f"SET {setting}")

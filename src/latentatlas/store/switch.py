@@ -20,11 +20,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ModelMismatchError
-from .database import Store
 from .schema import FINGERPRINT_SETTING, MODEL_SWITCH_SETTING
+
+if TYPE_CHECKING:  # the store opens through this module (it finishes a killed switch): no import back at run time
+    from .database import Store
 
 __all__ = ["staging_dir", "switch_model", "finish_model_switch", "check_codes_made_by", "switch_hook"]
 
