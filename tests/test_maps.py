@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 
 import numpy as np
@@ -143,7 +144,9 @@ def test_a_search_picture_of_a_grib_atlas_is_a_map_with_utc_times(radar_grib, tm
     assert figure.axes[-1].get_ylim() == (0.0, 60.0)
 
 
-def test_cluster_centroids_of_a_grib_atlas_are_maps_with_the_bar_to_the_clip(radar_grib, tmp_path, monkeypatch):
+@contextmanager
+def _drawn_grib_atlas(radar_grib, tmp_path, monkeypatch):
+    """A small atlas of the GRIB fields, and the list the figures saved after its fit go to."""
     from latentatlas import Atlas
     from latentatlas.pictures import grids as viz
 
@@ -154,6 +157,11 @@ def test_cluster_centroids_of_a_grib_atlas_are_maps_with_the_bar_to_the_clip(rad
         atlas.build(radar_grib, reader=ReaderOptions(variables=("refc",), clip=(0, 60)),
                     code_size=8, epochs=1, batch_size=8, base_channels=8, seed=0, progress=False)
         drawn.clear()                                   # the loss curve of fit
+        yield atlas, drawn
+
+
+def test_cluster_centroids_of_a_grib_atlas_are_maps_with_the_bar_to_the_clip(radar_grib, tmp_path, monkeypatch):
+    with _drawn_grib_atlas(radar_grib, tmp_path, monkeypatch) as (atlas, drawn):
         atlas.cluster(3, out=tmp_path / "clusters", progress=False)
     maps = [ax for ax in drawn[0].axes if ax.get_title()]
     assert len(maps) == 3 and all(_collections(ax)["coastlines"] > 0 for ax in maps)
@@ -199,16 +207,7 @@ def test_files_without_a_readable_grid_have_no_geometry(tmp_path):
 
 
 def test_the_forecast_picture_of_a_grib_atlas_is_maps_with_the_dbz_bar_and_utc(radar_grib, tmp_path, monkeypatch):
-    from latentatlas import Atlas
-    from latentatlas.pictures import grids as viz
-
-    drawn = []
-    save = viz.save_png
-    monkeypatch.setattr(viz, "save_png", lambda figure, path: (drawn.append(figure), save(figure, path))[1])
-    with Atlas.open(tmp_path / "grib.atlas") as atlas:
-        atlas.build(radar_grib, reader=ReaderOptions(variables=("refc",), clip=(0, 60)),
-                    code_size=8, epochs=1, batch_size=8, base_channels=8, seed=0, progress=False)
-        drawn.clear()                                   # the loss curve of fit
+    with _drawn_grib_atlas(radar_grib, tmp_path, monkeypatch) as (atlas, drawn):
         atlas.forecast("2019-09-20 12:00", leads="1h", k=3, thresholds=(20,), references="extrapolation",
                        out=tmp_path / "fc")
     panels = [ax for ax in drawn[0].axes if ax.get_title()]
