@@ -345,8 +345,10 @@ def train(
     mean = _mean_image(target_of, train_idx)
     if validation is not None:
         history.baseline_val_loss = _score(loss_fn, mean.expand_as(validation.y), validation.y)
-    sample = torch.from_numpy(target_of(train_idx[:256]))
-    scale = history.baseline_val_loss or _score(loss_fn, mean.expand_as(sample), sample)
+    scale = history.baseline_val_loss
+    if scale is None:  # no validation split: the images' variance from a training sample
+        sample = torch.from_numpy(target_of(train_idx[:256]))
+        scale = _score(loss_fn, mean.expand_as(sample), sample)
     task = ObjectiveLoss(objective, model.net.config.code_size, loss_fn, max(scale, 1e-8)).to(device)
 
     progress("pca", 0, 1)
