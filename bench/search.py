@@ -1,28 +1,37 @@
-"""Nearest-neighbour search at scale: our exact and approximate engines beside FAISS, scikit-learn and DuckDB.
+"""Nearest-neighbour search and the store at 1, 3 and 10 million codes: ours beside FAISS, scikit-learn and DuckDB.
 
-Generates N x D clustered float32 codes (1,000 clusters; within each the
-spread decays over the dimensions as in the PCA spectrum of real codes),
-stores them in an atlas, and times in one run: single-query latency
-(median of 100 held-out queries) and batch throughput (1,000 queries) of
-our exact engine, FAISS ``IndexFlatL2`` with default settings,
-scikit-learn ``NearestNeighbors(algorithm="brute")``, DuckDB
-``array_distance ... ORDER BY ... LIMIT`` and our approximate index; the
-time of a plain sum over the matrix (the memory-bandwidth limit of one
-scan); recall@10 of the approximate index against the exact answer; and
-the peak resident memory of our search processes.
+For each size N of ``--rows`` (N x D clustered float32 codes: 1,000
+clusters, within each the spread decays over the dimensions as in the PCA
+spectrum of real codes; label ``i % 100`` so that ``label = '7'`` keeps
+1 % of rows), in one run:
 
-Each of our engines runs in a fresh child process that loads the codes as
-``latentatlas search`` does: the exact one before any index exists (codes
-read from the DuckDB table), the approximate one after the build (the
-index file). ``peak_rss_bytes`` is the larger of their peaks. Prints one
-JSON document; notes and the targets as ratios go to stderr. Run:
-``.venv/bin/python bench/search.py [--n 1000000] [--d 64] [--kind ivfpq]``.
+- the atlas is made by ingesting 1M-row Parquet shards (``store.parquet``,
+  the Ray embed's path): rows/s and size on disk; at the first size
+  also rows/s through embed's writer (``Store.add``, 100,000 rows a call);
+- our exact engine, in a fresh child process that loads the codes as
+  ``latentatlas search`` does: single-query median, a batch of 1,000,
+  and the filtered search with ``--where "label = '7'"`` (the SQL and the
+  search timed apart); the index build, in a child of its own; our
+  approximate engine in another child: single-query median, recall@10
+  against exact, and the filtered search; each child's peak RSS;
+- beside them: a plain sum over the matrix (the memory-bandwidth limit of
+  one scan, single-threaded as NumPy sums; the exact scan uses every
+  core), FAISS ``IndexFlatL2`` with default settings and scikit-learn
+  ``NearestNeighbors(algorithm="brute")`` (single and batch), and DuckDB
+  ``ORDER BY array_distance(...) LIMIT k`` (single, fewer queries).
+
+Prints one JSON document; the targets as ratios go to stderr, with the
+load average. Atlases go under ``--folder`` (default: a temporary one),
+removed after each size. Run:
+``.venv/bin/python bench/search.py [--rows 1000000,3000000,10000000] [--d 64] [--kind ivfpq]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +43,9 @@ import numpy as np
 
 K = 10
 CLUSTERS = 1000
+SHARD_ROWS = 1_000_000
+WHERE = "label = '7'"  # 1 % of the rows
+DUCKDB_QUERIES = 10
 
 
 def median_ms(fn, arguments) -> float:
@@ -71,18 +83,68 @@ def generate(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return sample(n), sample(1100)
 
 
-def make_atlas(path: Path, matrix: np.ndarray) -> None:
-    """An atlas holding ``matrix`` as its codes (rows added 100,000 at a time)."""
+def write_shards(folder: Path, matrix: np.ndarray) -> list[Path]:
+    """``matrix`` as Parquet shards of the Ray embed's layout, ``SHARD_ROWS`` rows each (columns built vectorised)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = []
+    for number, start in enumerate(range(0, len(matrix), SHARD_ROWS)):
+        block = matrix[start:start + SHARD_ROWS]
+        index = np.arange(start, start + len(block))
+        text = pa.array(index.astype(str))
+        table = pa.table({
+            "pos": pa.array(np.arange(len(block), dtype=np.int32)),
+            "uri": pa.compute.binary_join_element_wise("/bench/", text, ""),
+            "sha256": text, "time": pa.nulls(len(block), pa.timestamp("us")),
+            "label": pa.array((index % 100).astype(str)),
+            "tile_row": pa.nulls(len(block), pa.int32()), "tile_col": pa.nulls(len(block), pa.int32()),
+            "width": pa.array(np.ones(len(block), np.int32)), "height": pa.array(np.ones(len(block), np.int32)),
+            "meta": pa.nulls(len(block), pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(block.reshape(-1)), matrix.shape[1]),
+            "failure": pa.nulls(len(block), pa.string()),
+        })
+        paths.append(folder / f"shard-{number:05d}.parquet")
+        pq.write_table(table, paths[-1])
+    return paths
+
+
+def make_atlas(path: Path, matrix: np.ndarray, shards: Path) -> dict:
+    """An atlas holding ``matrix``, ingested shard by shard; its rate and size on disk."""
+    from latentatlas.store import Store
+    from latentatlas.store.parquet import ingest_shards
+
+    paths = write_shards(shards, matrix)
+    store = Store(path)
+    store.ensure_embeddings(matrix.shape[1])
+    store.set_setting("model_fingerprint", "bench")
+    start = time.perf_counter()
+    added = sum(ingest_shards(store, [p]) for p in paths)
+    seconds = time.perf_counter() - start
+    again = ingest_shards(store, paths[:1])
+    store.close()
+    shutil.rmtree(shards)
+    if added != len(matrix) or again:
+        raise RuntimeError(f"ingest added {added} of {len(matrix)} rows, {again} again")
+    return {"shard_ingest_rows_per_s": len(matrix) / seconds,
+            "atlas_bytes": sum(p.stat().st_size for p in path.rglob("*") if p.is_file())}
+
+
+def writer_rate(path: Path, matrix: np.ndarray) -> float:
+    """Rows per second through embed's writer (``Store.add``, 100,000 rows a call) into an empty atlas."""
     from latentatlas.store import ImageRow, Store
 
     store = Store(path)
     store.ensure_embeddings(matrix.shape[1])
-    store.set_setting("model_fingerprint", "bench")
-    for start in range(0, len(matrix), 100_000):
-        block = matrix[start:start + 100_000]
-        rows = [ImageRow(uri=f"/bench/{start + i}", sha256=f"{start + i:x}", width=1, height=1) for i in range(len(block))]
-        store.add(rows, block)
+    start = time.perf_counter()
+    for begin in range(0, len(matrix), 100_000):
+        block = matrix[begin:begin + 100_000]
+        store.add([ImageRow(uri=f"/bench/{begin + i}", sha256=f"{begin + i:x}", width=1, height=1, label=str(i % 100))
+                   for i in range(len(block))], block)
+    seconds = time.perf_counter() - start
     store.close()
+    shutil.rmtree(path)
+    return len(matrix) / seconds
 
 
 def peak_rss() -> int:
@@ -94,40 +156,56 @@ def peak_rss() -> int:
 
 
 def ours(phase: str, atlas: Path, folder: Path) -> dict:
-    """One of our engines, in this (child) process, loading the codes as ``latentatlas search`` does.
+    """One phase in this (child) process: ``exact`` or ``ann`` searches, or the index ``build``.
 
     ``exact`` (before any index exists: codes read from the table) times
-    single queries and a batch and saves the true neighbours; ``ann``
-    (after the build) times single queries and measures their recall.
+    single queries, a batch and the filtered search, and saves the true
+    neighbours; ``ann`` (after the build) times single queries and the
+    filtered search and measures their recall.
     """
     from latentatlas.search.engine import Engine
     from latentatlas.store import Store
 
+    store = Store(atlas, read_only=phase != "build")
+    if phase == "build":
+        from latentatlas.ops.index import AnnSettings, build_index
+
+        start = time.perf_counter()
+        build_index(store, AnnSettings(kind=folder.name))
+        return {"build_s": time.perf_counter() - start, "peak_rss_bytes": peak_rss()}
     queries = np.load(folder / "queries.npy")
     single, batch = queries[:100], queries[100:]
     start = time.perf_counter()
-    engine = Engine.open(Store(atlas, read_only=True), "l2", exact=phase == "exact")
+    engine = Engine.open(store, "l2", exact=phase == "exact")
     result = {"kind": engine.kind, "load_seconds": round(time.perf_counter() - start, 2)}
-    result[f"{phase}_single_ms"] = median_ms(lambda q: engine.search(q, K, "l2"), single)
+    result["single_ms"] = median_ms(lambda q: engine.search(q, K, "l2"), single)
+    sql_ms = median_ms(lambda _: store.ids_where(WHERE), range(5))
+    allowed = store.ids_where(WHERE)
+    result["filtered_sql_ms"] = sql_ms
+    result["filtered_search_ms"] = median_ms(lambda q: engine.search(q, K, "l2", allowed), single)
     found, _ = engine.search(single, K, "l2")
+    kept, _ = engine.search(single, K, "l2", allowed)
+    result["filtered_rows_returned"] = int((kept >= 0).sum(axis=1).min())
     if phase == "exact":
-        result["exact_batch_qps"] = qps(lambda b: engine.search(b, K, "l2"), batch, 3)
+        result["batch_qps"] = qps(lambda b: engine.search(b, K, "l2"), batch, 3)
         np.save(folder / "truth.npy", found)
+        np.save(folder / "filtered_truth.npy", kept)
     else:
-        truth = np.load(folder / "truth.npy")
-        result["ann_recall_at_10"] = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)]))
+        result["recall_at_10"] = _recall(found, np.load(folder / "truth.npy"))
+        result["filtered_recall_at_10"] = _recall(kept, np.load(folder / "filtered_truth.npy"))
     result["peak_rss_bytes"] = peak_rss()
     return result
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)]))
 
 
 def run_ours(phase: str, atlas: Path, folder: Path) -> dict:
     """:func:`ours` in a fresh Python process, so that its peak memory is its own."""
     worker = subprocess.run([sys.executable, __file__, "--worker", phase, str(atlas), str(folder)],
                             check=True, capture_output=True, text=True)
-    result = json.loads(worker.stdout)
-    print(f"our {phase} search process ({result.pop('kind')}): codes loaded in {result.pop('load_seconds')} s, "
-          f"peak RSS {result['peak_rss_bytes'] / 1e6:.0f} MB", file=sys.stderr)
-    return result
+    return json.loads(worker.stdout)
 
 
 def peers(atlas: Path, matrix: np.ndarray, queries: np.ndarray) -> dict:
@@ -144,75 +222,86 @@ def peers(atlas: Path, matrix: np.ndarray, queries: np.ndarray) -> dict:
     result["faiss_flat_batch_qps"] = qps(lambda b: flat.search(b, K), batch, 1)
     del flat
     knn = NearestNeighbors(n_neighbors=K, algorithm="brute").fit(matrix)
-    result["sklearn_single_ms"] = median_ms(lambda q: knn.kneighbors(q[None]), single)
+    result["sklearn_single_ms"] = median_ms(lambda q: knn.kneighbors(q[None]), single[:20])
     result["sklearn_batch_qps"] = qps(knn.kneighbors, batch, 1)
     del knn
     con = duckdb.connect(str(atlas / "atlas.duckdb"), read_only=True)
     d = matrix.shape[1]
     sql = f"SELECT id FROM embeddings ORDER BY array_distance(vector, ?::FLOAT[{d}]) LIMIT {K}"
-    result["duckdb_single_ms"] = median_ms(lambda q: con.execute(sql, [q.tolist()]).fetchall(), single)
+    result["duckdb_single_ms"] = median_ms(lambda q: con.execute(sql, [q.tolist()]).fetchall(), single[:DUCKDB_QUERIES])
     con.close()
     return result
 
 
+def one_size(n: int, args, root: Path) -> dict:
+    """Every figure at ``n`` rows."""
+    load = os.getloadavg()[0]
+    matrix, queries = generate(n, args.d, args.seed)
+    folder = root / f"n{n}"
+    atlas = folder / "bench.atlas"
+    (folder / "shards").mkdir(parents=True)
+    report = {"n": n, "d": args.d, "matrix_bytes": int(matrix.nbytes), "load_average_1min_at_start": load}
+    if n == args.rows[0]:
+        report["writer_rows"] = min(n, 500_000)
+        report["writer_rows_per_s"] = writer_rate(folder / "writer.atlas", matrix[:report["writer_rows"]])
+    report.update(make_atlas(atlas, matrix, folder / "shards"))
+    np.save(folder / "queries.npy", queries)
+    report["bandwidth_limit_ms"] = median_ms(lambda _: matrix.sum(), range(10))
+    exact = run_ours("exact", atlas, folder)
+    kind_folder = folder / args.kind
+    kind_folder.mkdir()
+    build = run_ours("build", atlas, kind_folder)
+    ann = run_ours("ann", atlas, folder)
+    report.update({f"exact_{key}": value for key, value in exact.items() if key not in ("kind", "load_seconds")})
+    report.update({"ann_kind": ann["kind"], "ann_build_s": build["build_s"], "ann_build_peak_rss_bytes": build["peak_rss_bytes"]})
+    report.update({f"ann_{key}": value for key, value in ann.items() if key not in ("kind", "load_seconds")})
+    report.update(peers(atlas, matrix, queries))
+    report["load_average_1min_at_end"] = os.getloadavg()[0]
+    shutil.rmtree(folder)
+    _print_ratios(report)
+    return {key: round(value, 3) if isinstance(value, float) else value for key, value in report.items()}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=1_000_000, help="Stored codes.")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default="1000000,3000000,10000000", help="Stored codes, comma-separated sizes.")
     parser.add_argument("--d", type=int, default=64, help="Numbers per code.")
     parser.add_argument("--kind", default="ivfpq", choices=["hnsw", "ivfpq"], help="Approximate index to build.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folder", type=Path, help="Where the atlases go (default: a temporary folder).")
     parser.add_argument("--worker", nargs=3, metavar=("PHASE", "ATLAS", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(ours(args.worker[0], Path(args.worker[1]), Path(args.worker[2]))))
         return
-    from latentatlas import Atlas
-
-    matrix, queries = generate(args.n, args.d, args.seed)
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        atlas = folder / "bench.atlas"
-        make_atlas(atlas, matrix)
-        np.save(folder / "queries.npy", queries)
-        exact = run_ours("exact", atlas, folder)
-        start = time.perf_counter()
-        with Atlas.open(atlas, read_only=True) as opened:
-            opened.index(args.kind)
-        print(f"built {args.kind} over {args.n} x {args.d} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        ann = run_ours("ann", atlas, folder)
-        theirs = peers(atlas, matrix, queries)
-    report = {
-        "n": args.n,
-        "d": args.d,
-        "matrix_bytes": int(matrix.nbytes),
-        "bandwidth_limit_ms": median_ms(lambda _: matrix.sum(), range(20)),
-        "exact_single_ms": exact["exact_single_ms"],
-        "faiss_flat_single_ms": theirs["faiss_flat_single_ms"],
-        "sklearn_single_ms": theirs["sklearn_single_ms"],
-        "duckdb_single_ms": theirs["duckdb_single_ms"],
-        "ann_single_ms": ann["ann_single_ms"],
-        "exact_batch_qps": exact["exact_batch_qps"],
-        "faiss_flat_batch_qps": theirs["faiss_flat_batch_qps"],
-        "sklearn_batch_qps": theirs["sklearn_batch_qps"],
-        "ann_recall_at_10": ann["ann_recall_at_10"],
-        "peak_rss_bytes": max(exact["peak_rss_bytes"], ann["peak_rss_bytes"]),
-    }
-    _print_ratios(report)
-    print(json.dumps({key: round(value, 3) if isinstance(value, float) else value for key, value in report.items()}))
+    args.rows = [int(n) for n in args.rows.split(",")]
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=args.folder) as name:
+        sizes = [one_size(n, args, Path(name)) for n in args.rows]
+    print(json.dumps({"cpus": len(os.sched_getaffinity(0)), "seconds": round(time.perf_counter() - start),
+                      "sizes": sizes}))
 
 
 def _print_ratios(report: dict) -> None:
     """The targets as ratios, on stderr."""
     r = report
+    best_peer = max(r["faiss_flat_batch_qps"], r["sklearn_batch_qps"])
+    exact_filtered = r["exact_filtered_sql_ms"] + r["exact_filtered_search_ms"]
+    ann_filtered = r["ann_filtered_sql_ms"] + r["ann_filtered_search_ms"]
+    peak = max(r["exact_peak_rss_bytes"], r["ann_peak_rss_bytes"], r["ann_build_peak_rss_bytes"])
     notes = [
-        f"exact single / bandwidth limit: {r['exact_single_ms'] / r['bandwidth_limit_ms']:.2f} (target <= 1.5)",
-        f"exact batch / best peer batch: {r['exact_batch_qps'] / max(r['faiss_flat_batch_qps'], r['sklearn_batch_qps']):.2f}"
-        " (target >= 1)",
-        f"exact single / ann single: {r['exact_single_ms'] / r['ann_single_ms']:.1f} (target >= 10), "
-        f"recall@10 {r['ann_recall_at_10']:.3f} (target >= 0.95)",
-        f"peak RSS / matrix: {r['peak_rss_bytes'] / r['matrix_bytes']:.2f} (target < 2)",
+        f"n={r['n']:,} (load {r['load_average_1min_at_start']:.1f} -> {r['load_average_1min_at_end']:.1f})",
+        f"  exact single / bandwidth limit: {r['exact_single_ms'] / r['bandwidth_limit_ms']:.2f} (target <= 1.5)",
+        f"  ann: recall@10 {r['ann_recall_at_10']:.3f} (target >= 0.95), "
+        f"{r['exact_single_ms'] / r['ann_single_ms']:.1f}x exact (target >= 50)",
+        f"  peak RSS / matrix: build {r['ann_build_peak_rss_bytes'] / r['matrix_bytes']:.2f}, exact "
+        f"{r['exact_peak_rss_bytes'] / r['matrix_bytes']:.2f}, ann {r['ann_peak_rss_bytes'] / r['matrix_bytes']:.2f} "
+        f"(target <= 1.5; worst {peak / r['matrix_bytes']:.2f})",
+        f"  --where keeping 1 %: {r['ann_filtered_rows_returned']} results, {exact_filtered:.1f} -> {ann_filtered:.1f} ms "
+        f"against {r['exact_single_ms']:.1f} ms unfiltered exact: {r['exact_single_ms'] / ann_filtered:.1f}x (target >= 10)",
+        f"  exact batch / best peer batch: {r['exact_batch_qps'] / best_peer:.2f} (target >= 1)",
     ]
-    print("\n".join(notes), file=sys.stderr)
+    print("\n".join(notes), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

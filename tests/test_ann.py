@@ -97,3 +97,29 @@ def test_bad_settings(data, settings, message):
 def test_ivfpq_needs_enough_rows(data):
     with pytest.raises(UsageError, match="ivfpq index needs at least 1,000 rows"):
         AnnIndex.build(data[0][:999], np.arange(999), AnnSettings(kind="ivfpq"))
+
+
+@pytest.mark.parametrize("keep", [None, 0.3, 0.01])
+def test_an_index_that_visits_every_row_answers_as_exact_search(data, keep):
+    matrix, queries = data
+    ids = np.arange(len(matrix))
+    settings = AnnSettings(kind="ivfpq", nlist=8, nprobe=8, refine=len(matrix) // 10)  # every list, every row re-ranked
+    index = AnnIndex.build(matrix, ids, settings)
+    mask = None if keep is None else np.random.default_rng(2).random(len(matrix)) < keep
+    rows, distances = index.search(queries, 10, "l2", mask)
+    truth, truth_distances = ExactIndex(matrix).search(queries, 10, "l2", mask)
+    assert rows.tolist() == truth.tolist()
+    np.testing.assert_allclose(distances, truth_distances, rtol=1e-6, atol=1e-6)
+
+
+def test_an_index_built_chunk_by_chunk_is_the_index_built_at_once(data):
+    from latentatlas.search.ann import training_rows
+
+    matrix, queries = data
+    ids = np.arange(len(matrix)) * 2
+    settings = AnnSettings(kind="ivfpq")
+    whole = AnnIndex.build(matrix, ids, settings)
+    chunks = ((ids[s:s + 777], matrix[s:s + 777]) for s in range(0, len(ids), 777))
+    chunked = AnnIndex.build_from(chunks, len(ids), matrix[training_rows(len(ids), settings.seed)], settings)
+    assert chunked.ids.tolist() == whole.ids.tolist()
+    assert chunked.search(queries, 10, "l2")[0].tolist() == whole.search(queries, 10, "l2")[0].tolist()

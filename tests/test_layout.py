@@ -108,6 +108,7 @@ def test_the_top_level_holds_the_base_and_the_facade_only():
     ("models", ("store", "search", "ops", "pipeline")),
     ("search", ("ops", "cli", "server")),
     ("store", ("models", "ops", "search")),
+    ("pipeline", ("ops", "cli", "server", "store")),  # the distributors run any command's work, own none
     ("analogues", ("cli", "server", "demos", "ops.search", "ops.search_picture")),
 ])
 def test_packages_import_nothing_above_them(package, forbidden):

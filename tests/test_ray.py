@@ -12,7 +12,7 @@ import pytest
 
 from latentatlas import Atlas
 from latentatlas.store.parquet import ingest_shards, shard_name, write_shard
-from latentatlas.sources import Failure
+from latentatlas.sources import Failure, Record
 from latentatlas.store import ImageRow, Store
 
 ray = pytest.importorskip("ray")
@@ -86,6 +86,27 @@ def test_grib2_and_netcdf_are_read_in_the_workers(tmp_path, radar_atlas):
         report = atlas.embed(sources, batch_size=16, progress=False, engine="ray", workers=2)
     assert report.added == 48 and not report.failures
     _same_atlas(local, distributed)
+
+
+def test_the_workers_hash_as_in_process_and_the_driver_opens_no_file(tmp_path, digits_atlas, digits_dir, monkeypatch):
+    local, distributed = (_empty_copy(digits_atlas, tmp_path / f"{n}.atlas") for n in ("local", "ray"))
+    with Atlas.open(local) as atlas:
+        atlas.embed(digits_dir, batch_size=100, progress=False)
+
+    def hashed_on_the_driver(record):
+        raise AssertionError(f"the driver hashed {record.uri}")
+
+    with monkeypatch.context() as patch:  # the actors are processes of their own: only the driver's hashing fails
+        patch.setattr(Record, "sha256", property(hashed_on_the_driver))
+        patch.setattr(Record, "load", hashed_on_the_driver)
+        with Atlas.open(distributed) as atlas:
+            report = atlas.embed(digits_dir, batch_size=100, progress=False, engine="ray", workers=2)
+    assert report.added == 300 and not report.failures
+    keys = "SELECT id, uri, sha256 FROM images ORDER BY id"
+    left, right = Store(local, read_only=True), Store(distributed, read_only=True)
+    assert right.query(keys).rows == left.query(keys).rows
+    left.close()
+    right.close()
 
 
 class _Stop(Exception):

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..pipeline.ray import check_engine, embed_ray
+from ..pipeline.ray import check_engine
 from ..pipeline.runner import Writer, encoder, run_batches
 from ..progress import ProgressCallback, silent
 from ..sources import Failure, ReaderOptions, Record, read_sources
 from ..store.database import ImageRow, Store
 from ..store.schema import FINGERPRINT_SETTING, READER_SETTING
 from ..store.switch import check_codes_made_by
+from .embed_ray import embed_ray
 
 if TYPE_CHECKING:  # the model brings PyTorch, which searching does not need
     from ..models import LatentModel
@@ -75,21 +76,21 @@ def embed(
     only. Unreadable images are skipped and reported. Sources are read with
     ``reader`` (see :func:`reader_options`): by default as ``fit`` read them.
     ``engine="ray"`` encodes on a Ray cluster at ``address`` with ``workers``
-    actors (see :func:`latentatlas.pipeline.ray.embed_ray`).
+    actors: the workers list, hash and encode the files (see
+    :func:`latentatlas.ops.embed_ray.embed_ray`).
     """
     check_engine(engine, address, workers)
     check_model_matches(store, model)
     store.ensure_embeddings(model.code_size)
     store.set_setting(FINGERPRINT_SETTING, model.fingerprint)
-    progress("scan", 0, None)
     options = reader_options(store, reader)
-    scan = read_sources(sources, options)
     report = EmbedReport()
+    if engine == "ray":
+        return embed_ray(store, model, sources, report, batch_size, progress, options, address, workers)
+    progress("scan", 0, None)
+    scan = read_sources(sources, options)
     todo = _new_records(store, scan.records, report)
     progress("scan", len(scan.records), len(scan.records))
-    if engine == "ray":
-        report.failures[:0] = scan.failures
-        return embed_ray(store, model, todo, report, batch_size, progress, options, address, workers)
     run = run_batches(todo, encoder(model, batch_size), atlas_writer(store), stage="embed", batch_size=batch_size,
                       progress=progress, failures=[*scan.failures, *report.failures])
     report.added, report.failures = run.written, run.failures
@@ -99,7 +100,8 @@ def embed(
 
 def atlas_writer(store: Store) -> Writer:
     """The writer of ``embed``: each mapped batch added to the atlas in one transaction."""
-    return lambda batch: len(store.add([_row(r, im) for r, im in zip(batch.records, batch.images)], batch.outputs))
+    return lambda batch: len(store.add([ImageRow.of(r, im) for r, im in zip(batch.records, batch.images)],
+                                       batch.outputs))
 
 
 def _new_records(store: Store, records: list[Record], report: EmbedReport) -> list[Record]:
@@ -118,10 +120,3 @@ def _new_records(store: Store, records: list[Record], report: EmbedReport) -> li
             todo.append(record)
     return todo
 
-
-def _row(record: Record, image) -> ImageRow:
-    return ImageRow(
-        uri=record.uri, sha256=record.sha256, width=int(image.shape[1]), height=int(image.shape[0]),
-        time=record.time, label=record.label, tile_row=record.tile_row, tile_col=record.tile_col,
-        meta=record.meta,
-    )

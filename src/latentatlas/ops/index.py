@@ -9,12 +9,14 @@ from typing import Any
 
 from ..errors import LatentAtlasError, UsageError
 from ..progress import ProgressCallback, silent
-from ..search.ann import AnnIndex, AnnSettings
-from ..search.engine import ann_dir, load_matrix
+from ..search.ann import AnnIndex, AnnSettings, training_rows
+from ..search.engine import ann_dir
 from ..store.database import Store
 from ..store.schema import FINGERPRINT_SETTING
 
 __all__ = ["AnnSettings", "IndexReport", "build_index", "remove_index"]
+
+_READ_ROWS = 500_000  # codes read from the table at once while the index is built (128 MB at 64 numbers)
 
 
 @dataclass
@@ -39,6 +41,10 @@ def build_index(store: Store, settings: AnnSettings | None = None,
                 progress: ProgressCallback = silent) -> IndexReport:
     """Build an approximate index over every stored code and save it, replacing any older one.
 
+    The codes are read from the table in chunks and added as they come,
+    so the build holds the index and one chunk, never a second copy of
+    every code.
+
     ``search`` then uses it automatically for the metric family it serves;
     rows embedded later are searched exactly beside it until the next build.
 
@@ -48,11 +54,13 @@ def build_index(store: Store, settings: AnnSettings | None = None,
         If the atlas holds no codes, or a setting is bad.
     """
     settings = (settings or AnnSettings()).check()
-    ids, matrix = load_matrix(store)
+    ids = store.embedding_ids()
     if len(ids) == 0:
         raise UsageError(f"{store.path}: no codes to index (run `latentatlas embed` first)")
-    index = AnnIndex.build(matrix, ids, settings, model=store.setting(FINGERPRINT_SETTING), progress=progress)
-    del matrix
+    _, sample = store.vectors(ids[training_rows(len(ids), settings.seed)])
+    chunks = (store.vectors(ids[start:start + _READ_ROWS]) for start in range(0, len(ids), _READ_ROWS))
+    index = AnnIndex.build_from(chunks, len(ids), sample, settings, model=store.setting(FINGERPRINT_SETTING),
+                                progress=progress)
     directory = ann_dir(store)
     try:
         index.save(directory)

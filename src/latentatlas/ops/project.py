@@ -159,7 +159,7 @@ def map_points(store: Store, color_by: str = "label", limit: int = 5000) -> dict
     count, _ = store.embedding_span()
     if count == 0:
         raise UsageError(f"no embedded rows in {store.path}")
-    all_ids = store.con.execute("SELECT id FROM embeddings ORDER BY id").fetchnumpy()["id"].astype(np.int64)
+    all_ids = store.embedding_ids()
     chosen = all_ids[np.unique(np.linspace(0, len(all_ids) - 1, min(limit, len(all_ids))).astype(np.int64))]
     ids, codes = store.vectors(chosen)
     coords = Projection("pca", 2).fit_transform(codes) if len(ids) > 2 else np.zeros((len(ids), 2))

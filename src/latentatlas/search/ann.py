@@ -25,7 +25,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from ..progress import ProgressCallback, silent
 from .exact import ExactIndex, exact_distances, merge_neighbours, pad_neighbours
 from .metrics import METRICS, get_metric
 
-__all__ = ["KINDS", "AnnSettings", "AnnRecord", "AnnIndex", "metric_family"]
+__all__ = ["KINDS", "AnnSettings", "AnnRecord", "AnnIndex", "metric_family", "training_rows"]
 
 KINDS = ("hnsw", "ivfpq")
 FAMILIES = tuple(dict.fromkeys(m.family for m in METRICS.values()))  # the kinds of FAISS index
@@ -139,7 +139,21 @@ class AnnIndex:
     @classmethod
     def build(cls, matrix: np.ndarray, ids: np.ndarray, settings: AnnSettings, model: str | None = None,
               progress: ProgressCallback = silent) -> "AnnIndex":
-        """Build an index over ``matrix`` (rows in the order of ``ids``).
+        """Build an index over ``matrix`` (rows in the order of ``ids``); see :meth:`build_from`."""
+        chunks = ((ids[start:start + _ADD_ROWS], matrix[start:start + _ADD_ROWS])
+                  for start in range(0, len(ids), _ADD_ROWS))
+        return cls.build_from(chunks, len(ids), matrix[training_rows(len(ids), settings.seed)], settings, model, progress)
+
+    @classmethod
+    def build_from(cls, chunks: Iterable[tuple[np.ndarray, np.ndarray]], n: int, sample: np.ndarray,
+                   settings: AnnSettings, model: str | None = None, progress: ProgressCallback = silent) -> "AnnIndex":
+        """Build an index over ``n`` rows that come as ``(ids, vectors)`` chunks, holding one chunk at a time.
+
+        ``sample``: the rows IVF-PQ is trained on, those at
+        :func:`training_rows` (the same rows give the same index however
+        the rows are chunked). The index keeps its own float32 copy of the
+        rows (to re-rank exactly), so the build holds that, one chunk and
+        the sample.
 
         Raises
         ------
@@ -149,7 +163,7 @@ class AnnIndex:
         import faiss
 
         settings.check()
-        n, d = matrix.shape
+        d = sample.shape[1]
         start = time.perf_counter()
         metric = faiss.METRIC_L2 if settings.metric == "l2" else faiss.METRIC_INNER_PRODUCT
         if settings.kind == "hnsw":
@@ -158,16 +172,23 @@ class AnnIndex:
             index = faiss.IndexHNSWFlat(d, settings.hnsw_m, metric)
             index.hnsw.efConstruction = settings.ef_construction
         else:
-            index = _ivfpq(matrix, settings, metric)
-        for done in range(0, n, _ADD_ROWS):
-            index.add(_prepared(matrix[done:done + _ADD_ROWS], settings.metric))
-            progress("index", min(done + _ADD_ROWS, n), n)
+            index = _ivfpq(sample, n, settings, metric)
+        ids = np.empty(n, np.int64)
+        done = 0
+        for chunk_ids, vectors in chunks:
+            for offset in range(0, len(chunk_ids), _ADD_ROWS):
+                index.add(_prepared(vectors[offset:offset + _ADD_ROWS], settings.metric))
+            ids[done:done + len(chunk_ids)] = chunk_ids
+            done += len(chunk_ids)
+            progress("index", done, n)
+        if done != n:
+            raise RuntimeError(f"{done} rows came to an index of {n}")
         record = AnnRecord(
             kind=settings.kind, metric=settings.metric, d=d, rows=n, max_id=int(ids.max()) if n else -1,
             model=model, settings=asdict(settings), seconds=round(time.perf_counter() - start, 3),
             built=time.strftime("%Y-%m-%dT%H:%M:%S"),
         )
-        return cls(index, np.ascontiguousarray(ids, np.int64), record)
+        return cls(index, ids, record)
 
     # -- files ------------------------------------------------------------------------------
 
@@ -302,11 +323,16 @@ def _selector(mask: np.ndarray | None) -> tuple[Any, np.ndarray | None]:
     return faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits)), bits
 
 
-def _ivfpq(matrix: np.ndarray, settings: AnnSettings, metric: int) -> Any:
-    """An untrained-then-trained IVF-PQ index wrapped to re-rank with exact float32 vectors."""
+def training_rows(n: int, seed: int) -> np.ndarray:
+    """The positions (sorted) of the rows an IVF-PQ index over ``n`` rows is trained on."""
+    return np.sort(np.random.default_rng(seed).choice(n, size=min(n, _TRAIN_ROWS), replace=False))
+
+
+def _ivfpq(sample: np.ndarray, n: int, settings: AnnSettings, metric: int) -> Any:
+    """An IVF-PQ index over ``n`` rows trained on ``sample``, wrapped to re-rank with exact float32 vectors."""
     import faiss
 
-    n, d = matrix.shape
+    d = sample.shape[1]
     if n < 1000:
         raise UsageError(f"an ivfpq index needs at least 1,000 rows, the atlas has {n} (use kind hnsw)", parameter="kind")
     nlist = settings.nlist or max(1, min(int(math.sqrt(n)), n // 39))
@@ -318,9 +344,7 @@ def _ivfpq(matrix: np.ndarray, settings: AnnSettings, metric: int) -> Any:
     ivf = faiss.IndexIVFPQ(quantizer, d, nlist, pq_m, nbits, metric)
     ivf.cp.seed = settings.seed
     ivf.pq.cp.seed = settings.seed
-    rng = np.random.default_rng(settings.seed)
-    sample = np.sort(rng.choice(n, size=min(n, _TRAIN_ROWS), replace=False))
     index = faiss.IndexRefineFlat(ivf)
-    index.train(_prepared(matrix[sample], settings.metric))
+    index.train(_prepared(sample, settings.metric))
     index.k_factor = float(settings.refine)
     return index

@@ -16,9 +16,10 @@ from .records import Failure, Record, Scan
 from .registry import SourceReader, reader_for, register_reader
 from .tiles import tile_records
 from .transform import transform_records
+from .units import Unit, list_units, read_unit
 
 __all__ = ["Record", "Failure", "Scan", "ReaderOptions", "SourceReader", "register_reader", "read_sources", "read_source",
-           "read_image", "write_image"]
+           "read_image", "write_image", "Unit", "list_units", "read_unit"]
 
 
 def read_source(source: str | Path, options: ReaderOptions | None = None) -> Scan:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from functools import partial
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import BadInputError
 from .images import IMAGE_SUFFIXES, is_image_path, read_image
 from .options import DEFAULT_MAX_PIXELS
 from .records import Failure, Record, Scan, sha256_of_file
 
-__all__ = ["file_record", "folder_records"]
+__all__ = ["file_record", "folder_records", "image_files"]
 
 
 def file_record(path: Path, label: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS, **fields) -> Record:
@@ -43,19 +44,29 @@ def folder_records(root: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Scan:
     """
     root = root.resolve()
     scan = Scan()
+    for path, label in image_files(root):
+        if path.is_file():
+            scan.records.append(file_record(path, label=label, max_pixels=max_pixels))
+        else:
+            scan.failures.append(Failure(str(path), "not a regular file (a FIFO, device or socket); skipped"))
+    if not scan.records and not scan.failures:
+        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise BadInputError(f"{root}: folder holds no images ({suffixes})")
+    return scan
+
+
+def image_files(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """``(path, label)`` of every name with an image's suffix under ``root`` (resolved), in sorted path order.
+
+    The label is the first sub-folder's name (None directly in ``root``);
+    hidden files and folders are skipped. Nothing is opened.
+    """
+    root = root.resolve()
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         relative = Path(directory).relative_to(root)
         label = relative.parts[0] if relative.parts else None
         for name in sorted(files):
             path = Path(directory, name)
-            if name.startswith(".") or not is_image_path(path):
-                continue
-            if path.is_file():
-                scan.records.append(file_record(path, label=label, max_pixels=max_pixels))
-            else:
-                scan.failures.append(Failure(str(path), "not a regular file (a FIFO, device or socket); skipped"))
-    if not scan.records and not scan.failures:
-        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
-        raise BadInputError(f"{root}: folder holds no images ({suffixes})")
-    return scan
+            if not name.startswith(".") and is_image_path(path):
+                yield path, label

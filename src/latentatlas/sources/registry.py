@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from ..errors import BadInputError
 from .arrays import ARRAY_SUFFIXES, array_records
-from .folder import file_record, folder_records
+from .folder import file_record, folder_records, image_files
 from .grib import GRIB_SUFFIXES, grib_records
 from .images import IMAGE_SUFFIXES, check_regular_file
 from .loading import as_failure
@@ -45,12 +45,17 @@ class SourceReader:
         ``read(path, options)``: the path's records as a :class:`Scan`.
     suffixes : frozenset of str
         File suffixes it claims, listed when no reader claims a file.
+    parts : callable, optional
+        ``parts(path)``: the files of a folder it claims, as ``(file, label)``
+        pairs that read alone give the folder's records (a distributed embed
+        hands them out without opening them); None: the path is read whole.
     """
 
     name: str
     claims: Callable[[Path], bool]
     read: Callable[[Path, ReaderOptions], Scan]
     suffixes: frozenset[str] = field(default_factory=frozenset)
+    parts: Callable[[Path], Iterator[tuple[Path, str | None]]] | None = None
 
 
 def _by_suffix(suffixes: frozenset[str]) -> Callable[[Path], bool]:
@@ -94,8 +99,9 @@ def _field_folder(root: Path, options: ReaderOptions) -> Scan:
 
 
 _BUILT_IN = (
-    SourceReader("a folder of GRIB or NetCDF fields", _holds_fields, _field_folder),
-    SourceReader("a folder of images", Path.is_dir, lambda p, o: folder_records(p, o.max_pixels)),
+    SourceReader("a folder of GRIB or NetCDF fields", _holds_fields, _field_folder,
+                 parts=lambda p: ((f.resolve(), None) for f in _field_files(p))),
+    SourceReader("a folder of images", Path.is_dir, lambda p, o: folder_records(p, o.max_pixels), parts=image_files),
     SourceReader("a manifest", _by_suffix(MANIFEST_SUFFIXES),
                  lambda p, o: manifest_records(p, o.max_pixels), MANIFEST_SUFFIXES),
     SourceReader("an array stack", _by_suffix(ARRAY_SUFFIXES), lambda p, o: array_records(p, o.max_pixels), ARRAY_SUFFIXES),

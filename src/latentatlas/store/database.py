@@ -85,6 +85,13 @@ class ImageRow:
     tile_col: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, record: Any, image: np.ndarray) -> "ImageRow":
+        """The row of a source record (:class:`latentatlas.sources.Record`) read as ``image``."""
+        return cls(uri=record.uri, sha256=record.sha256, width=int(image.shape[1]), height=int(image.shape[0]),
+                   time=record.time, label=record.label, tile_row=record.tile_row, tile_col=record.tile_col,
+                   meta=record.meta)
+
 
 @dataclass
 class QueryResult:
@@ -351,6 +358,12 @@ class Store:
         found = table.column("id").to_numpy()
         flat = table.column("vector").combine_chunks().flatten().to_numpy()
         return found, np.ascontiguousarray(flat.reshape(len(found), self.code_size()), np.float32)
+
+    def embedding_ids(self) -> np.ndarray:
+        """The ids of every stored code, sorted (int64)."""
+        if self.code_size() is None:
+            return np.empty(0, np.int64)
+        return self.con.execute("SELECT id FROM embeddings ORDER BY id").fetchnumpy()["id"].astype(np.int64)
 
     def embedding_span(self) -> tuple[int, int]:
         """How many codes are stored and the largest id among them (-1 when none)."""

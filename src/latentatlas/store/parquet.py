@@ -22,7 +22,7 @@ import numpy as np
 from ..sources import Failure
 from .database import ImageRow, Store
 
-__all__ = ["shard_name", "write_shard", "shard_failures", "ingest_shards"]
+__all__ = ["shard_name", "write_shard", "shard_failures", "ingest_shards", "shard_rows", "export_keys", "stored_keys"]
 
 
 def shard_name(index: int) -> str:
@@ -75,6 +75,13 @@ def shard_failures(store: Store, paths: Sequence[Path]) -> list[Failure]:
     return [Failure(uri, reason) for uri, reason in rows]
 
 
+def shard_rows(store: Store, paths: Sequence[Path]) -> int:
+    """How many rows (failures not counted) the shards hold."""
+    if not paths:
+        return 0
+    return int(store.scalar("SELECT count(*) FROM read_parquet(?) WHERE failure IS NULL", [[str(p) for p in paths]]))
+
+
 _FRESH = """
 CREATE TEMP TABLE _ingest AS
 WITH shard AS (
@@ -107,3 +114,24 @@ def ingest_shards(store: Store, paths: Sequence[Path]) -> int:
         store.con.execute(f"INSERT INTO embeddings SELECT id, vector::FLOAT[{int(d)}] FROM _ingest")
         store.con.execute("DROP TABLE _ingest")
     return int(added)
+
+
+def export_keys(store: Store, path: Path) -> Path:
+    """Write the (uri, sha256) pairs the atlas holds to ``path`` (Parquet), for workers that cannot open the atlas."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store.con.execute(f"COPY (SELECT uri, sha256 FROM images) TO '{_quoted(path)}' (FORMAT parquet)")
+    return path
+
+
+def stored_keys(path: Path, uris: Sequence[str]) -> set[tuple[str, str]]:
+    """The pairs of :func:`export_keys`'s file ``path`` whose uri is among ``uris`` (read with an in-memory DuckDB)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        rows = con.execute("SELECT uri, sha256 FROM read_parquet(?) WHERE uri IN (SELECT unnest(?))",
+                           [str(path), list(uris)]).fetchall()
+    return set(rows)
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
