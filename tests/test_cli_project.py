@@ -29,6 +29,14 @@ def test_project_writes_a_picture_and_coordinates(cli, digits_atlas, tmp_path, m
     assert np.isfinite(np.column_stack([table.column(c).to_numpy() for c in "xyz"[:dims]])).all()
 
 
+def test_a_large_atlas_is_projected_from_a_sample_spread_over_its_rows(cli, digits_atlas, tmp_path):
+    result = _json(cli("project", "--atlas", digits_atlas, "--max-rows", "50", "--where", "label <> '0'",
+                       "--out", tmp_path / "p.png", "--coords", tmp_path / "p.parquet", "--json"))
+    assert result["rows"] == 50 and result["matched"] == 270
+    ids = pq.read_table(tmp_path / "p.parquet").column("id").to_numpy()
+    assert len(ids) == 50 and ids.max() - ids.min() > 250  # spread over the ids, not the first 50
+
+
 def test_colour_by_a_cluster_run_with_thumbnails(cli, atlas_copy, tmp_path):
     _json(cli("cluster", "--atlas", atlas_copy, "-k", "3", "--name", "three", "--where", "label IN ('1', '2', '3')", "--json"))
     result = _json(cli("project", "--atlas", atlas_copy, "--method", "tsne", "--color-by", "cluster:three", "--thumbnails",

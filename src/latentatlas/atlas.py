@@ -333,7 +333,7 @@ class Atlas:
         """A 2-D or 3-D picture of the codes (and its coordinates as Parquet, given ``coordinates``); see :func:`latentatlas.ops.project.project`.
 
         ``settings`` are fields of :class:`~latentatlas.ops.project.ProjectSettings`
-        (``dims``, ``color_by``, ``thumbnails``, ``where``, ``seed``, ``perplexity``).
+        (``dims``, ``color_by``, ``thumbnails``, ``where``, ``seed``, ``perplexity``, ``max_rows``).
         """
         from .ops import project as project_op
 

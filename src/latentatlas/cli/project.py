@@ -27,6 +27,7 @@ def project(
     where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: project only these rows.")] = None,
     perplexity: Annotated[float, typer.Option(help="t-SNE's perplexity.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Seed of t-SNE, UMAP and the thumbnails' choice.")] = 0,
+    max_rows: Annotated[Optional[int], typer.Option("--max-rows", help="Project at most this many rows, spread over the ids (default 200,000; 0: all).")] = 200_000,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -34,14 +35,15 @@ def project(
     from ..atlas import Atlas
 
     settings = dict(dims=dims, color_by=color_by, thumbnails=max_thumbnails if thumbnails else 0, where=where,
-                    seed=seed, perplexity=perplexity)
+                    seed=seed, perplexity=perplexity, max_rows=max_rows or None)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet or json_output) as progress:
         result = opened.project(method, out, coordinates=coords, progress=progress, **settings)
     data = result.to_dict()
     if json_output:
         emit_json(data)
     else:
-        console().print(f"{data['method']} of {data['rows']} codes to {data['dims']}-D, coloured by {data['color_by']}: "
+        sampled = f" (a sample of {data['matched']})" if data["rows"] < data["matched"] else ""
+        console().print(f"{data['method']} of {data['rows']} codes{sampled} to {data['dims']}-D, coloured by {data['color_by']}: "
                         f"{data['plot']}" + (f"; coordinates in {data['coordinates']}." if data["coordinates"] else "."))
     for failure in result.failures:
         typer.echo(f"thumbnail skipped: {failure}", err=True)

@@ -16,7 +16,7 @@ from ..store.clusters import load_run
 from ..store.database import Store
 from .rows import column_of, read_pixels
 
-__all__ = ["ProjectSettings", "ProjectionResult", "project", "map_points", "COLOR_BY"]
+__all__ = ["ProjectSettings", "ProjectionResult", "project", "map_points", "spread", "COLOR_BY"]
 
 COLOR_BY = ("label", "cluster:RUN", "time", "none")
 
@@ -39,6 +39,10 @@ class ProjectSettings:
     seed : int
     perplexity : float
         t-SNE's perplexity.
+    max_rows : int or None
+        At most this many rows are projected, spread evenly over the ids
+        of those that match (the result says how many there were); None
+        projects all, holding every code in memory.
     """
 
     method: str = "pca"
@@ -48,6 +52,7 @@ class ProjectSettings:
     where: str | None = None
     seed: int = 0
     perplexity: float = 30.0
+    max_rows: int | None = 200_000
 
     def check(self) -> None:
         """Raise :class:`UsageError` on a value that cannot be used."""
@@ -58,6 +63,8 @@ class ProjectSettings:
         known = self.color_by in (None, "label", "time", "none") or self.color_by.startswith("cluster:")
         if not known:
             raise UsageError(f"color-by must be one of {', '.join(COLOR_BY)}, got {self.color_by!r}")
+        if self.max_rows is not None and self.max_rows < 3:
+            raise UsageError(f"max_rows must be >= 3, got {self.max_rows}")
         if self.thumbnails < 0:
             raise UsageError(f"thumbnails must be >= 0, got {self.thumbnails}")
         if self.thumbnails and self.dims == 3:
@@ -76,11 +83,16 @@ class ProjectionResult:
     plot: Path
     coordinates: Path | None
     failures: list[Failure] = field(default_factory=list)
+    matched: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"method", "dims", "rows", "color_by", "plot", "coordinates", "failures"}``."""
+        """``{"method", "dims", "rows", "matched", "color_by", "plot", "coordinates", "failures"}``.
+
+        ``rows`` were projected of the ``matched`` rows (fewer when sampled, see ``max_rows``).
+        """
         return {
-            "method": self.method, "dims": self.dims, "rows": len(self.ids), "color_by": self.color_by,
+            "method": self.method, "dims": self.dims, "rows": len(self.ids), "matched": self.matched,
+            "color_by": self.color_by,
             "plot": str(self.plot), "coordinates": None if self.coordinates is None else str(self.coordinates),
             "failures": [{"uri": f.uri, "reason": f.reason} for f in self.failures],
         }
@@ -107,7 +119,8 @@ def project(
         run, or too few rows.
     """
     settings.check()
-    ids, codes = store.vectors(store.ids_where(settings.where) if settings.where else None)
+    matched = store.ids_where(settings.where) if settings.where else store.embedding_ids()
+    ids, codes = store.vectors(spread(matched, settings.max_rows))
     if len(ids) == 0:
         raise UsageError(f"no embedded rows{' match the where predicate' if settings.where else ''} in {store.path}",
                          parameter="where")
@@ -134,10 +147,12 @@ def project(
     from ..pictures.grids import save_png
     from ..pictures.plots import scatter
 
-    title = f"{settings.method.upper() if settings.method != 'tsne' else 't-SNE'} of {len(ids)} codes"
+    sampled = f" (a sample spread over {len(matched)})" if len(ids) < len(matched) else ""
+    title = f"{settings.method.upper() if settings.method != 'tsne' else 't-SNE'} of {len(ids)} codes{sampled}"
     figure = scatter(coords, values, continuous, title, color_by if color_by != "none" else "", thumbs)
     plot = save_png(figure, out)
-    return ProjectionResult(settings.method, settings.dims, ids, coords, color_by, plot, coordinates, failures)
+    return ProjectionResult(settings.method, settings.dims, ids, coords, color_by, plot, coordinates, failures,
+                            len(matched))
 
 
 def map_points(store: Store, color_by: str = "label", limit: int = 5000) -> dict[str, Any]:
@@ -159,9 +174,7 @@ def map_points(store: Store, color_by: str = "label", limit: int = 5000) -> dict
     count, _ = store.embedding_span()
     if count == 0:
         raise UsageError(f"no embedded rows in {store.path}")
-    all_ids = store.embedding_ids()
-    chosen = all_ids[np.unique(np.linspace(0, len(all_ids) - 1, min(limit, len(all_ids))).astype(np.int64))]
-    ids, codes = store.vectors(chosen)
+    ids, codes = store.vectors(spread(store.embedding_ids(), limit))
     coords = Projection("pca", 2).fit_transform(codes) if len(ids) > 2 else np.zeros((len(ids), 2))
     labels = column_of(store, ids, "label::TEXT") if color_by == "label" else None
     values, continuous = _colours(store, ids, color_by, labels)
@@ -169,6 +182,13 @@ def map_points(store: Store, color_by: str = "label", limit: int = 5000) -> dict
     coords = coords.astype(np.float64).round(4)
     return {"ids": ids.tolist(), "x": coords[:, 0].tolist(), "y": coords[:, 1].tolist(),
             "color_by": color_by, "values": shown, "continuous": continuous, "total": int(count)}
+
+
+def spread(ids: np.ndarray, limit: int | None) -> np.ndarray:
+    """At most ``limit`` of ``ids`` (all when None), spread evenly over them."""
+    if limit is None or len(ids) <= limit:
+        return ids
+    return ids[np.unique(np.linspace(0, len(ids) - 1, limit).astype(np.int64))]
 
 
 def _colours(store: Store, ids: np.ndarray, color_by: str, labels: np.ndarray) -> tuple[np.ndarray | None, bool]:
