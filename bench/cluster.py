@@ -5,7 +5,9 @@ saturate them)::
 
     .venv/bin/python bench/cluster.py
 
-and smaller runs with ``--n``, ``--k``, ``--tsne-n``, ``--skip-digits``, ...:
+and smaller runs with ``--n``, ``--k``, ``--tsne-n``, ``--skip-digits``, ...; k-means at scale
+beside scikit-learn's ``MiniBatchKMeans`` and FAISS's ``Kmeans`` with ``--peers``
+(``--n 10000000 --k 1000``, see :func:`kmeans_peers`):
 
     .venv/bin/python bench/cluster.py --n 100000 --k 20 --tsne-n 2000 --digits-epochs 5
 
@@ -97,6 +99,48 @@ def kmeans(args) -> dict:
     }
 
 
+def inertia(X: np.ndarray, centres: np.ndarray) -> float:
+    """Sum of squared distances of the rows of ``X`` to their nearest of ``centres`` (one FAISS scan, the same for all)."""
+    import faiss
+
+    index = faiss.IndexFlatL2(X.shape[1])
+    index.add(np.ascontiguousarray(centres, np.float32))
+    total = 0.0
+    for start in range(0, len(X), 1_000_000):
+        distances, _ = index.search(X[start:start + 1_000_000], 1)
+        total += float(distances.sum(dtype=np.float64))
+    return total
+
+
+def kmeans_peers(args) -> dict:
+    """Ours beside scikit-learn's ``MiniBatchKMeans`` and FAISS's ``Kmeans``, each with its defaults, one round, seed ``--seed``.
+
+    Ours: greedy k-means++ seeds from 256 rows per cluster, ``--iters`` Lloyd
+    iterations over every row. FAISS: ``--iters`` iterations on its default
+    sample (256 rows per cluster). scikit-learn: batches of 1,024 until its
+    own stopping rule. Inertia over every row for all three (not timed).
+    """
+    import faiss
+    from sklearn.cluster import MiniBatchKMeans
+
+    from latentatlas.cluster.kmeans import KMeans
+
+    X = clustered(args.n, args.d, args.k, args.seed)
+    result: dict = {"n": args.n, "d": args.d, "k": args.k, "iters": args.iters}
+    model, seconds = timed(lambda: KMeans(args.k, n_init=1, max_iter=args.iters, tol=0.0, random_state=args.seed).fit(X))
+    result["ours"] = {"s": round(seconds, 2), "inertia": inertia(X, model.cluster_centers_)}
+    del model
+    clusterer = faiss.Kmeans(args.d, args.k, niter=args.iters, seed=args.seed)
+    _, seconds = timed(lambda: clusterer.train(X))
+    result["faiss"] = {"s": round(seconds, 2), "inertia": inertia(X, clusterer.centroids)}
+    minibatch, seconds = timed(lambda: MiniBatchKMeans(args.k, n_init=1, random_state=args.seed, compute_labels=False).fit(X))
+    result["sklearn_minibatch"] = {"s": round(seconds, 2), "inertia": inertia(X, minibatch.cluster_centers_),
+                                   "steps": int(minibatch.n_steps_)}
+    result["sklearn_kmeans"] = ("not run: Lloyd over every row, k-means++ seeding on every row "
+                                f"({args.n:,} x {args.k:,} distances a step); minutes per iteration here")
+    return result
+
+
 def tsne(args) -> dict:
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
@@ -163,7 +207,12 @@ def main() -> None:
     parser.add_argument("--skip-kmeans", action="store_true")
     parser.add_argument("--skip-tsne", action="store_true")
     parser.add_argument("--skip-digits", action="store_true")
+    parser.add_argument("--peers", action="store_true",
+                        help="only k-means: ours, scikit-learn's MiniBatchKMeans and FAISS's Kmeans, one round")
     args = parser.parse_args()
+    if args.peers:
+        print(json.dumps({"kmeans_peers": kmeans_peers(args)}, indent=2))
+        return
 
     result: dict = {}
     if not args.skip_kmeans:

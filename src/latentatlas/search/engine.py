@@ -198,8 +198,11 @@ def _state(store: Store) -> tuple:
 
 
 def _isin_sorted(ids: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    if len(allowed) == 0:
-        return np.zeros(len(ids), bool)
-    position = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
-    return allowed[position] == ids
+    """Which of the sorted ``ids`` are among the sorted ``allowed``: a search per allowed id, not per row."""
+    mask = np.zeros(len(ids), bool)
+    if len(ids) == 0 or len(allowed) == 0:
+        return mask
+    position = np.minimum(np.searchsorted(ids, allowed), len(ids) - 1)
+    mask[position[ids[position] == allowed]] = True
+    return mask
 

@@ -381,14 +381,30 @@ class Store:
         d = self.code_size()
         if d is None:
             return
-        if self.configuration_locked():
+        with self._small_cache():
             yield from self._vector_batches(after, batch_rows, d)
+
+    def vectors_by_id(self, ids: np.ndarray, batch_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Ids and codes of the stored sorted ``ids``, ``batch_rows`` at a time in id order, DuckDB's cache kept small."""
+        d = self.code_size() or 0
+        with self._small_cache(extra_mib=2 * min(batch_rows, len(ids)) * d * 4 // (1 << 20)):
+            for start in range(0, len(ids), batch_rows):
+                yield self.vectors(ids[start:start + batch_rows])
+
+    @contextmanager
+    def _small_cache(self, extra_mib: int = 0) -> Iterator[None]:
+        """DuckDB caches little beyond what it holds (and ``extra_mib`` for results) while a scan runs.
+
+        Unless the configuration is locked.
+        """
+        if self.configuration_locked():
+            yield
             return
         limit = self.scalar("SELECT current_setting('memory_limit')")
         in_use = self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")
-        self.con.execute(f"SET memory_limit = '{in_use // (1 << 20) + 16}MiB'")  # cache little beyond what is held
+        self.con.execute(f"SET memory_limit = '{in_use // (1 << 20) + 16 + extra_mib}MiB'")
         try:
-            yield from self._vector_batches(after, batch_rows, d)
+            yield
         finally:
             self.con.execute(f"SET memory_limit = '{limit}'")
 
