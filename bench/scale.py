@@ -14,13 +14,16 @@ encoding (in-process batches, or the Ray job with its actors' start-up) and
 the ingest of the shards. Reported per run: wall seconds, items per second,
 the ratio to in-process, the largest absolute difference of a code from
 the in-process one, and the peak resident memory of each worker. From the
-one-worker field run's rates the time for a decade of hourly HRRR (87,600
-fields) on 1, 4 and 16 workers is projected, assuming the encoding scales
-linearly with workers and the driver's scan and ingest do not (see
-:func:`projection`).
+one-worker field run's rates and the driver's measured cost per file
+(:func:`driver_cost`, beside the listing and hashing it did before the
+workers took them over) the time for a decade of hourly HRRR (87,600
+fields) on 1, 4 and 16 workers is projected, assuming the workers' work
+scales linearly with workers and the driver's listing and ingest do not
+(see :func:`projection`).
 
 Prints one JSON document; notes go to stderr. Run:
-``.venv/bin/python bench/scale.py [--images 2000] [--fields 256] [--workers 1,2] [--scale 0.0625]``
+``.venv/bin/python bench/scale.py [--images 2000] [--fields 256] [--workers 1,2] [--scale 0.0625]
+[--fields-from DIR]``
 """
 
 from __future__ import annotations
@@ -50,16 +53,67 @@ def make_images(root: Path, count: int) -> Path:
     return folder
 
 
-def make_fields(root: Path, count: int) -> Path:
-    """``count`` hours of generated radar on HRRR's full grid, one GRIB2 file each."""
+def make_fields(root: Path, count: int, written: Path | None) -> Path:
+    """``count`` hours of generated radar on HRRR's full grid, one GRIB2 file each.
+
+    With ``written`` (a folder the generator filled once, kept out of git)
+    the first ``count`` of its files are linked instead of written again.
+    """
     from latentatlas.datasets.radar_files import export_radar
     from latentatlas.sources.lambert import HRRR_SHAPE
 
     folder = root / "fields"
-    export_radar(folder, "grib2", days=math.ceil(count / 24), grid=HRRR_SHAPE)
-    for extra in sorted(folder.glob("*.grib2"))[count:]:
-        extra.unlink()
+    if written is None:
+        export_radar(folder, "grib2", days=math.ceil(count / 24), grid=HRRR_SHAPE)
+        for extra in sorted(folder.glob("*.grib2"))[count:]:
+            extra.unlink()
+        return folder
+    files = sorted(written.glob("*.grib2"))[:count]
+    if len(files) < count:
+        raise SystemExit(f"{written} holds {len(files)} fields, fewer than --fields {count}")
+    folder.mkdir()
+    for path in files:
+        (folder / path.name).symlink_to(path.resolve())
     return folder
+
+
+def subset(folder: Path, count: int) -> Path:
+    """A folder linking the first ``count`` files of ``folder`` (what the model is fitted on)."""
+    out = folder.with_name(f"{folder.name}-fit")
+    out.mkdir()
+    for path in sorted(folder.iterdir())[:count]:
+        (out / path.name).symlink_to(path.resolve())
+    return out
+
+
+def driver_cost(folder: Path, reader) -> dict:
+    """Milliseconds per file of the Ray driver's work before the job, now and as it was.
+
+    Now: list the files (names, ``stat``), digest the run, pickle the shard
+    tasks. Before this version: list every item by reading each file's
+    index, and hash it (SHA-256 of the message), as the in-process scan does.
+    """
+    import pickle
+
+    from latentatlas.ops.embed_ray import run_name
+    from latentatlas.sources import list_units, read_sources
+
+    class Model:  # the run's digest needs only a fingerprint
+        fingerprint = "bench"
+
+    start = time.perf_counter()
+    units, _ = list_units([folder])
+    run_name(Model(), reader, 32, units)
+    tasks = [pickle.dumps(units[i:i + 32]) for i in range(0, len(units), 32)]
+    now = time.perf_counter() - start
+    start = time.perf_counter()
+    records = read_sources([folder], reader).records
+    for record in records:
+        _ = record.sha256
+    before = time.perf_counter() - start
+    return {"files": len(units), "task_bytes": sum(map(len, tasks)),
+            "driver_ms_per_file": round(1e3 * now / len(units), 4),
+            "listing_and_hashing_ms_per_file_before": round(1e3 * before / len(records), 3)}
 
 
 def fit(atlas: Path, source: Path, reader, seconds: float) -> Path:
@@ -157,26 +211,30 @@ def compare(model_atlas: Path, source: Path, root: Path, worker_counts: list[int
     return result
 
 
-def projection(in_process: dict, one_worker: dict) -> dict:
-    """Hours for a decade of hourly HRRR from the field runs: scan and ingest serial, encoding split N ways.
+def projection(driver: dict, one_worker: dict) -> dict:
+    """Hours for a decade of hourly HRRR from the field runs: the driver's work serial, the workers' split N ways.
 
-    Per field: the driver's scan as the in-process run measured it (the
-    same listing and hashing) and the one-worker run's ingest, both
-    serial; the worker's steady seconds per field (first to last batch)
-    divided by the workers. Once: the start-up the one-worker run showed
-    beyond those (importing Ray Data, starting actors, loading the model).
+    Per field: the driver's listing (:func:`driver_cost`) and the
+    one-worker run's ingest, both serial; the worker's steady seconds per
+    field (first to last shard: listing, hashing, decoding, encoding,
+    writing) divided by the workers. Once: the start-up the one-worker run
+    showed beyond those (importing Ray Data, starting actors, loading the
+    model). Whole fields, as measured: 32 tiles a field would add rows
+    to ingest and inputs to encode, not files to list.
     """
     items = one_worker["items"]
-    scan = in_process["scan_s"] / in_process["items"]
+    listing = driver["driver_ms_per_file"] / 1e3
     steady = one_worker["steady_s_per_item"] or one_worker["encode_s"] / items
-    startup = max(0.0, one_worker["scan_s"] - scan * items) + max(0.0, one_worker["encode_s"] - steady * items)
-    serial = DECADE * (scan + one_worker["ingest_s"] / items)
+    startup = max(0.0, one_worker["scan_s"] - listing * items) + max(0.0, one_worker["encode_s"] - steady * items)
+    serial = DECADE * (listing + one_worker["ingest_s"] / items)
     return {
         "fields": DECADE,
-        "basis": "per field: the in-process run's scan and the one-worker run's ingest on the driver (serial), "
-                 "the one-worker run's steady encoding divided by the workers (linear scaling assumed); "
+        "basis": "per field: the driver's listing (driver_cost) and the one-worker run's ingest (serial), "
+                 "the one-worker run's steady shard work divided by the workers (linear scaling assumed); "
                  "its start-up once",
-        "scan_s_per_field": round(scan, 5), "steady_s_per_field_per_worker": steady, "startup_s": round(startup, 1),
+        "driver_s_per_field": listing, "ingest_s_per_field": round(one_worker["ingest_s"] / items, 5),
+        "steady_s_per_field_per_worker": steady, "startup_s": round(startup, 1),
+        "driver_share_on_16_workers": round(DECADE * listing / (serial + startup + DECADE * steady / 16), 4),
         "hours": {str(n): round((serial + startup + DECADE * steady / n) / 3600, 2) for n in PROJECTED_WORKERS},
     }
 
@@ -191,6 +249,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.0625, help="Downsampling of the full-size fields.")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch threads of the in-process embed.")
     parser.add_argument("--fit-seconds", type=float, default=20.0, help="Training time of each model (not timed).")
+    parser.add_argument("--fit-fields", type=int, default=64, help="Fields the field model is fitted on.")
+    parser.add_argument("--fields-from", type=Path, help="A folder of full-size GRIB2 fields written once, to link.")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -205,21 +265,22 @@ def main() -> None:
     try:
         start = time.perf_counter()
         images = make_images(root, args.images)
-        fields = make_fields(root, args.fields)
+        fields = make_fields(root, args.fields, args.fields_from)
         print(f"wrote {args.images} images and {args.fields} full-size fields in "
               f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
         reader = READER.updated(scale=args.scale)
         image_atlas = fit(root / "images.atlas", images, None, args.fit_seconds)
-        field_atlas = fit(root / "fields.atlas", fields, reader, args.fit_seconds)
+        field_atlas = fit(root / "fields.atlas", subset(fields, args.fit_fields), reader, args.fit_seconds)
         report = {
             "machine_cpus": len(os.sched_getaffinity(0)),
             "sizes": {"images": args.images, "fields": args.fields, "image_batch": args.image_batch,
                       "field_batch": args.field_batch, "scale": args.scale, "in_process_threads": args.threads},
             "images": compare(image_atlas, images, root, counts, args.image_batch, args.threads),
             "fields": compare(field_atlas, fields, root, counts, args.field_batch, args.threads),
+            "driver": driver_cost(fields, reader),
         }
         if 1 in counts:
-            report["projection_hrrr_decade"] = projection(report["fields"]["in_process"], report["fields"]["ray_1_workers"])
+            report["projection_hrrr_decade"] = projection(report["driver"], report["fields"]["ray_1_workers"])
         print(json.dumps(report))
     finally:
         shutil.rmtree(root, ignore_errors=True)
