@@ -173,6 +173,7 @@ class AnnIndex:
             index.hnsw.efConstruction = settings.ef_construction
         else:
             index = _ivfpq(sample, n, settings, metric)
+        _reserve(index, settings.kind, n)
         ids = np.empty(n, np.int64)
         done = 0
         for chunk_ids, vectors in chunks:
@@ -303,6 +304,19 @@ class AnnIndex:
     def _exact_search(self, queries: np.ndarray, k: int, metric: str,
                       mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         return pad_neighbours(*self.exact.search(queries, k, metric, mask), k)
+
+
+def _reserve(index: Any, kind: str, n: int) -> None:
+    """Let the index's float32 copy of the rows grow to ``n`` rows in place.
+
+    FAISS appends to a ``std::vector``, whose doubling would hold two
+    copies at once; sizing it and emptying it again keeps the capacity.
+    """
+    import faiss
+
+    flat = faiss.downcast_index(index.storage if kind == "hnsw" else index.refine_index)
+    flat.codes.resize(n * flat.code_size)
+    flat.codes.resize(0)
 
 
 def _prepared(vectors: np.ndarray, family: str) -> np.ndarray:
