@@ -202,6 +202,11 @@ def _isin_sorted(ids: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     mask = np.zeros(len(ids), bool)
     if len(ids) == 0 or len(allowed) == 0:
         return mask
+    first, last = int(ids[0]), int(ids[-1])
+    if last - first + 1 == len(ids):  # ids without gaps (the usual atlas): an id's position is its offset
+        inside = allowed[(allowed >= first) & (allowed <= last)]
+        mask[inside - first] = True
+        return mask
     position = np.minimum(np.searchsorted(ids, allowed), len(ids) - 1)
     mask[position[ids[position] == allowed]] = True
     return mask
