@@ -8,6 +8,10 @@ spectrum of real codes; label ``i % 100`` so that ``label = '7'`` keeps
 - the atlas is made by ingesting 1M-row Parquet shards (``store.parquet``,
   the Ray embed's path): rows/s and size on disk; at the first size
   also rows/s through embed's writer (``Store.add``, 100,000 rows a call);
+- in a child process: an ``sql`` aggregate (``GROUP BY label``),
+  ``info``, ``project`` (its default sample of 200,000 rows) and the
+  page's map (5,000 points), with its peak RSS (``--store-only``: these
+  and the ingest only);
 - our exact engine, in a fresh child process that loads the codes as
   ``latentatlas search`` does: single-query median, a batch of 1,000,
   and the filtered search with ``--where "label = '7'"`` (the SQL and the
@@ -171,6 +175,8 @@ def ours(phase: str, atlas: Path, folder: Path) -> dict:
     from latentatlas.store import Store
 
     store = Store(atlas, read_only=phase != "build")
+    if phase == "store":
+        return store_figures(store, folder)
     if phase == "build":
         from latentatlas.ops.index import AnnSettings, build_index
 
@@ -197,6 +203,33 @@ def ours(phase: str, atlas: Path, folder: Path) -> dict:
     else:
         result["recall_at_10"] = _recall(found, np.load(folder / "truth.npy"))
         result["filtered_recall_at_10"] = _recall(kept, np.load(folder / "filtered_truth.npy"))
+    result["peak_rss_bytes"] = peak_rss()
+    return result
+
+
+def store_figures(store, folder: Path) -> dict:
+    """What a user does with the atlas beside searching: an ``sql`` aggregate, ``info``, ``project``, the page's map.
+
+    ``project`` draws its default sample (200,000 rows spread over the
+    ids, and says so); the map draws 5,000, as the page does.
+    """
+    from latentatlas.ops.info import info
+    from latentatlas.ops.project import ProjectSettings, map_points, project
+
+    sql = "SELECT label, count(*) AS n, avg(width * height) AS pixels FROM images GROUP BY label ORDER BY label"
+    result = {"sql_aggregate_ms": median_ms(lambda _: store.query(sql), range(5))}
+    start = time.perf_counter()
+    summary = info(store)
+    result["info_ms"] = (time.perf_counter() - start) * 1e3
+    start = time.perf_counter()
+    projected = project(store, ProjectSettings(), folder / "pca.png").to_dict()
+    result["project_s"] = time.perf_counter() - start
+    result["project_rows"], result["project_matched"] = projected["rows"], projected["matched"]
+    start = time.perf_counter()
+    shown = map_points(store)
+    result["map_s"] = time.perf_counter() - start
+    result["map_points"], result["map_total"] = len(shown["ids"]), shown["total"]
+    result["info_rows"] = summary["rows"]
     result["peak_rss_bytes"] = peak_rss()
     return result
 
@@ -251,8 +284,20 @@ def one_size(n: int, args, root: Path) -> dict:
     report.update(make_atlas(atlas, matrix, folder / "shards"))
     np.save(folder / "queries.npy", queries)
     report["bandwidth_limit_ms"] = median_ms(lambda _: matrix.sum(), range(10))
+    report.update({f"store_{key}": value for key, value in run_ours("store", atlas, folder).items()})
+    if not args.store_only:
+        search_figures(report, args.kind, atlas, folder, matrix, queries)
+    report["load_average_1min_at_end"] = os.getloadavg()[0]
+    shutil.rmtree(folder)
+    if not args.store_only:
+        _print_ratios(report)
+    return {key: round(value, 3) if isinstance(value, float) else value for key, value in report.items()}
+
+
+def search_figures(report: dict, kind: str, atlas: Path, folder: Path, matrix: np.ndarray, queries: np.ndarray) -> None:
+    """Our engines, the index build and the peers, into ``report``."""
     exact = run_ours("exact", atlas, folder)
-    kind_folder = folder / args.kind
+    kind_folder = folder / kind
     kind_folder.mkdir()
     build = run_ours("build", atlas, kind_folder)
     ann = run_ours("ann", atlas, folder)
@@ -260,10 +305,6 @@ def one_size(n: int, args, root: Path) -> dict:
     report.update({"ann_kind": ann["kind"], "ann_build_s": build["build_s"], "ann_build_peak_rss_bytes": build["peak_rss_bytes"]})
     report.update({f"ann_{key}": value for key, value in ann.items() if key not in ("kind", "load_seconds")})
     report.update(peers(atlas, matrix, queries))
-    report["load_average_1min_at_end"] = os.getloadavg()[0]
-    shutil.rmtree(folder)
-    _print_ratios(report)
-    return {key: round(value, 3) if isinstance(value, float) else value for key, value in report.items()}
 
 
 def main() -> None:
@@ -273,6 +314,7 @@ def main() -> None:
     parser.add_argument("--kind", default="ivfpq", choices=["hnsw", "ivfpq"], help="Approximate index to build.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folder", type=Path, help="Where the atlases go (default: a temporary folder).")
+    parser.add_argument("--store-only", action="store_true", help="Make the atlases and time the store's figures only.")
     parser.add_argument("--worker", nargs=3, metavar=("PHASE", "ATLAS", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
