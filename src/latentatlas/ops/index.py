@@ -57,8 +57,8 @@ def build_index(store: Store, settings: AnnSettings | None = None,
     ids = store.embedding_ids()
     if len(ids) == 0:
         raise UsageError(f"{store.path}: no codes to index (run `latentatlas embed` first)")
-    _, sample = next(store.vectors_by_id(ids[training_rows(len(ids), settings.seed)], len(ids)))
-    chunks = store.vectors_by_id(ids, _READ_ROWS)
+    _, sample = store.vectors(ids[training_rows(len(ids), settings.seed)])
+    chunks = (store.vectors(ids[start:start + _READ_ROWS]) for start in range(0, len(ids), _READ_ROWS))
     index = AnnIndex.build_from(chunks, len(ids), sample, settings, model=store.setting(FINGERPRINT_SETTING),
                                 progress=progress)
     directory = ann_dir(store)

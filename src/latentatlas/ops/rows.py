@@ -122,11 +122,11 @@ def column_of(store: Store, ids: np.ndarray, expression: str = "label") -> np.nd
     UsageError
         If the expression is not valid SQL on ``images``.
     """
-    result = store.query(f"SELECT id, ({expression}) AS value FROM images ORDER BY id")
-    known = np.array([r[0] for r in result.rows], np.int64)
-    values = np.empty(len(known) + 1, dtype=object)
-    values[:-1] = [r[1] for r in result.rows]
     ids = np.asarray(ids, np.int64)
+    rows = store.values_of(ids, expression)
+    known = np.array([r[0] for r in rows], np.int64)
+    values = np.empty(len(known) + 1, dtype=object)
+    values[:-1] = [r[1] for r in rows]
     where = np.searchsorted(known, ids)
     found = np.zeros(len(ids), bool)
     if len(known):

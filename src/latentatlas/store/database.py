@@ -340,7 +340,10 @@ class Store:
     # -- reading ----------------------------------------------------------------------------
 
     def vectors(self, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Ids (int64) and codes (float32 matrix, C order) of all rows or of ``ids``, by id."""
+        """Ids (int64) and codes (float32 matrix, C order) of all rows or of ``ids``, by id.
+
+        Reading ``ids``, DuckDB caches little of the table beyond them.
+        """
         if self.code_size() is None:
             return np.empty(0, np.int64), np.empty((0, 0), np.float32)
         if ids is None:
@@ -349,10 +352,11 @@ class Store:
             import pyarrow as pa
 
             self.con.register("_wanted", pa.table({"id": row_ids(ids)}))
-            try:
-                table = self.con.sql(
-                    "SELECT e.id, e.vector FROM embeddings e SEMI JOIN _wanted w ON e.id = w.id ORDER BY e.id"
-                ).to_arrow_table()
+            try:  # DuckDB caches little of the table it scans: the memory follows the ids
+                with self._small_cache(extra_mib=2 * len(ids) * self.code_size() * 4 // (1 << 20)):
+                    table = self.con.sql(
+                        "SELECT e.id, e.vector FROM embeddings e SEMI JOIN _wanted w ON e.id = w.id ORDER BY e.id"
+                    ).to_arrow_table()
             finally:
                 self.con.unregister("_wanted")
         found = table.column("id").to_numpy()
@@ -383,13 +387,6 @@ class Store:
             return
         with self._small_cache():
             yield from self._vector_batches(after, batch_rows, d)
-
-    def vectors_by_id(self, ids: np.ndarray, batch_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Ids and codes of the stored sorted ``ids``, ``batch_rows`` at a time in id order, DuckDB's cache kept small."""
-        d = self.code_size() or 0
-        with self._small_cache(extra_mib=2 * min(batch_rows, len(ids)) * d * 4 // (1 << 20)):
-            for start in range(0, len(ids), batch_rows):
-                yield self.vectors(ids[start:start + batch_rows])
 
     @contextmanager
     def _small_cache(self, extra_mib: int = 0) -> Iterator[None]:
@@ -477,6 +474,28 @@ class Store:
                 return self._interruptible(lambda: self._fetch(sql))
         except Exception as error:  # duckdb.Error subclasses
             raise UsageError(f"query failed: {first_line(error)}") from None
+
+    def values_of(self, ids: np.ndarray, expression: str) -> list[tuple[int, Any]]:
+        """``(id, value)`` of an SQL expression on ``images`` for the stored ``ids``, by id.
+
+        The expression is checked as a user's query is (:meth:`query`), then
+        evaluated on those rows only, so the memory follows ``ids``, not the table.
+
+        Raises
+        ------
+        UsageError
+            If the expression is not valid read-only SQL on ``images``.
+        """
+        import pyarrow as pa
+
+        self.query(f"SELECT ({expression}) AS value FROM images LIMIT 0")
+        self.con.register("_wanted", pa.table({"id": row_ids(ids)}))
+        try:
+            with self._rolled_back():
+                return self.con.execute(f"SELECT id, ({expression}) FROM images "
+                                        "WHERE id IN (SELECT id FROM _wanted) ORDER BY id").fetchall()
+        finally:
+            self.con.unregister("_wanted")
 
     def _fetch(self, sql: str) -> QueryResult:
         result = self.con.execute(sql)
