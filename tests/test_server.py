@@ -183,6 +183,10 @@ def test_each_bad_analogue_option_gets_its_own_error(radar_client):
         assert [e["parameters"] for e in data["errors"]] == [["season_window"], ["region"]]
         assert data["errors"][0]["error"].startswith("season_window must be a duration")
         assert data["errors"][1]["error"].startswith("region must be LAT0,LAT1,LON0,LON1")
+    every = radar_client.get("/api/forecast", params={"k": 99, "lead": "99h", "threshold": "x", "reference": "y",
+                                                      "trend": "0h"}).json()  # each bad parameter named once
+    assert [e["parameters"] for e in every["errors"]] == [["time", "id"], ["k"], ["lead"], ["threshold"], ["reference"],
+                                                         ["trend"]]
 
 
 @pytest.mark.parametrize("params, message, names", [
@@ -228,3 +232,44 @@ def test_fields_of_a_georeferenced_atlas_are_small_maps_in_dbz_colours(radar_cli
     cmap, span = field_colours("reflectivity", (0, 60))
     echo = np.round(np.asarray(cmap(0.5)[:3]) * 255)  # 30 dBZ
     assert np.all(np.abs(stored.astype(int) - echo.astype(int)) <= 1, axis=-1).any()
+
+
+def test_forecasts_run_on_their_own_few_threads_and_hold_up_no_other_request(grib_radar_atlas, monkeypatch):
+    import os
+    import threading
+    import time
+
+    from latentatlas.errors import UsageError
+
+    running, most, release = [0], [0], threading.Event()
+    lock = threading.Lock()
+
+    def slow(self, *args, **kwargs):  # stands for a long forecast: waits until told
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(20)
+        with lock:
+            running[0] -= 1
+        raise UsageError("stopped by the test")
+
+    monkeypatch.setattr(Atlas, "forecast", slow)
+
+    with TestClient(create_app(grib_radar_atlas, query_timeout=30)) as client:
+        answers = []
+        asking = [threading.Thread(target=lambda n=n: answers.append(client.get("/api/forecast", params={
+            **FORECAST, "lead": f"{n + 1}h"}))) for n in range(4)]
+        for thread in asking:
+            thread.start()
+        for _ in range(100):
+            if running[0]:
+                break
+            time.sleep(0.05)
+        started = time.perf_counter()
+        assert client.get("/api/info").status_code == 200 and time.perf_counter() - started < 5  # not held up
+        assert client.get("/api/search", params={"id": 30, "k": 2}).status_code == 200
+        release.set()
+        for thread in asking:
+            thread.join(60)
+    assert [a.status_code for a in answers] == [400] * 4
+    assert most[0] == min(4, max(1, (os.cpu_count() or 1) // 2))  # the others waited their turn

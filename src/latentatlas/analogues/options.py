@@ -14,10 +14,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, UsageErrors
 from ..search.neighbours import parse_window
 
-__all__ = ["AnalogueOptions", "OptionErrors", "Region", "parse_region", "parse_weights", "parse_names"]
+__all__ = ["AnalogueOptions", "Region", "parse_region", "parse_weights", "parse_names"]
 
 Region = tuple[float, float, float, float]
 
@@ -81,19 +81,6 @@ def parse_names(names: str | Sequence[str], known: Sequence[str], parameter: str
     return tuple(dict.fromkeys(given))
 
 
-class OptionErrors(UsageError):
-    """Several analogue options are bad at once: ``problems`` holds each one's own error, the message all of them."""
-
-    def __init__(self, problems: Sequence[UsageError]):
-        names = tuple(name for problem in problems for name in _names(problem))
-        super().__init__("; ".join(str(problem) for problem in problems), parameter=names)
-        self.problems = tuple(problems)
-
-
-def _names(error: UsageError) -> tuple[str, ...]:
-    return (error.parameter,) if isinstance(error.parameter, str) else tuple(error.parameter or ())
-
-
 def _wrapped(lon: float) -> float:
     return (lon + 180.0) % 360.0 - 180.0 if lon != 180.0 else 180.0
 
@@ -137,8 +124,8 @@ class AnalogueOptions:
     def of(cls, **values: Any) -> "AnalogueOptions":
         """Options from text or values by name: durations ``"45d"``, a box ``"LAT0,LAT1,LON0,LON1"``, weights ``"1,0.5"``.
 
-        Every option is checked: one bad option raises its own error, several an :class:`OptionErrors`
-        holding each one's.
+        Every option is checked: one bad option raises its own error, several a
+        :class:`~latentatlas.errors.UsageErrors` holding each one's.
 
         Raises
         ------
@@ -157,10 +144,7 @@ class AnalogueOptions:
                     parsed[name] = known[name](value)
                 except UsageError as problem:
                     problems.append(problem)
-        if len(problems) > 1:
-            raise OptionErrors(problems)
-        if problems:
-            raise problems[0]
+        UsageErrors.raise_any(problems)
         return cls(**parsed)
 
     @classmethod

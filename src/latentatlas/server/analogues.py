@@ -26,10 +26,10 @@ from ..analogues import forecast as forecasting
 from ..analogues.options import AnalogueOptions
 from ..analogues.references import parse_references
 from ..atlas import Atlas
-from ..errors import LatentAtlasError, UsageError
+from ..errors import LatentAtlasError, UsageError, UsageErrors
 from ..pictures.grids import figure_png, is_field
 
-__all__ = ["analogue_options", "holds_fields", "ForecastRequest", "Forecasts", "LIMITS"]
+__all__ = ["analogue_options", "analogue_text", "holds_fields", "Forecast", "ForecastRequest", "Forecasts", "LIMITS"]
 
 LIMITS = {"k": 30, "leads": 6, "longest_lead": timedelta(hours=24), "thresholds": 4}
 _KEPT = 4  # forecasts kept made, the most recently asked for
@@ -40,15 +40,36 @@ def analogue_options(**values: Optional[str]) -> AnalogueOptions:
     return AnalogueOptions.of(**values)
 
 
-analogue_options.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Optional[str])
-     for option in fields(AnalogueOptions)], return_annotation=AnalogueOptions)
+def analogue_text(**values: Optional[str]) -> tuple[tuple[str, str], ...]:
+    """The request's analogue options as given, ``(name, text)`` of those set, for a request that checks them later."""
+    return tuple((name, value) for name, value in values.items() if value is not None)
+
+
+for _dependency, _returns in ((analogue_options, AnalogueOptions), (analogue_text, tuple)):
+    _dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Optional[str])
+         for option in fields(AnalogueOptions)], return_annotation=_returns)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A checked forecast request (see :meth:`ForecastRequest.checked`): what :class:`Forecasts` keeps its work by."""
+
+    time: str | None
+    id: int | None
+    tile: tuple[int, int] | None
+    leads: tuple[timedelta, ...]
+    k: int
+    thresholds: tuple[float, ...]
+    references: tuple[str, ...]
+    blend: bool
+    analogue: AnalogueOptions
 
 
 @dataclass(frozen=True)
 class ForecastRequest:
-    """What the forecast view asks for: the hour (``time``, or row ``id``, with its tile), leads, k, thresholds,
-    the nowcast references, the blend and the analogue options; :meth:`checked` parses and bounds it.
+    """What the forecast view asks for, as sent: the hour (``time``, or row ``id``, with its tile), leads, k,
+    thresholds, the nowcast references, the blend and the analogue options (text by name).
 
     Errors name the API's parameters, the ``forecast`` command's flags:
     ``lead``, ``threshold``, ``reference``.
@@ -62,37 +83,46 @@ class ForecastRequest:
     thresholds: str = "20,35"
     references: str | None = "extrapolation"
     blend: bool = True
-    analogue: AnalogueOptions = AnalogueOptions()
+    analogue: tuple[tuple[str, str], ...] = ()
 
-    def checked(self) -> "ForecastRequest":
-        """The request in a canonical form (its leads, thresholds and references parsed), within :data:`LIMITS`.
+    def checked(self) -> Forecast:
+        """The request parsed and within :data:`LIMITS`.
 
         Raises
         ------
         UsageError
             Naming the parameter: not exactly one of time and id, a lead,
-            threshold or reference that cannot be read, or more than the limits.
+            threshold, reference or analogue option that cannot be read, or
+            more than the limits; :class:`~latentatlas.errors.UsageErrors`
+            with each one's error when several are bad.
         """
+        problems: list[UsageError] = []
+
+        def check(parse: Callable[[], Any]) -> Any:
+            try:
+                return parse()
+            except UsageError as problem:
+                problems.append(problem)
+                return None
+
         if (self.time is None) == (self.id is None):
-            raise UsageError("give the hour to forecast from: a time or a row id", parameter=("time", "id"))
+            problems.append(UsageError("give the hour to forecast from: a time or a row id", parameter=("time", "id")))
         if not 1 <= self.k <= LIMITS["k"]:
-            raise UsageError(f"k must be from 1 to {LIMITS['k']} members on this server, got {self.k}", parameter="k")
-        leads = forecasting.parse_leads(self.leads)
-        if len(leads) > LIMITS["leads"] or leads[-1] > LIMITS["longest_lead"]:
-            raise UsageError(f"lead: at most {LIMITS['leads']} leads up to {_hours(LIMITS['longest_lead'])} on this "
-                             f"server, got {self.leads!r}", parameter="lead")
-        thresholds = _numbers(self.thresholds)
-        references = () if not self.references else parse_references(self.references)
-        return ForecastRequest(self.time, self.id, self.tile, ",".join(_hours(lead) for lead in leads), self.k,
-                               ",".join(f"{t:g}" for t in thresholds), ",".join(references) or None, self.blend,
-                               self.analogue)
+            problems.append(UsageError(f"k must be from 1 to {LIMITS['k']} members on this server, got {self.k}",
+                                       parameter="k"))
+        leads = check(lambda: _leads(self.leads))
+        thresholds = check(lambda: _numbers(self.thresholds))
+        references = check(lambda: () if not self.references else parse_references(self.references))
+        analogue = check(lambda: AnalogueOptions.of(**dict(self.analogue)))
+        UsageErrors.raise_any(problems)
+        return Forecast(self.time, self.id, self.tile, leads, self.k, thresholds, references, self.blend, analogue)
 
 
 class Forecasts:
     """Forecast views made on an atlas's cursors, the last :data:`_KEPT` kept (the atlas is read-only)."""
 
     def __init__(self) -> None:
-        self._made: OrderedDict[ForecastRequest, dict[str, Any]] = OrderedDict()
+        self._made: OrderedDict[Forecast, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self.drawing = threading.Lock()  # matplotlib draws one figure at a time
 
@@ -112,7 +142,7 @@ class Forecasts:
         thread.start()
         return thread
 
-    def view(self, opened: Atlas, request: ForecastRequest, picture: Callable[[bytes], str]) -> dict[str, Any]:
+    def view(self, opened: Atlas, request: Forecast, picture: Callable[[bytes], str | None]) -> dict[str, Any]:
         """The forecast's JSON (:meth:`Forecast.to_dict`) with ``picture`` (its maps, as ``picture(png)`` gives them).
 
         Raises
@@ -120,10 +150,10 @@ class Forecasts:
         UsageError
             If the atlas holds no fields with times, or as :func:`latentatlas.analogues.forecast.forecast`.
         """
-        made = self.made(opened, request.checked())
+        made = self.made(opened, request)
         return {**made["json"], "picture": picture(made["png"])}
 
-    def made(self, opened: Atlas, request: ForecastRequest) -> dict[str, Any]:
+    def made(self, opened: Atlas, request: Forecast) -> dict[str, Any]:
         """``{"json", "png"}`` of a checked request: kept, or made now."""
         with self._lock:
             if request in self._made:
@@ -133,7 +163,7 @@ class Forecasts:
         time, tile = (request.time, request.tile) if request.id is None else forecasting.row_time(opened.store,
                                                                                                   request.id)
         result = opened.forecast(time, leads=request.leads, k=request.k, analogue=request.analogue,
-                                 thresholds=_numbers(request.thresholds), tile=tile, references=request.references,
+                                 thresholds=request.thresholds, tile=tile, references=request.references or None,
                                  blend=request.blend)
         with self.drawing:
             figure = forecasting.forecast_picture(opened.store, result)
@@ -163,6 +193,15 @@ def _check_fields(opened: Atlas) -> None:
     if opened.store.con.execute("SELECT min(time) FROM images").fetchall()[0][0] is None:
         raise UsageError("a forecast needs an atlas of fields with times; this atlas's rows have no time",
                          parameter=("time", "id"))
+
+
+def _leads(text: str) -> tuple[timedelta, ...]:
+    """``"1h,3h,6h"``: at most :data:`LIMITS` ``["leads"]`` leads, none beyond ``["longest_lead"]``."""
+    leads = forecasting.parse_leads(text)
+    if len(leads) > LIMITS["leads"] or leads[-1] > LIMITS["longest_lead"]:
+        raise UsageError(f"lead: at most {LIMITS['leads']} leads up to {_hours(LIMITS['longest_lead'])} on this "
+                         f"server, got {text!r}", parameter="lead")
+    return tuple(leads)
 
 
 def _numbers(text: str) -> tuple[float, ...]:

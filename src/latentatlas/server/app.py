@@ -46,7 +46,7 @@ from ..ops.rows import atlas_geometry, read_row, row_geometry
 from ..pictures.grids import REFLECTIVITY, field_colours, grid, is_field, reflectivity_legend, to_colour
 from ..sources.geometry import GridGeometry
 from ..store.clusters import load_run, run_names
-from .analogues import ForecastRequest, Forecasts, analogue_options, holds_fields
+from .analogues import Forecast, ForecastRequest, Forecasts, analogue_options, analogue_text, holds_fields
 from .queries import Queries, RequestRefused
 from .uploads import BodyLimit, check_upload_name, upload_suffix
 
@@ -350,13 +350,14 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     def forecast_request(time: str | None = None, id: int | None = None, tile_row: int | None = None,
                          tile_col: int | None = None, lead: str = "1h,3h,6h", k: int = 10, threshold: str = "20,35",
                          reference: str | None = "extrapolation", blend: bool = True,
-                         analogue: AnalogueOptions = Depends(analogue_options)) -> ForecastRequest:
-        """The forecast view's query parameters, named as the ``forecast`` command's flags (``reference`` empty: none)."""
+                         analogue: tuple = Depends(analogue_text)) -> Forecast:
+        """The forecast view's query parameters, named as the ``forecast`` command's flags (``reference`` empty: none),
+        checked at once: a bad one is answered without waiting for a forecast's thread."""
         tile = None if tile_row is None and tile_col is None else (tile_row, tile_col)
-        return ForecastRequest(time, id, tile, lead, k, threshold, reference, blend, analogue)
+        return ForecastRequest(time, id, tile, lead, k, threshold, reference, blend, analogue).checked()
 
     @app.get("/api/forecast")
-    async def forecast(request: Request, asked: ForecastRequest = Depends(forecast_request)) -> Response:
+    async def forecast(request: Request, asked: Forecast = Depends(forecast_request)) -> Response:
         """The analogue forecast of the hours after ``time`` (or row ``id``) at each ``lead``.
 
         Per lead the members' mean, spread and exceedance of each
@@ -369,10 +370,10 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
             heavy=True)
 
     @app.get("/api/forecast.png")
-    async def forecast_picture(request: Request, asked: ForecastRequest = Depends(forecast_request)) -> Response:
+    async def forecast_picture(request: Request, asked: Forecast = Depends(forecast_request)) -> Response:
         """The maps of :func:`forecast` as a PNG (made once for both when asked for soon after)."""
         def png(opened: Atlas) -> Response:
-            made = forecasts.made(opened, asked.checked())["png"]
+            made = forecasts.made(opened, asked)["png"]
             if made is None:
                 raise UsageError("this forecast's members are not 2-D fields: there is no map to draw")
             return Response(made, media_type="image/png")
