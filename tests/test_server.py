@@ -141,7 +141,9 @@ FORECAST = {"time": "2019-09-21 06:00", "lead": "1h,3h", "k": 5}
 
 @pytest.fixture
 def radar_client(grib_radar_atlas):
-    with TestClient(create_app(grib_radar_atlas)) as client:
+    # a patient timeout: the first forecast of a process imports pySTEPS and compiles scoringrules' kernels, which on
+    # the shared cores of a test run can take longer than the default 10 s
+    with TestClient(create_app(grib_radar_atlas, query_timeout=120)) as client:
         yield client
 
 
