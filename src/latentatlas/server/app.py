@@ -181,6 +181,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
             status = error.status
         else:
             status = 400 if isinstance(error, UsageError) else 422 if isinstance(error, BadInputError) else 409
+
         def named(one: LatentAtlasError) -> list[str]:
             return [one.parameter] if isinstance(one.parameter, str) else list(one.parameter or ())
 
@@ -199,11 +200,11 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
 
     @app.exception_handler(RequestValidationError)
     def bad_parameter(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors())
-        names = list(dict.fromkeys(str(e["loc"][1]) for e in error.errors() if len(e["loc"]) > 1))
-        each = [{"error": f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}", "parameters": [str(e["loc"][1])]}
-                for e in error.errors() if len(e["loc"]) > 1]
-        return JSONResponse({"error": problems, "parameters": names, "errors": each}, status_code=400)
+        each = [{"error": f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}",
+                 "parameters": [str(e["loc"][1])] if len(e["loc"]) > 1 else []} for e in error.errors()]
+        names = list(dict.fromkeys(name for one in each for name in one["parameters"]))
+        return JSONResponse({"error": "; ".join(one["error"] for one in each), "parameters": names, "errors": each},
+                            status_code=400)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
