@@ -4,6 +4,8 @@
 the fields of :class:`~latentatlas.analogues.options.AnalogueOptions` (so a
 new option reaches the page's API by itself); they are parsed and checked
 by :meth:`AnalogueOptions.of`, every bad one named with its own error.
+:func:`analogue_text` gives them as sent, to the forecast, which checks them
+with its other parameters so that every bad one of all is named at once.
 
 :class:`Forecasts` makes the forecast view of one request (JSON and the
 maps as PNG) within the server's bounds on the work one request may ask for
