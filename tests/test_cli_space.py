@@ -61,5 +61,5 @@ def test_python_api(atlas_copy, tmp_path):
         assert projected.coords.shape == (300, 3) and projected.coordinates.suffix == ".parquet"
         scores = atlas.evaluate_space(where="label IN ('4', '7', '9')", knn=3)
         assert [r["representation"] for r in scores.to_dict()["rows"]][-1] == "codes_lda"
-        with pytest.raises(ValueError, match="unknown setting.*clusters"):
+        with pytest.raises(ValueError, match="unknown option.*clusters"):
             atlas.cluster(k=3, clusters=4)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .checks import options_of
 from .errors import UsageError
 from .models import LatentModel, load_model
 from .store.switch import check_codes_made_by
@@ -26,10 +27,12 @@ from .ops import fit as fit_op
 from .ops import index as index_op
 from .ops import info as info_op
 from .ops import search as search_op
+from .ops.search import SearchOptions
 from .ops import sql as sql_op
 from .progress import Progress, shows_progress
 from .search import neighbours as neighbours_op
 from .search.engine import EngineCache
+from .search.neighbours import NeighbourOptions
 from .sources import ReaderOptions
 from .store.database import QueryResult, Store
 
@@ -170,24 +173,25 @@ class Atlas:
 
     def search(self, query: str | Path | np.ndarray | None = None, *, id: int | None = None,
                vector: Sequence[float] | None = None, time: str | datetime | None = None,
-               tile: tuple[int, int] | None = None, k: int = 10, metric: str = "l2",
-               where: str | None = None, exclude_within: str | timedelta | None = None,
-               exact: bool = False, dtype: str = "float32", out: str | Path | None = None,
-               colormap: str = "reflectivity", analogue: AnalogueOptions | None = None,
-               **options: Any) -> search_op.SearchResult:
+               tile: tuple[int, int] | None = None, out: str | Path | None = None,
+               colormap: str = "reflectivity", options: SearchOptions | None = None,
+               **settings: Any) -> search_op.SearchResult:
         """The ``k`` nearest stored images to an image (file or pixels), an ``id``, a ``vector`` or a ``time``.
 
         ``time`` (``"2019-09-20 05:00"``, a datetime) queries the row valid
         then; in an atlas of tiles ``tile=(tile_row, tile_col)`` says which.
-        ``metric`` is l2, sqeuclidean, cosine or ip; ``where`` an SQL
-        predicate on ``images`` applied before ranking; ``exclude_within``
-        (``"1d"``, a timedelta) leaves out rows that close in time to the
-        query. The atlas's approximate index answers when it is fresh and
-        serves the metric, unless ``exact``; an exact scan holds the codes
-        as ``dtype`` (float16 halves the memory). Loaded codes are kept
-        between calls and reloaded when the atlas changes. ``out`` draws
-        the query and its hits into a PNG, fields in ``colormap`` (see
-        :func:`latentatlas.ops.search_picture.draw_search`).
+        ``out`` draws the query and its hits into a PNG, fields in
+        ``colormap`` (see :func:`latentatlas.ops.search_picture.draw_search`).
+
+        How it ranks is ``options`` (:class:`~latentatlas.ops.search.SearchOptions`)
+        or its fields by name: ``k`` (10), ``metric`` (l2, sqeuclidean,
+        cosine or ip), ``where`` (an SQL predicate on ``images`` applied
+        before ranking), ``exclude_within`` (``"1d"``, a timedelta: leave
+        out rows that close in time to the query), ``exact`` and ``dtype``.
+        The atlas's approximate index answers when it is fresh and serves
+        the metric, unless ``exact``; an exact scan holds the codes as
+        ``dtype`` (float16 halves the memory). Loaded codes are kept
+        between calls and reloaded when the atlas changes.
 
         Analogue queries take an ``analogue``
         (:class:`latentatlas.analogues.options.AnalogueOptions`) or its
@@ -200,6 +204,7 @@ class Atlas:
         one per channel of stacked variables) ranks by the weighted distance
         of the decoded channels.
         """
+        chosen = options_of(SearchOptions, options, **_analogue_by_name(settings))
         if isinstance(query, np.ndarray) and query.ndim == 1:
             query, vector = None, query
         if isinstance(query, np.ndarray):
@@ -207,8 +212,7 @@ class Atlas:
         else:
             resolved = search_op.resolve_query(self.store, lambda: self.model, id=id, image=query, vector=vector,
                                                time=time, tile=tile)
-        result = search_op.search(self.store, resolved, k, metric, where, exclude_within, exact, self._engines, dtype,
-                                  AnalogueOptions.given(analogue, **options), lambda: self.model)
+        result = search_op.search(self.store, resolved, chosen, self._engines, lambda: self.model)
         result.pixels = resolved.pixels
         if out is not None:
             from .ops.search_picture import draw_search
@@ -262,22 +266,24 @@ class Atlas:
         return info_op.info(self.store)
 
     @shows_progress
-    def search_batch(self, ids: Sequence[int] | np.ndarray | None = None, *, k: int = 10, metric: str = "l2",
-                     where: str | None = None, exclude_within: str | timedelta | None = None,
-                     exclude_self: bool = False, exact: bool = False, out: str | Path | None = None,
-                     progress: Progress = True, dtype: str = "float32") -> neighbours_op.Neighbours:
+    def search_batch(self, ids: Sequence[int] | np.ndarray | None = None, *, exclude_self: bool = False,
+                     out: str | Path | None = None, progress: Progress = True,
+                     options: NeighbourOptions | None = None, **settings: Any) -> neighbours_op.Neighbours:
         """The ``k`` nearest rows of each stored row in ``ids`` (None: all rows), e.g. a kNN graph.
 
+        ``options`` (:class:`~latentatlas.search.neighbours.NeighbourOptions`)
+        or its fields by name: ``k``, ``metric``, ``where``,
+        ``exclude_within``, ``exact``, ``dtype``, as :meth:`search`'s.
         ``out`` writes them as Parquet (``query_id, rank, id, distance``);
         see :func:`latentatlas.search.neighbours.search_batch`.
         """
-        return neighbours_op.search_batch(self.store, ids, k, metric, where, exclude_within, exclude_self, exact,
-                                          out, self._engines, progress, dtype)
+        return neighbours_op.search_batch(self.store, ids, options_of(NeighbourOptions, options, **settings),
+                                          exclude_self, out, self._engines, progress)
 
     @shows_progress
     def index(self, kind: str = "ivfpq", progress: Progress = True, **settings: Any) -> index_op.IndexReport:
         """Build the approximate index ``search`` then uses; ``settings`` are fields of :class:`~latentatlas.search.ann.AnnSettings`."""
-        chosen = _settings(index_op.AnnSettings, kind=kind, **settings)
+        chosen = options_of(index_op.AnnSettings, kind=kind, **settings)
         return index_op.build_index(self.store, chosen, progress)
 
     def remove_index(self) -> bool:
@@ -294,7 +300,7 @@ class Atlas:
     def features_index(self, *, where: str | None = None, rebuild: bool = False,
                        progress: Progress = True, **settings: Any) -> features_op.FeaturesIndexReport:
         """Store ORB features of every image without them; ``settings``: ``max_features``, ``min_side``."""
-        chosen = _settings(features_op.OrbSettings, **settings)
+        chosen = options_of(features_op.OrbSettings, **settings)
         return features_op.index_features(self.store, chosen, where, rebuild, progress)
 
     def features_search(self, image: str | Path | np.ndarray, *, k: int = 5, candidates: int | None = None,
@@ -305,7 +311,7 @@ class Atlas:
         ``reprojection``, ``min_inliers`` (fewer is no match); ``candidates``
         pre-selects by embedding.
         """
-        chosen = _settings(features_op.OrbSettings, **settings)
+        chosen = options_of(features_op.OrbSettings, **settings)
         return features_op.features_search(self.store, image, k, chosen, candidates, lambda: self.model, out)
 
 
@@ -323,7 +329,7 @@ class Atlas:
         from .ops import cluster as cluster_op
 
         chosen = None if k in (None, "auto") else k
-        return cluster_op.cluster(self.store, self.model, _settings(cluster_op.ClusterSettings, k=chosen, **settings),
+        return cluster_op.cluster(self.store, self.model, options_of(cluster_op.ClusterSettings, k=chosen, **settings),
                                   out, progress)
 
     @shows_progress
@@ -337,7 +343,7 @@ class Atlas:
         """
         from .ops import project as project_op
 
-        return project_op.project(self.store, _settings(project_op.ProjectSettings, method=method, **settings),
+        return project_op.project(self.store, options_of(project_op.ProjectSettings, method=method, **settings),
                                   out, coordinates, progress)
 
     @shows_progress
@@ -364,7 +370,7 @@ class Atlas:
         from .ops.evaluate import space as space_op
 
         return space_op.evaluate_space(self.store, self.model,
-                                       _settings(space_op.SpaceSettings, label_column=label_column, **settings), progress)
+                                       options_of(space_op.SpaceSettings, label_column=label_column, **settings), progress)
 
     @shows_progress
     def compress(self, sources: Sources, out: str | Path, dtype: str = "float16", batch_size: int = 256,
@@ -434,7 +440,7 @@ class Atlas:
         """
         from .ops import restore as restore_op
 
-        return restore_op.restore(self.model, _as_list(images), out, _settings(restore_op.RestoreSettings, **settings),
+        return restore_op.restore(self.model, _as_list(images), out, options_of(restore_op.RestoreSettings, **settings),
                                   progress)
 
     @shows_progress
@@ -449,7 +455,7 @@ class Atlas:
         """
         from .ops.evaluate import restore as restoration
 
-        chosen = _settings(restoration.RestoreEvalSettings, **settings)
+        chosen = options_of(restoration.RestoreEvalSettings, **settings)
         return restoration.evaluate_restore(self.model, _as_list(images), chosen, out, progress)
 
 
@@ -488,10 +494,12 @@ class Atlas:
         return result
 
 
-def _settings(factory: type, /, **values: Any) -> Any:
-    """A settings dataclass from keywords; :class:`UsageError` names unknown ones."""
-    known = {f.name for f in fields(factory)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise UsageError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return factory(**values)
+def _analogue_by_name(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with the analogue options given by name (``season_window="45d"``) gathered into ``analogue``."""
+    named = {f.name for f in fields(AnalogueOptions)}
+    if not named & set(settings):
+        return settings
+    rest = {name: value for name, value in settings.items() if name not in named}
+    rest["analogue"] = AnalogueOptions.given(settings.get("analogue"),
+                                             **{name: settings[name] for name in named & set(settings)})
+    return rest

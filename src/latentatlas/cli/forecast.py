@@ -12,8 +12,10 @@ from ..errors import UsageError
 from ..pictures.grids import REFLECTIVITY
 from . import evaluate
 from .analogue_options import analogue_options
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, on_atlas, parse_numbers, print_table
-from .search import MetricOption, WhereOption
+from .common import (
+    AtlasOption, JsonOption, MetricOption, QuietOption, TileColOption, TileRowOption, WhereOption,
+    command, console, emit_json, on_atlas, parse_numbers, print_table, tile_of,
+)
 
 ThresholdOption = Annotated[Optional[str], typer.Option(
     "--threshold", help="Values whose exceedance probability is forecast, comma-separated (default 20,35 dBZ).")]
@@ -43,8 +45,8 @@ def forecast(
     analogue: AnalogueOptions = AnalogueOptions(),
     threshold: ThresholdOption = None,
     where: WhereOption = None,
-    tile_row: Annotated[Optional[int], typer.Option("--tile-row", help="In an atlas of tiles: the tile's row.")] = None,
-    tile_col: Annotated[Optional[int], typer.Option("--tile-col", help="In an atlas of tiles: the tile's column.")] = None,
+    tile_row: TileRowOption = None,
+    tile_col: TileColOption = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder for forecast.png (truth, mean, spread, probabilities) and members.parquet.")] = None,
     colormap: Annotated[str, typer.Option("--colormap", help="Colours of the fields: reflectivity or a matplotlib name.")] = REFLECTIVITY,
@@ -54,9 +56,7 @@ def forecast(
     json_output: JsonOption = False,
 ) -> None:
     """What followed the K hours most like --time, as an ensemble forecast at each --lead."""
-    if (tile_row is None) != (tile_col is None):
-        raise UsageError("give both --tile-row and --tile-col")
-    tile = None if tile_row is None else (tile_row, tile_col)
+    tile = tile_of(tile_row, tile_col)
     result = on_atlas(atlas, lambda opened, progress: opened.forecast(
         time, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), tile=tile,
         where=where, out=out, colormap=colormap, references=reference, blend=blend), quiet=True)

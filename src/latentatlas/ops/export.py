@@ -68,7 +68,7 @@ def export_embedding_atlas(store: Store, out: str | Path, *, neighbours: int = 1
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..search.neighbours import search_batch
+    from ..search.neighbours import NeighbourOptions, search_batch
     from ..space.projection import Projection
 
     ids, codes = store.vectors()
@@ -84,7 +84,7 @@ def export_embedding_atlas(store: Store, out: str | Path, *, neighbours: int = 1
     progress(projection, 1, 1)
     columns["x"], columns["y"] = coords[:, 0].astype(np.float32), coords[:, 1].astype(np.float32)
     k = min(neighbours, len(ids) - 1)
-    found = search_batch(store, None, k=k, exclude_self=True, progress=progress)
+    found = search_batch(store, None, NeighbourOptions(k=k), exclude_self=True, progress=progress)
     columns["neighbors"] = _neighbours(ids, found.query_ids, found.ids, found.distances)
     columns["image"], failures = _thumbnails(store, ids, thumbnail, progress)
     out = Path(out)

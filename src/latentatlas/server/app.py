@@ -36,6 +36,7 @@ from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
 from ..jsonable import dumps
 from ..ops.embed import reader_options
 from ..ops.rows import read_row
+from ..ops.search import SearchOptions
 from ..pictures.grids import grid, is_field, reflectivity_legend, to_colour
 from ..store.clusters import load_run, run_names
 from .queries import Queries, RequestRefused
@@ -197,8 +198,9 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
                      exclude_within: str | None = None) -> Response:
         """The ``k`` nearest rows of a stored row, given by ``id`` or by ``time`` (and its tile)."""
         tile = None if tile_row is None and tile_col is None else (tile_row, tile_col)
-        return await answer(request, lambda opened: opened.search(
-            id=id, time=time, tile=tile, k=k, where=where, exclude_within=exclude_within).to_dict(), where=where)
+        options = SearchOptions(k=k, where=where, exclude_within=exclude_within)
+        return await answer(request, lambda opened: opened.search(id=id, time=time, tile=tile, options=options).to_dict(),
+                            where=where)
 
     @app.post("/api/search")
     async def search_upload(request: Request, filename: str = "upload", k: int = Query(10, ge=1, le=_MAX_K),
@@ -209,6 +211,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         ``picture`` shows the query as read (a PNG data URL), for the page to show beside its results.
         """
         name = check_upload_name(filename)
+        options = SearchOptions(k=k, where=where, exclude_within=exclude_within)
         body = await request.body()  # at most max_upload bytes (BodyLimit)
         if not body:
             raise UsageError("send the query image as the request body")
@@ -219,7 +222,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
                 path = Path(folder) / f"upload{suffix}"
                 path.write_bytes(body)
                 try:
-                    searched = opened.search(path, k=k, where=where, exclude_within=exclude_within)
+                    searched = opened.search(path, options=options)
                 except LatentAtlasError as error:  # name the upload, not where it was kept
                     raise type(error)(str(error).replace(str(path.resolve()), name).replace(str(path), name)) from None
             result = searched.to_dict()
