@@ -40,12 +40,12 @@ if TYPE_CHECKING:
     from .ops.cluster import ClusterReport
     from .analogues.verify import AnalogueEvaluation
     from .ops.export import ExportReport
-    from .ops.codec import CompressReport, DecompressReport
+    from .ops.codec import CompressOptions, CompressReport, DecompressOptions, DecompressReport
     from .ops.evaluate.codec import CodecEvaluation
-    from .ops.evaluate.interpolation import TemporalReport
+    from .ops.evaluate.interpolation import TemporalOptions, TemporalReport
     from .ops.evaluate.restore import RestoreEvaluation
     from .ops.evaluate.space import SpaceReport
-    from .ops.interpolate import Interpolation
+    from .ops.interpolate import InterpolateOptions, Interpolation
     from .ops.project import ProjectionResult
     from .ops.restore import RestoreReport
 
@@ -143,19 +143,20 @@ class Atlas:
         return report
 
     @shows_progress
-    def embed(self, sources: Sources, batch_size: int = 256, progress: Progress = True,
-              reader: ReaderOptions | dict[str, Any] | None = None, engine: str = "local",
-              address: str | None = None, workers: int | None = None) -> embed_op.EmbedReport:
+    def embed(self, sources: Sources, progress: Progress = True, reader: ReaderOptions | dict[str, Any] | None = None,
+              options: embed_op.EmbedOptions | None = None, **settings: Any) -> embed_op.EmbedReport:
         """Encode and store the images of ``sources`` not yet in the atlas.
 
         ``reader``: how to read them; by default as :meth:`fit` did, a dict
-        changes some of those settings (``{"tile": 64}``). ``engine="ray"``
-        encodes on the Ray cluster at ``address`` (``"auto"``, ``"HOST:PORT"``;
-        None: the one this process joined, or a new local one) with
-        ``workers`` actors; needs ``pip install latentatlas[scale]``.
+        changes some of those settings (``{"tile": 64}``). ``options``
+        (:class:`~latentatlas.ops.embed.EmbedOptions`) or its fields by name:
+        ``batch_size`` (256), ``engine="ray"`` to encode on the Ray cluster
+        at ``address`` (``"auto"``, ``"HOST:PORT"``; None: the one this
+        process joined, or a new local one) with ``workers`` actors; Ray
+        needs ``pip install latentatlas[scale]``.
         """
-        return embed_op.embed(self.store, self.model, _as_list(sources), batch_size, progress, reader,
-                              engine, address, workers)
+        chosen = options_of(embed_op.EmbedOptions, options, **settings)
+        return embed_op.embed(self.store, self.model, _as_list(sources), chosen, reader, progress)
 
     @shows_progress
     def build(self, sources: Sources, overwrite: bool = False, progress: Progress = True,
@@ -291,10 +292,17 @@ class Atlas:
         return index_op.remove_index(self.store)
 
     @shows_progress
-    def duplicates(self, threshold: float, *, k: int = 10, metric: str = "l2", where: str | None = None,
-                   exact: bool = False, progress: Progress = True) -> duplicates_op.DuplicatesReport:
-        """Groups of exact copies (same sha256) and near-copies (codes within ``threshold``)."""
-        return duplicates_op.duplicates(self.store, threshold, k, metric, where, exact, self._engines, progress)
+    def duplicates(self, threshold: float | None = None, *, progress: Progress = True,
+                   options: duplicates_op.DuplicatesOptions | None = None,
+                   **settings: Any) -> duplicates_op.DuplicatesReport:
+        """Groups of exact copies (same sha256) and near-copies (codes within ``threshold``).
+
+        ``options`` (:class:`~latentatlas.ops.duplicates.DuplicatesOptions`)
+        or its fields by name: ``threshold``, ``k``, ``metric``, ``where``, ``exact``.
+        """
+        given = {} if threshold is None else {"threshold": threshold}
+        chosen = options_of(duplicates_op.DuplicatesOptions, options, **given, **settings)
+        return duplicates_op.duplicates(self.store, chosen, self._engines, progress)
 
     @shows_progress
     def features_index(self, *, where: str | None = None, rebuild: bool = False,
@@ -373,34 +381,45 @@ class Atlas:
                                        options_of(space_op.SpaceSettings, label_column=label_column, **settings), progress)
 
     @shows_progress
-    def compress(self, sources: Sources, out: str | Path, dtype: str = "float16", batch_size: int = 256,
-                 progress: Progress = True) -> CompressReport:
+    def compress(self, sources: Sources, out: str | Path, progress: Progress = True,
+                 options: CompressOptions | None = None, **settings: Any) -> CompressReport:
         """Write one small code file per image of ``sources`` into ``out``.
 
-        ``dtype`` is ``float32``, ``float16`` or ``int8`` (per-dimension scale
-        learned from this atlas's codes). See :func:`latentatlas.ops.codec.compress`.
+        ``options`` (:class:`~latentatlas.ops.codec.CompressOptions`) or its
+        fields by name: ``dtype`` is ``float32``, ``float16`` (default) or ``int8``
+        (per-dimension scale learned from this atlas's codes); ``batch_size``.
+        See :func:`latentatlas.ops.codec.compress`.
         """
         from .ops import codec
 
-        return codec.compress(self.store, self.model, _as_list(sources), out, dtype, batch_size, progress)
+        chosen = options_of(codec.CompressOptions, options, **settings)
+        return codec.compress(self.store, self.model, _as_list(sources), out, chosen, progress)
 
     @shows_progress
-    def decompress(self, files: Sources, out: str | Path, format: str | None = None, batch_size: int = 256,
-                   progress: Progress = True) -> DecompressReport:
+    def decompress(self, files: Sources, out: str | Path, progress: Progress = True,
+                   options: DecompressOptions | None = None, **settings: Any) -> DecompressReport:
         """Decode code files (or folders of them) to images at their original size in ``out``.
 
-        Files made by another model are refused. See :func:`latentatlas.ops.codec.decompress`.
+        ``options`` (:class:`~latentatlas.ops.codec.DecompressOptions`) or
+        its fields by name: ``format``, ``batch_size``. Files made by
+        another model are refused. See :func:`latentatlas.ops.codec.decompress`.
         """
         from .ops import codec
 
-        return codec.decompress(self.store, self.model, _as_list(files), out, format, batch_size, progress)
+        chosen = options_of(codec.DecompressOptions, options, **settings)
+        return codec.decompress(self.store, self.model, _as_list(files), out, chosen, progress)
 
-    def interpolate(self, a: int | str | Path | np.ndarray, b: int | str | Path | np.ndarray, steps: int = 8,
-                    spherical: bool = False) -> Interpolation:
-        """Decode ``steps`` codes from ``a``'s to ``b``'s (ids, image files or arrays), ends included."""
+    def interpolate(self, a: int | str | Path | np.ndarray, b: int | str | Path | np.ndarray, *,
+                    options: InterpolateOptions | None = None, **settings: Any) -> Interpolation:
+        """Decode ``steps`` codes from ``a``'s to ``b``'s (ids, image files or arrays), ends included.
+
+        ``options`` (:class:`~latentatlas.ops.interpolate.InterpolateOptions`)
+        or its fields by name: ``steps`` (8), ``spherical`` (the great circle).
+        """
         from .ops import interpolate
 
-        return interpolate.interpolate(self.store, self.model, a, b, steps, spherical)
+        chosen = options_of(interpolate.InterpolateOptions, options, **settings)
+        return interpolate.interpolate(self.store, self.model, a, b, chosen)
 
     @shows_progress
     def evaluate_codec(self, sources: Sources, pca_train: Sources | None = None,
@@ -417,17 +436,20 @@ class Atlas:
         return rate_distortion.evaluate_codec(self.store, self.model, _as_list(sources), train, dtypes, formats, progress)
 
     @shows_progress
-    def evaluate_interpolation(self, step: str | Any = "1h", where: str | None = None,
-                               progress: Progress = True) -> TemporalReport:
+    def evaluate_interpolation(self, step: str | timedelta | None = None, *, progress: Progress = True,
+                               options: TemporalOptions | None = None, **settings: Any) -> TemporalReport:
         """Mean-of-neighbours prediction of each stored (t - step, t, t + step) triple.
 
-        ``step`` is a ``timedelta`` or text like ``"1h"``. See
+        ``options`` (:class:`~latentatlas.ops.evaluate.interpolation.TemporalOptions`)
+        or its fields by name: ``step`` (a ``timedelta`` or text like ``"1h"``,
+        the default), ``where``, ``batch_size``. See
         :func:`latentatlas.ops.evaluate.interpolation.evaluate_interpolation`.
         """
         from .ops.evaluate import interpolation as temporal
 
-        step = temporal.parse_step(step) if isinstance(step, str) else step
-        return temporal.evaluate_interpolation(self.store, self.model, step, where, progress=progress)
+        given = {} if step is None else {"step": step}
+        chosen = options_of(temporal.TemporalOptions, options, **given, **settings)
+        return temporal.evaluate_interpolation(self.store, self.model, chosen, progress=progress)
 
     @shows_progress
     def restore(self, images: Sources, out: str | Path, *, progress: Progress = True,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..search.orb import MIN_INLIERS
-from .common import AtlasOption, JsonOption, QuietOption, command, console, progress_bar, writable_atlas
+from .common import AtlasOption, JsonOption, QuietOption, WhereOption, command, console, progress_bar, writable_atlas
 from .search import print_ranked, print_summary
 
 app = typer.Typer(help="ORB local features: store them, find rotated, scaled or cropped copies.", no_args_is_help=True)
@@ -19,7 +19,7 @@ def index(
     atlas: AtlasOption,
     max_features: Annotated[int, typer.Option("--max-features", help="Keypoints kept per image.")] = 1000,
     min_side: Annotated[int, typer.Option("--min-side", help="Enlarge smaller images to this shorter side first.")] = 256,
-    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: index only these.")] = None,
+    where: WhereOption = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Replace the stored features.")] = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, progress_bar
+from .common import AtlasOption, JsonOption, QuietOption, WhereOption, command, console, emit_json, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +24,7 @@ def project(
     thumbnails: Annotated[bool, typer.Option("--thumbnails", help="Draw images at their points (2-D).")] = False,
     max_thumbnails: Annotated[int, typer.Option("--max-thumbnails", help="How many images --thumbnails draws, spread out.")] = 60,
     coords: Annotated[Optional[Path], typer.Option("--coords", help="Also write the coordinates here (Parquet).")] = None,
-    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: project only these rows.")] = None,
+    where: WhereOption = None,
     perplexity: Annotated[float, typer.Option(help="t-SNE's perplexity.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Seed of t-SNE, UMAP and the thumbnails' choice.")] = 0,
     json_output: JsonOption = False,

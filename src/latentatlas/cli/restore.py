@@ -8,8 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from . import evaluate
-from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
-                     show_result)
+from .common import (
+    AtlasOption, BatchSizeOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
+    show_result,
+)
 
 ImagesArgument = Annotated[list[Path], typer.Argument(
     help="Image files, folders, manifests (.csv/.parquet) or stacks (.npy/.npz).")]
@@ -33,7 +35,7 @@ def restore(
     stride: StrideOption = None,
     format: Annotated[Optional[str], typer.Option("--format", help="png, tif, ... or npy (default: the input's own).")] = None,
     upscale: Annotated[bool, typer.Option("--upscale/--no-upscale", help="Super-resolution: enlarge inputs by the model's factor first (off: they are already at the output size).")] = True,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Tiles run at once.")] = 64,
+    batch_size: BatchSizeOption = 64,
     threads: ThreadsOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,

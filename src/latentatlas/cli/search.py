@@ -192,9 +192,11 @@ def duplicates(
 ) -> None:
     """Groups of identical files (same sha256) and near-identical images (codes within --threshold)."""
     from ..atlas import Atlas
+    from ..ops.duplicates import DuplicatesOptions
 
+    options = DuplicatesOptions(threshold=threshold, k=k, metric=metric, where=where, exact=exact)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.duplicates(threshold, k=k, metric=metric, where=where, exact=exact, progress=progress)
+        report = opened.duplicates(progress=progress, options=options)
     if json_output:
         emit_json(report.to_dict())
         return

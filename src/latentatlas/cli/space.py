@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import evaluate
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, progress_bar
+from .common import AtlasOption, JsonOption, QuietOption, WhereOption, command, console, emit_json, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +21,7 @@ def space(
     test_fraction: Annotated[float, typer.Option("--test-fraction", help="Share of each class held out.")] = 0.3,
     knn: Annotated[int, typer.Option(help="Neighbours of the kNN classifier.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
-    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: evaluate only these rows.")] = None,
+    where: WhereOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:

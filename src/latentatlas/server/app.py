@@ -35,6 +35,7 @@ from ..atlas import Atlas
 from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
 from ..jsonable import dumps
 from ..ops.embed import reader_options
+from ..ops.interpolate import InterpolateOptions
 from ..ops.rows import read_row
 from ..ops.search import SearchOptions
 from ..pictures.grids import grid, is_field, reflectivity_legend, to_colour
@@ -293,10 +294,12 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     async def interpolation_frame(request: Request, frame: int, a: int, b: int,
                                   steps: int = Query(8, ge=2, le=_MAX_STEPS), spherical: bool = False) -> Response:
         """Frame ``frame`` (0 is row ``a``, ``steps - 1`` row ``b``) of the interpolation, decoded."""
+        options = InterpolateOptions(steps=steps, spherical=spherical)
+
         def one(opened: Atlas) -> np.ndarray:
             if not 0 <= frame < steps:
                 raise UsageError(f"frame must be from 0 to {steps - 1}, got {frame}")
-            return shown(opened, opened.interpolate(a, b, steps, spherical).frames[frame])
+            return shown(opened, opened.interpolate(a, b, options=options).frames[frame])
 
         return await answer(request, one, picture=True)
 
@@ -304,8 +307,10 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     async def interpolation(request: Request, a: int, b: int, steps: int = Query(8, ge=2, le=_MAX_STEPS),
                             spherical: bool = False) -> Response:
         """The decoded codes from row ``a``'s to row ``b``'s, ends included, side by side."""
+        options = InterpolateOptions(steps=steps, spherical=spherical)
+
         def strip(opened: Atlas) -> np.ndarray:
-            frames = opened.interpolate(a, b, steps, spherical).frames
+            frames = opened.interpolate(a, b, options=options).frames
             return grid([shown(opened, frame) for frame in frames], columns=len(frames))
 
         return await answer(request, strip, picture=True)
