@@ -42,7 +42,7 @@ def test_two_classes_give_one_lda_dimension(cli, digits_atlas):
 @pytest.mark.parametrize("args, message", [
     (["--label-column", "nosuch"], "--label-column 'nosuch' is not usable"),
     (["--where", "label = '3'"], "at least 2 classes, found 1"),
-    (["--test-fraction", "1.5"], "test fraction must be between 0 and 1"),
+    (["--test-fraction", "1.5"], "--test-fraction must be between 0 and 1"),
     (["--knn", "0"], "knn must be >= 1"),
 ])
 def test_usage_errors_are_one_line(cli, digits_atlas, args, message):

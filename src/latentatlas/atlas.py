@@ -37,16 +37,16 @@ from .sources import ReaderOptions
 from .store.database import QueryResult, Store
 
 if TYPE_CHECKING:
-    from .ops.cluster import ClusterReport
+    from .ops.cluster import ClusterReport, ClusterSettings
     from .analogues.verify import AnalogueEvaluation
     from .ops.export import ExportReport
     from .ops.codec import CompressOptions, CompressReport, DecompressOptions, DecompressReport
     from .ops.evaluate.codec import CodecEvaluation
     from .ops.evaluate.interpolation import TemporalOptions, TemporalReport
     from .ops.evaluate.restore import RestoreEvaluation
-    from .ops.evaluate.space import SpaceReport
+    from .ops.evaluate.space import SpaceReport, SpaceSettings
     from .ops.interpolate import InterpolateOptions, Interpolation
-    from .ops.project import ProjectionResult
+    from .ops.project import ProjectionResult, ProjectSettings
     from .ops.restore import RestoreReport
 
 __all__ = ["Atlas"]
@@ -324,35 +324,37 @@ class Atlas:
 
 
     @shows_progress
-    def cluster(self, k: int | str | None = 5, *, out: str | Path | None = None,
-                progress: Progress = True, **settings: Any) -> ClusterReport:
+    def cluster(self, k: int | str | None = 5, *, out: str | Path | None = None, progress: Progress = True,
+                options: ClusterSettings | None = None, **settings: Any) -> ClusterReport:
         """K-means++ on the stored codes, stored as a run; see :func:`latentatlas.ops.cluster.cluster`.
 
         ``k="auto"`` (or None) picks k by silhouette over ``k_range``;
-        ``settings`` are fields of :class:`~latentatlas.ops.cluster.ClusterSettings`
-        (``name``, ``where``, ``engine``, ``restarts``, ``max_iter``, ``seed``,
-        ``replace``, ...). Read a stored run back with
-        :func:`latentatlas.store.clusters.load_run`.
+        ``options`` (:class:`~latentatlas.ops.cluster.ClusterSettings`) or
+        its fields by name (``name``, ``where``, ``engine``, ``restarts``,
+        ``max_iter``, ``seed``, ``replace``, ...); ``options`` carries its own ``k``.
+        Read a stored run back with :func:`latentatlas.store.clusters.load_run`.
         """
         from .ops import cluster as cluster_op
 
-        chosen = None if k in (None, "auto") else k
-        return cluster_op.cluster(self.store, self.model, options_of(cluster_op.ClusterSettings, k=chosen, **settings),
-                                  out, progress)
+        given = {} if options is not None else {"k": None if k in (None, "auto") else k}
+        chosen = options_of(cluster_op.ClusterSettings, options, **given, **settings)
+        return cluster_op.cluster(self.store, self.model, chosen, out, progress)
 
     @shows_progress
-    def project(self, method: str = "pca", out: str | Path = "projection.png", *,
+    def project(self, method: str | None = None, out: str | Path = "projection.png", *,
                 coordinates: str | Path | None = None, progress: Progress = True,
-                **settings: Any) -> ProjectionResult:
+                options: ProjectSettings | None = None, **settings: Any) -> ProjectionResult:
         """A 2-D or 3-D picture of the codes (and its coordinates as Parquet, given ``coordinates``); see :func:`latentatlas.ops.project.project`.
 
-        ``settings`` are fields of :class:`~latentatlas.ops.project.ProjectSettings`
-        (``dims``, ``color_by``, ``thumbnails``, ``where``, ``seed``, ``perplexity``).
+        ``options`` (:class:`~latentatlas.ops.project.ProjectSettings`) or its fields by name:
+        ``method`` (pca, the default; tsne, umap, lda), ``dims``, ``color_by``, ``thumbnails``, ``where``,
+        ``seed``, ``perplexity``.
         """
         from .ops import project as project_op
 
-        return project_op.project(self.store, options_of(project_op.ProjectSettings, method=method, **settings),
-                                  out, coordinates, progress)
+        given = {} if method is None else {"method": method}
+        chosen = options_of(project_op.ProjectSettings, options, **given, **settings)
+        return project_op.project(self.store, chosen, out, coordinates, progress)
 
     @shows_progress
     def export(self, out: str | Path, *, format: str = "embedding-atlas", progress: Progress = True,
@@ -368,17 +370,18 @@ class Atlas:
         return export_op.export_embedding_atlas(self.store, out, progress=progress, **settings)
 
     @shows_progress
-    def evaluate_space(self, label_column: str = "label", *, progress: Progress = True,
-                       **settings: Any) -> SpaceReport:
+    def evaluate_space(self, label_column: str | None = None, *, progress: Progress = True,
+                       options: SpaceSettings | None = None, **settings: Any) -> SpaceReport:
         """Raw pixels, PCA, LDA and our codes scored side by side; see :func:`latentatlas.ops.evaluate.space.evaluate_space`.
 
-        ``settings`` are fields of :class:`~latentatlas.ops.evaluate.space.SpaceSettings`
-        (``test_fraction``, ``knn``, ``seed``, ``where``).
+        ``options`` (:class:`~latentatlas.ops.evaluate.space.SpaceSettings`) or its fields by name:
+        ``label_column`` ("label", the default), ``test_fraction``, ``knn``, ``seed``, ``where``.
         """
         from .ops.evaluate import space as space_op
 
-        return space_op.evaluate_space(self.store, self.model,
-                                       options_of(space_op.SpaceSettings, label_column=label_column, **settings), progress)
+        given = {} if label_column is None else {"label_column": label_column}
+        chosen = options_of(space_op.SpaceSettings, options, **given, **settings)
+        return space_op.evaluate_space(self.store, self.model, chosen, progress)
 
     @shows_progress
     def compress(self, sources: Sources, out: str | Path, progress: Progress = True,

@@ -39,11 +39,14 @@ def cluster(
     quiet: QuietOption = False,
 ) -> None:
     """K-means++ on the stored codes; store the run and draw its centres and members."""
+    from ..ops.cluster import ClusterSettings
+
     set_threads(threads)
-    settings = dict(k_range=_parse_range(k_range), name=name, replace=replace, where=where, engine=engine,
-                    restarts=restarts, max_iter=max_iter, seed=seed, init_size=_parse_init_size(init_size), members=members)
+    settings = ClusterSettings(k=_parse_k(k), k_range=_parse_range(k_range), name=name, replace=replace, where=where,
+                               engine=engine, restarts=restarts, max_iter=max_iter, seed=seed,
+                               init_size=_parse_init_size(init_size), members=members)
     with writable_atlas(atlas, create=False) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.cluster(_parse_k(k), out=out, progress=progress, **settings)
+        report = opened.cluster(out=out, progress=progress, options=settings)
     result = report.to_dict()
     if json_output:
         emit_json(result)

@@ -32,11 +32,12 @@ def project(
 ) -> None:
     """Project the codes to 2 or 3 dimensions: a picture, and with --coords the coordinates as Parquet."""
     from ..atlas import Atlas
+    from ..ops.project import ProjectSettings
 
-    settings = dict(dims=dims, color_by=color_by, thumbnails=max_thumbnails if thumbnails else 0, where=where,
-                    seed=seed, perplexity=perplexity)
+    settings = ProjectSettings(method=method, dims=dims, color_by=color_by, thumbnails=max_thumbnails if thumbnails else 0,
+                               where=where, seed=seed, perplexity=perplexity)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet or json_output) as progress:
-        result = opened.project(method, out, coordinates=coords, progress=progress, **settings)
+        result = opened.project(out=out, coordinates=coords, progress=progress, options=settings)
     data = result.to_dict()
     if json_output:
         emit_json(data)

@@ -27,10 +27,11 @@ def space(
 ) -> None:
     """Nearest-centroid precision/recall/F1, kNN accuracy and mAP@10 of raw pixels, PCA, LDA and our codes."""
     from ..atlas import Atlas
+    from ..ops.evaluate.space import SpaceSettings
 
+    settings = SpaceSettings(label_column=label_column, test_fraction=test_fraction, knn=knn, seed=seed, where=where)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.evaluate_space(label_column, progress=progress, test_fraction=test_fraction, knn=knn,
-                                       seed=seed, where=where)
+        report = opened.evaluate_space(progress=progress, options=settings)
     data = report.to_dict()
     if json_output:
         emit_json(data)
