@@ -39,7 +39,7 @@ from .store.database import QueryResult, Store
 if TYPE_CHECKING:
     from .ops.cluster import ClusterReport, ClusterSettings
     from .analogues.verify import AnalogueEvaluation
-    from .ops.export import ExportReport
+    from .ops.export import ExportOptions, ExportReport
     from .ops.codec import CompressOptions, CompressReport, DecompressOptions, DecompressReport
     from .ops.evaluate.codec import CodecEvaluation
     from .ops.evaluate.interpolation import TemporalOptions, TemporalReport
@@ -357,17 +357,17 @@ class Atlas:
         return project_op.project(self.store, chosen, out, coordinates, progress)
 
     @shows_progress
-    def export(self, out: str | Path, *, format: str = "embedding-atlas", progress: Progress = True,
-               **settings: Any) -> "ExportReport":
+    def export(self, out: str | Path, *, progress: Progress = True, options: ExportOptions | None = None,
+               **settings: Any) -> ExportReport:
         """The atlas as one Parquet file for Apple's Embedding Atlas; see :func:`latentatlas.ops.export.export_embedding_atlas`.
 
-        ``settings``: ``neighbours``, ``projection``, ``thumbnail``, ``seed``.
+        ``options`` (:class:`~latentatlas.ops.export.ExportOptions`) or its fields by name:
+        ``format``, ``neighbours``, ``projection``, ``thumbnail``, ``seed``.
         """
         from .ops import export as export_op
 
-        if format not in export_op.FORMATS:
-            raise UsageError(f"format must be one of {', '.join(export_op.FORMATS)}, got {format!r}", parameter="format")
-        return export_op.export_embedding_atlas(self.store, out, progress=progress, **settings)
+        chosen = options_of(export_op.ExportOptions, options, **settings)
+        return export_op.export_embedding_atlas(self.store, out, chosen, progress)
 
     @shows_progress
     def evaluate_space(self, label_column: str | None = None, *, progress: Progress = True,

@@ -37,11 +37,12 @@ def export(
 ) -> None:
     """Write the rows, a 2-D map, each row's neighbours and thumbnails as Parquet for Embedding Atlas."""
     from ..atlas import Atlas
+    from ..ops.export import ExportOptions
 
+    options = ExportOptions(format=format, neighbours=neighbours, projection=projection, thumbnail=thumbnail)
     path = _parquet(atlas, out)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.export(path, format=format, neighbours=neighbours, projection=projection,
-                               thumbnail=thumbnail, progress=progress)
+        report = opened.export(path, progress=progress, options=options)
     if json_output:
         emit_json(report.to_dict())
     else:
