@@ -43,11 +43,11 @@ if TYPE_CHECKING:
     from .ops.codec import CompressOptions, CompressReport, DecompressOptions, DecompressReport
     from .ops.evaluate.codec import CodecEvaluation
     from .ops.evaluate.interpolation import TemporalOptions, TemporalReport
-    from .ops.evaluate.restore import RestoreEvaluation
+    from .ops.evaluate.restore import RestoreEvalSettings, RestoreEvaluation
     from .ops.evaluate.space import SpaceReport, SpaceSettings
     from .ops.interpolate import InterpolateOptions, Interpolation
     from .ops.project import ProjectionResult, ProjectSettings
-    from .ops.restore import RestoreReport
+    from .ops.restore import RestoreReport, RestoreSettings
 
 __all__ = ["Atlas"]
 
@@ -456,31 +456,31 @@ class Atlas:
 
     @shows_progress
     def restore(self, images: Sources, out: str | Path, *, progress: Progress = True,
-                **settings: Any) -> RestoreReport:
+                options: RestoreSettings | None = None, **settings: Any) -> RestoreReport:
         """Restore ``images`` (files, folders, stacks) with the atlas's model and write them under ``out``.
 
-        ``settings`` are fields of :class:`~latentatlas.ops.restore.RestoreSettings`
+        ``options`` (:class:`~latentatlas.ops.restore.RestoreSettings`) or its fields by name
         (``stride``, ``batch_size``, ``format``, ``upscale``). See
         :func:`latentatlas.ops.restore.restore`.
         """
         from .ops import restore as restore_op
 
-        return restore_op.restore(self.model, _as_list(images), out, options_of(restore_op.RestoreSettings, **settings),
-                                  progress)
+        chosen = options_of(restore_op.RestoreSettings, options, **settings)
+        return restore_op.restore(self.model, _as_list(images), out, chosen, progress)
 
     @shows_progress
-    def evaluate_restore(self, images: Sources, *, out: str | Path | None = None,
-                         progress: Progress = True, **settings: Any) -> RestoreEvaluation:
+    def evaluate_restore(self, images: Sources, *, out: str | Path | None = None, progress: Progress = True,
+                         options: RestoreEvalSettings | None = None, **settings: Any) -> RestoreEvaluation:
         """Corrupt clean held-out ``images`` with the model's corruption; score ours beside classic filters.
 
-        ``out`` writes the grid picture. ``settings`` are fields of
+        ``out`` writes the grid picture. ``options`` (or its fields by name) is
         :class:`~latentatlas.ops.evaluate.restore.RestoreEvalSettings` (``corrupt``,
         ``validation``, ``seed``, ``stride``, ``examples``, ``baselines``). See
         :func:`latentatlas.ops.evaluate.restore.evaluate_restore`.
         """
         from .ops.evaluate import restore as restoration
 
-        chosen = options_of(restoration.RestoreEvalSettings, **settings)
+        chosen = options_of(restoration.RestoreEvalSettings, options, **settings)
         return restoration.evaluate_restore(self.model, _as_list(images), chosen, out, progress)
 
 

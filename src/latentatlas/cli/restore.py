@@ -46,9 +46,11 @@ def restore(
     overlapping tiles blended with a smooth window. Unreadable images are
     skipped and listed.
     """
-    report = on_atlas(atlas, lambda opened, progress: opened.restore(
-        images, out, stride=stride, format=format, upscale=upscale, batch_size=batch_size, progress=progress),
-        threads, quiet or json_output)
+    from ..ops.restore import RestoreSettings
+
+    settings = RestoreSettings(stride=stride, format=format, upscale=upscale, batch_size=batch_size)
+    report = on_atlas(atlas, lambda opened, progress: opened.restore(images, out, progress=progress, options=settings),
+                      threads, quiet or json_output)
     finish_report(report, json_output, "Restored {images} images into {out} (the model undoes: {corruption}).")
 
 
@@ -66,9 +68,12 @@ def evaluate_restore(
     quiet: QuietOption = False,
 ) -> None:
     """PSNR and SSIM of the corrupted input, ours, and classic filters tuned on a validation split."""
+    from ..ops.evaluate.restore import RestoreEvalSettings
+
+    settings = RestoreEvalSettings(corrupt=corrupt or None, validation=validation, examples=examples, seed=seed,
+                                   stride=stride)
     evaluation = on_atlas(atlas, lambda opened, progress: opened.evaluate_restore(
-        images, out=out, corrupt=corrupt or None, validation=validation, examples=examples, seed=seed,
-        stride=stride, progress=progress), threads, quiet or json_output)
+        images, out=out, progress=progress, options=settings), threads, quiet or json_output)
     show_result(evaluation.to_dict(), json_output, _print_table, evaluation.failures)
 
 
