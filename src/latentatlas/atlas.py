@@ -282,9 +282,15 @@ class Atlas:
                                           exclude_self, out, self._engines, progress)
 
     @shows_progress
-    def index(self, kind: str = "ivfpq", progress: Progress = True, **settings: Any) -> index_op.IndexReport:
-        """Build the approximate index ``search`` then uses; ``settings`` are fields of :class:`~latentatlas.search.ann.AnnSettings`."""
-        chosen = options_of(index_op.AnnSettings, kind=kind, **settings)
+    def index(self, kind: str | None = None, progress: Progress = True, options: index_op.AnnSettings | None = None,
+              **settings: Any) -> index_op.IndexReport:
+        """Build the approximate index ``search`` then uses.
+
+        ``options`` (:class:`~latentatlas.search.ann.AnnSettings`) or its fields by name:
+        ``kind`` (ivfpq, the default, or hnsw), ``metric``, ``nlist``, ``pq_m``, ``hnsw_m``, ...
+        """
+        given = {} if kind is None else {"kind": kind}
+        chosen = options_of(index_op.AnnSettings, options, **given, **settings)
         return index_op.build_index(self.store, chosen, progress)
 
     def remove_index(self) -> bool:

@@ -152,7 +152,7 @@ def index(
     atlas: AtlasOption,
     kind: Annotated[str, typer.Option(help="ivfpq (inverted lists, product codes, exact re-rank; lean) or hnsw (graph; fastest, about twice the memory).")] = "ivfpq",
     metric: Annotated[str, typer.Option(help="Metric served: l2 (also sqeuclidean), cosine or ip.")] = "l2",
-    m: Annotated[int, typer.Option("--m", help="HNSW links per node.")] = 32,
+    hnsw_m: Annotated[int, typer.Option("--m", help="HNSW links per node.")] = 32,
     ef_construction: Annotated[int, typer.Option("--ef-construction", help="HNSW candidates while building.")] = 64,
     ef_search: Annotated[int, typer.Option("--ef-search", help="HNSW candidates while searching.")] = 128,
     nlist: Annotated[Optional[int], typer.Option(help="IVF lists (default about sqrt(rows)).")] = None,
@@ -166,16 +166,17 @@ def index(
 ) -> None:
     """Build the approximate index that search then uses automatically (replaces an older one)."""
     from ..atlas import Atlas
+    from ..search.ann import AnnSettings
 
+    settings = AnnSettings(kind=kind, metric=metric, hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search,
+                           nlist=nlist, pq_m=pq_m, nprobe=nprobe, refine=refine, seed=seed)
     with Atlas.open(atlas, read_only=True) as opened:
         if remove:
             removed = opened.remove_index()
             print_summary({"removed": removed}, json_output, "Removed the index." if removed else "There was no index.")
             return
         with progress_bar(quiet or json_output) as progress:
-            report = opened.index(kind=kind, metric=metric, hnsw_m=m, ef_construction=ef_construction,
-                                  ef_search=ef_search, nlist=nlist, pq_m=pq_m, nprobe=nprobe, refine=refine,
-                                  seed=seed, progress=progress)
+            report = opened.index(progress=progress, options=settings)
     print_summary(report.to_dict(), json_output, f"Built a {report.kind} index ({report.metric}) over {report.rows} "
                   f"rows in {report.seconds:.1f} s: {report.path} ({report.bytes / 1e6:.1f} MB).")
 
