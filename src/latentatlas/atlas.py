@@ -22,6 +22,7 @@ from .ops import duplicates as duplicates_op
 from .ops import embed as embed_op
 from .ops import features as features_op
 from .analogues import forecast as forecast_op
+from .analogues.forecast import ForecastOptions
 from .analogues.options import AnalogueOptions
 from .ops import fit as fit_op
 from .ops import index as index_op
@@ -38,7 +39,7 @@ from .store.database import QueryResult, Store
 
 if TYPE_CHECKING:
     from .ops.cluster import ClusterReport, ClusterSettings
-    from .analogues.verify import AnalogueEvaluation
+    from .analogues.verify import AnalogueEvaluation, VerifyOptions
     from .ops.export import ExportOptions, ExportReport
     from .ops.codec import CompressOptions, CompressReport, DecompressOptions, DecompressReport
     from .ops.evaluate.codec import CodecEvaluation
@@ -221,27 +222,25 @@ class Atlas:
             result.out = draw_search(self.store, resolved, result, out, colormap, lambda: self.model)
         return result
 
-    def forecast(self, time: str | datetime, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h", k: int = 20,
-                 metric: str = "l2", analogue: AnalogueOptions | None = None,
-                 thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, tile: tuple[int, int] | None = None,
-                 where: str | None = None, out: str | Path | None = None,
-                 colormap: str = "reflectivity", references: str | Sequence[str] | None = None,
-                 blend: bool = False, **options: Any) -> forecast_op.Forecast:
+    def forecast(self, time: str | datetime, *, tile: tuple[int, int] | None = None, out: str | Path | None = None,
+                 colormap: str = "reflectivity", options: ForecastOptions | None = None,
+                 **settings: Any) -> forecast_op.Forecast:
         """The analogue forecast of the hours after ``time``: what followed its ``k`` analogues, per lead.
 
-        Members are the stored fields at each analogue's time plus each of
-        ``leads`` (``"1h,3h,6h"``), in the source's units; the result holds
-        their mean, spread, the probability of exceeding each of
-        ``thresholds`` and the truth when stored. The analogue options are
-        those of :meth:`search`. ``out`` (a folder) receives ``forecast.png``
-        and ``members.parquet``. ``references`` (``"extrapolation,steps"``)
+        ``options`` (:class:`~latentatlas.analogues.forecast.ForecastOptions`)
+        or its fields by name: members are the stored fields at each
+        analogue's time plus each of ``leads`` (``"1h,3h,6h"``), in the
+        source's units; the result holds their mean, spread, the
+        probability of exceeding each of ``thresholds`` and the truth when
+        stored. ``k`` (20), ``metric``, ``where`` and the analogue options
+        are those of :meth:`search`. ``references`` (``"extrapolation,steps"``)
         adds pySTEPS' nowcasts beside the analogues, ``blend`` the blend of
-        extrapolation and analogues (weights learnt on the archive). See
+        extrapolation and analogues (weights learnt on the archive). ``out``
+        (a folder) receives ``forecast.png`` and ``members.parquet``. See
         :func:`latentatlas.analogues.forecast.forecast`.
         """
-        result = forecast_op.forecast(self.store, time, leads, k, metric, AnalogueOptions.given(analogue, **options),
-                                      thresholds, tile, where, self._engines, lambda: self.model, references,
-                                      blend)
+        chosen = options_of(ForecastOptions, options, **_analogue_by_name(settings))
+        result = forecast_op.forecast(self.store, time, chosen, tile, self._engines, lambda: self.model)
         if out is not None:
             forecast_op.save_forecast(self.store, result, out, colormap)
         return result
@@ -491,35 +490,30 @@ class Atlas:
 
 
     @shows_progress
-    def evaluate_analogues(self, test: str | tuple, *, leads: str | Sequence[str | timedelta] = "1h,3h,6h,12h",
-                           k: int = 20, metric: str = "l2", analogue: AnalogueOptions | None = None,
-                           thresholds: Sequence[float] = forecast_op.DEFAULT_THRESHOLDS, where: str | None = None,
-                           seed: int = 0, out: str | Path | None = None, spaces: str | Sequence[str] | None = None,
-                           references: str | Sequence[str] | None = None, every: str | timedelta | None = None,
-                           blend: bool = False, scales: Sequence[int] | None = None, progress: Progress = True,
-                           **options: Any) -> AnalogueEvaluation:
+    def evaluate_analogues(self, test: str | tuple, *, out: str | Path | None = None, progress: Progress = True,
+                           options: VerifyOptions | None = None, **settings: Any) -> AnalogueEvaluation:
         """Forecast every stored hour of ``test`` (``"START/END"``) from the other hours, and score it.
 
         CRPS and its skill against climatology, persistence and ``k``
         random hours, Brier scores and reliability per threshold, and the
         rank histogram, per lead. The test period never supplies analogues.
         ``out`` (a folder) receives ``verification.png`` and ``analogues.json``.
-        ``spaces`` (``"codes,pca,pixels"``) also scores, on the same period
-        and ``k``, the analogues found with the codes, PCA of their size and
-        the raw pixels; ``references`` (``"extrapolation,steps"``) scores
-        pySTEPS' nowcasts beside them; ``every`` (``"6h"``) forecasts only
-        the hours that far apart; ``blend`` scores the blend of extrapolation
-        and analogues, its weight per lead learnt outside the test period;
-        ``scales`` (``(1, 3, 9)``) adds the fractions skill score at those
-        neighbourhoods and CSI, POD and FAR per threshold. The analogue options are those of :meth:`search`.
+        ``options`` (:class:`~latentatlas.analogues.verify.VerifyOptions`) or
+        its fields by name: those of :meth:`forecast` (``leads`` here
+        ``"1h,3h,6h,12h"``), and ``seed``; ``spaces`` (``"codes,pca,pixels"``)
+        also scores, on the same period and ``k``, the analogues found with
+        the codes, PCA of their size and the raw pixels; ``every`` (``"6h"``)
+        forecasts only the hours that far apart; ``blend`` scores the blend
+        of extrapolation and analogues, its weight per lead learnt outside
+        the test period; ``scales`` (``(1, 3, 9)``) adds the fractions skill
+        score at those neighbourhoods and CSI, POD and FAR per threshold.
         See :func:`latentatlas.analogues.verify.evaluate_analogues`.
         """
         from .analogues import verify as verification
 
-        result = verification.evaluate_analogues(self.store, test, leads, k, metric,
-                                                 AnalogueOptions.given(analogue, **options), thresholds, where,
-                                                 seed, self._engines, progress, lambda: self.model, spaces,
-                                                 references, every, blend, scales)
+        chosen = options_of(verification.VerifyOptions, options, **_analogue_by_name(settings))
+        result = verification.evaluate_analogues(self.store, test, chosen, self._engines, progress,
+                                                 lambda: self.model)
         if out is not None:
             verification.save_evaluation(result, out)
         return result

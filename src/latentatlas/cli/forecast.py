@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from ..analogues.options import AnalogueOptions
-from ..errors import UsageError
 from ..pictures.grids import REFLECTIVITY
 from . import evaluate
 from .analogue_options import analogue_options
@@ -57,9 +56,12 @@ def forecast(
 ) -> None:
     """What followed the K hours most like --time, as an ensemble forecast at each --lead."""
     tile = tile_of(tile_row, tile_col)
+    from ..analogues.forecast import ForecastOptions
+
+    options = ForecastOptions(leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold),
+                              where=where, references=reference, blend=blend)
     result = on_atlas(atlas, lambda opened, progress: opened.forecast(
-        time, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), tile=tile,
-        where=where, out=out, colormap=colormap, references=reference, blend=blend), quiet=True)
+        time, tile=tile, out=out, colormap=colormap, options=options), quiet=True)
     data = result.to_dict()
     if json_output:
         emit_json(data)
@@ -109,11 +111,13 @@ def evaluate_analogues(
     quiet: QuietOption = False,
 ) -> None:
     """Forecast every hour of --test from the other hours and score it against climatology, persistence and random hours."""
+    from ..analogues.verify import VerifyOptions
+
+    options = VerifyOptions(leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold),
+                            where=where, seed=seed, spaces=space, references=reference, every=every, blend=blend,
+                            scales=None if scales is None else parse_numbers(scales, "--scales"))
     report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
-        test, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), where=where,
-        seed=seed, out=out, spaces=space, references=reference, every=every, blend=blend,
-        scales=None if scales is None else parse_numbers(scales, "--scales"), progress=progress),
-        quiet=quiet or json_output)
+        test, out=out, progress=progress, options=options), quiet=quiet or json_output)
     if json_output:
         emit_json(report.to_dict())
         return
