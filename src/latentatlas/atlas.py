@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .analogues.verify import AnalogueEvaluation, VerifyOptions
     from .ops.export import ExportOptions, ExportReport
     from .ops.codec import CompressOptions, CompressReport, DecompressOptions, DecompressReport
-    from .ops.evaluate.codec import CodecEvaluation
+    from .ops.evaluate.codec import CodecEvalOptions, CodecEvaluation
     from .ops.evaluate.interpolation import TemporalOptions, TemporalReport
     from .ops.evaluate.restore import RestoreEvalSettings, RestoreEvaluation
     from .ops.evaluate.space import SpaceReport, SpaceSettings
@@ -310,23 +310,27 @@ class Atlas:
         return duplicates_op.duplicates(self.store, chosen, self._engines, progress)
 
     @shows_progress
-    def features_index(self, *, where: str | None = None, rebuild: bool = False,
-                       progress: Progress = True, **settings: Any) -> features_op.FeaturesIndexReport:
-        """Store ORB features of every image without them; ``settings``: ``max_features``, ``min_side``."""
-        chosen = options_of(features_op.OrbSettings, **settings)
+    def features_index(self, *, where: str | None = None, rebuild: bool = False, progress: Progress = True,
+                       options: features_op.OrbSettings | None = None,
+                       **settings: Any) -> features_op.FeaturesIndexReport:
+        """Store ORB features of every image without them (``where``: only those rows; ``rebuild``: replace them).
+
+        ``options`` (:class:`~latentatlas.search.orb.OrbSettings`) or its fields by name: ``max_features``, ``min_side``.
+        """
+        chosen = options_of(features_op.OrbSettings, options, **settings)
         return features_op.index_features(self.store, chosen, where, rebuild, progress)
 
     def features_search(self, image: str | Path | np.ndarray, *, k: int = 5, candidates: int | None = None,
-                        out: str | Path | None = None, **settings: Any) -> features_op.FeaturesResult:
+                        out: str | Path | None = None, options: features_op.OrbSettings | None = None,
+                        **settings: Any) -> features_op.FeaturesResult:
         """Stored images showing ``image`` (even rotated, scaled, cropped), ranked by RANSAC inliers.
 
-        ``settings``: ``ratio``, ``transform`` ("affine" or "homography"),
-        ``reprojection``, ``min_inliers`` (fewer is no match); ``candidates``
-        pre-selects by embedding.
+        ``options`` (:class:`~latentatlas.search.orb.OrbSettings`) or its fields by name:
+        ``ratio``, ``transform`` ("affine" or "homography"), ``reprojection``,
+        ``min_inliers`` (fewer is no match); ``candidates`` pre-selects by embedding.
         """
-        chosen = options_of(features_op.OrbSettings, **settings)
+        chosen = options_of(features_op.OrbSettings, options, **settings)
         return features_op.features_search(self.store, image, k, chosen, candidates, lambda: self.model, out)
-
 
     @shows_progress
     def cluster(self, k: int | str | None = 5, *, out: str | Path | None = None, progress: Progress = True,
@@ -430,18 +434,18 @@ class Atlas:
         return interpolate.interpolate(self.store, self.model, a, b, chosen)
 
     @shows_progress
-    def evaluate_codec(self, sources: Sources, pca_train: Sources | None = None,
-                       dtypes: Sequence[str] = ("float32", "float16", "int8"),
-                       formats: Sequence[str] = ("jpeg", "webp"),
-                       progress: Progress = True) -> CodecEvaluation:
+    def evaluate_codec(self, sources: Sources, pca_train: Sources | None = None, progress: Progress = True,
+                       options: CodecEvalOptions | None = None, **settings: Any) -> CodecEvaluation:
         """Rate–distortion of our codes beside PCA, JPEG and WebP on held-out images.
 
-        See :func:`latentatlas.ops.evaluate.codec.evaluate_codec`.
+        ``options`` (:class:`~latentatlas.ops.evaluate.codec.CodecEvalOptions`) or its fields by name:
+        ``dtypes`` (all three), ``formats`` (jpeg, webp). See :func:`latentatlas.ops.evaluate.codec.evaluate_codec`.
         """
         from .ops.evaluate import codec as rate_distortion
 
         train = _as_list(pca_train) if pca_train is not None else None
-        return rate_distortion.evaluate_codec(self.store, self.model, _as_list(sources), train, dtypes, formats, progress)
+        chosen = options_of(rate_distortion.CodecEvalOptions, options, **settings)
+        return rate_distortion.evaluate_codec(self.store, self.model, _as_list(sources), train, chosen, progress)
 
     @shows_progress
     def evaluate_interpolation(self, step: str | timedelta | None = None, *, progress: Progress = True,

@@ -75,8 +75,11 @@ def evaluate_codec(
     quiet: QuietOption = False,
 ) -> None:
     """Bytes, bits per pixel, PSNR and SSIM of our codes beside PCA, JPEG and WebP at the same size."""
+    from ..ops.evaluate.codec import CodecEvalOptions
+
+    options = CodecEvalOptions(dtypes=dtypes or DTYPES)
     evaluation = on_atlas(atlas, lambda opened, progress: opened.evaluate_codec(
-        sources, pca_train=pca_train, dtypes=dtypes or DTYPES, progress=progress), threads, quiet or json_output)
+        sources, pca_train=pca_train, progress=progress, options=options), threads, quiet or json_output)
     result = evaluation.to_dict()
     if out is not None:
         from ..pictures.grids import rate_distortion_figure, save_png

@@ -22,7 +22,8 @@ from ..progress import ProgressBar
 __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
     "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "WhereOption", "MetricOption", "ExactOption",
-    "BatchSizeOption", "TimeBudgetOption", "TileRowOption", "TileColOption", "tile_of",
+    "BatchSizeOption", "TimeBudgetOption", "TileRowOption", "TileColOption", "tile_of", "VectorOption", "HostOption",
+    "PortOption",
     "set_threads", "on_atlas", "writable_atlas",
     "report_failures",
     "finish_report", "show_result", "print_table", "printable",
@@ -39,6 +40,9 @@ BatchSizeOption = Annotated[int, typer.Option("--batch-size", help="Images (or t
 TimeBudgetOption = Annotated[Optional[float], typer.Option("--time-budget", help="Seconds of training.")]
 TileRowOption = Annotated[Optional[int], typer.Option("--tile-row", help="With --time in an atlas of tiles: the tile's row.")]
 TileColOption = Annotated[Optional[int], typer.Option("--tile-col", help="With --time in an atlas of tiles: the tile's column.")]
+VectorOption = Annotated[Optional[str], typer.Option("--vector", help="A code: comma-separated numbers.")]
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")]
+PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
 
 
 def printable(text: str) -> str:

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .common import (
-    AtlasOption, BatchSizeOption, JsonOption, QuietOption, ThreadsOption, TimeBudgetOption, command, console, emit_json,
-    parse_numbers, parse_size, printable, progress_bar, report_failures, set_threads, writable_atlas,
+    AtlasOption, BatchSizeOption, JsonOption, QuietOption, ThreadsOption, TimeBudgetOption, VectorOption, command,
+    console, emit_json, parse_numbers, parse_size, printable, progress_bar, report_failures, set_threads, writable_atlas,
 )
 from .readers import (
     ClipOption, CropOption, FillOption, FilterOption, MaxPixelsOption, ScaleOption, StrideOption, TileOption, VariableOption,
@@ -223,7 +223,7 @@ def decode(
     atlas: AtlasOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Image file to write (.png, .tif, ... or .npy for raw values).")],
     id: Annotated[Optional[int], typer.Option("--id", help="Decode a stored row's code.")] = None,
-    vector: Annotated[Optional[str], typer.Option("--vector", help="Decode this code (comma-separated numbers).")] = None,
+    vector: VectorOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Decode a stored row's code (--id) or a --vector to an image file."""

@@ -12,7 +12,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import LatentAtlasError
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, progress_bar, report_failures
+from .common import (
+    AtlasOption, HostOption, JsonOption, PortOption, QuietOption, command, console, emit_json, progress_bar, report_failures,
+)
 
 NeighboursOption = Annotated[int, typer.Option("--neighbours", help="Nearest rows listed for each row.")]
 ProjectionOption = Annotated[str, typer.Option("--projection", help="The 2-D map: pca, tsne or umap.")]
@@ -53,8 +55,8 @@ def export(
 def explore(
     atlas: AtlasOption,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Keep the Parquet file in this folder (default: a temporary one).")] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5055,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 5055,
     neighbours: NeighboursOption = 10,
     projection: ProjectionOption = "pca",
     thumbnail: ThumbnailOption = 96,

@@ -20,6 +20,7 @@ ThresholdOption = Annotated[Optional[str], typer.Option(
     "--threshold", help="Values whose exceedance probability is forecast, comma-separated (default 20,35 dBZ).")]
 ReferenceOption = Annotated[Optional[str], typer.Option(
     "--reference", help="pySTEPS nowcasts beside the analogues: extrapolation (Lucas-Kanade motion), steps (an ensemble).")]
+LeadOption = Annotated[str, typer.Option("--lead", help="Lead times, comma-separated (1h,3h,6h).")]
 KOption = Annotated[int, typer.Option("-k", "--k", help="Analogues: members of each ensemble.")]
 
 
@@ -38,7 +39,7 @@ def _thresholds(text: str | None) -> tuple[float, ...]:
 def forecast(
     atlas: AtlasOption,
     time: Annotated[str, typer.Option("--time", help="The stored hour to forecast from (UTC), e.g. '2019-09-20 05:00'.")],
-    lead: Annotated[str, typer.Option("--lead", help="Lead times, comma-separated (1h,3h,6h).")] = "1h,3h,6h",
+    lead: LeadOption = "1h,3h,6h",
     k: KOption = 20,
     metric: MetricOption = "l2",
     analogue: AnalogueOptions = AnalogueOptions(),
@@ -90,7 +91,7 @@ def forecast(
 def evaluate_analogues(
     atlas: AtlasOption,
     test: Annotated[str, typer.Option("--test", help="The hours forecast, START/END (end excluded), e.g. 2019-11-01/2020-01-01.")],
-    lead: Annotated[str, typer.Option("--lead", help="Lead times, comma-separated.")] = "1h,3h,6h,12h",
+    lead: LeadOption = "1h,3h,6h,12h",
     k: KOption = 20,
     metric: MetricOption = "l2",
     analogue: AnalogueOptions = AnalogueOptions(),

@@ -12,8 +12,8 @@ from ..errors import UsageError
 from ..pictures.grids import REFLECTIVITY
 from .analogue_options import ANALOGUE_FLAGS, analogue_options
 from .common import (
-    AtlasOption, ExactOption, JsonOption, MetricOption, QuietOption, TileColOption, TileRowOption, WhereOption,
-    command, console, emit_json, parse_numbers, print_table, progress_bar, tile_of,
+    AtlasOption, ExactOption, JsonOption, MetricOption, QuietOption, TileColOption, TileRowOption, VectorOption,
+    WhereOption, command, console, emit_json, parse_numbers, print_table, progress_bar, tile_of,
 )
 
 KOption = Annotated[int, typer.Option("-k", "--k", help="Number of results (per query).")]
@@ -30,7 +30,7 @@ def search(
     atlas: AtlasOption,
     image: Annotated[Optional[Path], typer.Argument(help="Query image file.")] = None,
     id: Annotated[Optional[int], typer.Option("--id", help="Query by a stored row's id.")] = None,
-    vector: Annotated[Optional[str], typer.Option("--vector", help="Query code, comma-separated numbers.")] = None,
+    vector: VectorOption = None,
     time: Annotated[Optional[str], typer.Option(
         "--time", help="Query by the stored row valid at this time (UTC), e.g. '2019-09-20 05:00'.")] = None,
     tile_row: TileRowOption = None,

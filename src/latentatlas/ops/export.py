@@ -59,7 +59,7 @@ class ExportOptions:
     Raises
     ------
     UsageError
-        Naming the parameter, on a value that cannot be used.
+        Naming the parameter, on an unknown format or projection, or too few neighbours or thumbnail pixels.
     """
 
     format: str = "embedding-atlas"
