@@ -114,7 +114,7 @@ def parse_duration(duration: str | timedelta | None, parameter: str) -> timedelt
     Raises
     ------
     UsageError
-        If the text is not a positive duration.
+        If the text is not a positive duration, or is longer than a timedelta holds (about 2.7 million years).
     """
     if duration is None or isinstance(duration, timedelta):
         if duration is not None and duration <= timedelta(0):
@@ -126,7 +126,12 @@ def parse_duration(duration: str | timedelta | None, parameter: str) -> timedelt
         raise UsageError(f"{parameter} must be a duration such as 1d, 6h, 1d12h or 30min, got {duration!r}",
                          parameter=parameter)
     seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
-    return parse_duration(timedelta(seconds=seconds), parameter)
+    try:
+        span = timedelta(seconds=seconds)
+    except OverflowError:
+        raise UsageError(f"{parameter} must be at most {timedelta.max.days} days, got {duration!r}",
+                         parameter=parameter) from None
+    return parse_duration(span, parameter)
 
 
 def options_of(factory: type[O], given: O | None = None, /, **values: Any) -> O:

@@ -41,8 +41,8 @@ from .timeline import Timeline, shown_step
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["ForecastOptions", "Ensembles", "LeadForecast", "Forecast", "forecast", "parse_leads", "parse_period", "read_fields", "save_forecast",
-           "write_members", "DEFAULT_THRESHOLDS"]
+__all__ = ["ForecastOptions", "Ensembles", "LeadForecast", "Forecast", "forecast", "forecast_picture", "parse_leads",
+           "parse_period", "read_fields", "row_time", "save_forecast", "write_members", "DEFAULT_THRESHOLDS"]
 
 DEFAULT_THRESHOLDS = (20.0, 35.0)  # dBZ: rain, and heavy rain or storms
 
@@ -386,29 +386,58 @@ def _blend_weights(store: Store, ensembles: Ensembles, fields: dict[int, np.ndar
 
 
 def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str = REFLECTIVITY) -> dict[str, str]:
-    """Write ``forecast.png`` (per lead: truth, mean, spread, probabilities) and ``members.parquet`` into ``out``.
-
-    Fields are coloured in ``colormap`` over the atlas's ``clip`` range.
-    """
-    from ..pictures.forecasts import forecast_figure
+    """Write ``forecast.png`` (:func:`forecast_picture`) and ``members.parquet`` into ``out``."""
     from ..pictures.grids import save_png
-    from ..ops.embed import reader_options
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     result.out["members"] = str(write_members(result, folder / "members.parquet"))
-    if all(lead.mean.ndim == 2 for lead in result.leads):
-        rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
-                 "valid": None if lead.truth_id is None else f"{format_time(result.times[lead.truth_id])} UTC",
-                 "references": {**{name: members.mean(axis=0) for name, members in lead.references.items()},
-                                **({"blend": lead.blend_mean()} if lead.blend is not None else {})},
-                 "probabilities": lead.probabilities} for lead in result.leads]
-        title = f"Analogue forecast from {format_time(result.time)} UTC ({len(result.analogues.ids)} members)"
-        geometry = atlas_geometry(store)
-        place = None if geometry is None else row_geometry(geometry, store.images([result.query_id])[result.query_id])
-        figure = forecast_figure(rows, reader_options(store).clip, colormap, title, place)
+    figure = forecast_picture(store, result, colormap)
+    if figure is not None:
         result.out["picture"] = str(save_png(figure, folder / "forecast.png"))
     return result.out
+
+
+def forecast_picture(store: Store, result: Forecast, colormap: str = REFLECTIVITY):
+    """The forecast as a figure: per lead the truth, the mean, the references' and the blend's means, the spread
+    and the probabilities, each a map where the atlas knows its grid; None when the members are not 2-D fields.
+
+    Fields are coloured in ``colormap`` over the atlas's ``clip`` range.
+    """
+    from ..pictures.forecasts import forecast_figure
+    from ..ops.embed import reader_options
+
+    if not all(lead.mean.ndim == 2 for lead in result.leads):
+        return None
+    rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
+             "valid": None if lead.truth_id is None else f"{format_time(result.times[lead.truth_id])} UTC",
+             "references": {**{name: members.mean(axis=0) for name, members in lead.references.items()},
+                            **({"blend": lead.blend_mean()} if lead.blend is not None else {})},
+             "probabilities": lead.probabilities} for lead in result.leads]
+    title = f"Analogue forecast from {format_time(result.time)} UTC ({len(result.analogues.ids)} members)"
+    geometry = atlas_geometry(store)
+    place = None if geometry is None else row_geometry(geometry, store.images([result.query_id])[result.query_id])
+    return forecast_figure(rows, reader_options(store).clip, colormap, title, place)
+
+
+def row_time(store: Store, id: int) -> tuple[datetime, tuple[int, int] | None]:
+    """The time of stored row ``id`` and its tile (None for a whole field): what :func:`forecast` takes.
+
+    Raises
+    ------
+    UsageError
+        If there is no such row or it has no time.
+    """
+    try:
+        row = store.images([id]).get(id)
+    except UsageError as error:  # not a row id at all
+        raise UsageError(str(error), parameter="id") from None
+    if row is None:
+        raise UsageError(f"unknown id {id}", parameter="id")
+    if row["time"] is None:
+        raise UsageError(f"row {id} has no time: a forecast starts from a stored hour", parameter="id")
+    tile = None if row.get("tile_row") is None else (int(row["tile_row"]), int(row["tile_col"]))
+    return row["time"], tile
 
 
 def write_members(result: Forecast, path: str | Path) -> Path:

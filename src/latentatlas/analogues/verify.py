@@ -38,6 +38,7 @@ import numpy as np
 from ..checks import parse_duration
 from ..errors import UsageError
 from ..ops.at_time import format_time
+from ..ops.rows import atlas_geometry
 from ..progress import ProgressCallback, silent
 from ..search.engine import EngineCache
 from ..store.database import Store
@@ -197,7 +198,8 @@ def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]
     if leads and "fields" in leads[0]:
         first = leads[0]["fields"]["analogue"]
         columns = [(t, s) for t, by_scale in first["fss"].items() for s in by_scale]
-        tables.append((["lead", "method", *[f"FSS > {t} @{s}" for t, s in columns],
+        km = data["settings"].get("scales_km") or {}
+        tables.append((["lead", "method", *[f"FSS > {t} @{s}" + (f" ({km[s]:g} km)" if s in km else "") for t, s in columns],
                         *[f"{name.upper()} > {t}" for t in first["csi"] for name in ("csi", "pod", "far")]],
                        [[lead["lead"], method, *[shown(scores["fss"][t][s]) for t, s in columns],
                          *[shown(scores[name][t]) for t in scores["csi"] for name in ("csi", "pod", "far")]]
@@ -231,7 +233,9 @@ class VerifyOptions(ForecastOptions):
     scales : sequence of int, optional
         Also score each method's mean field by pySTEPS: the fractions skill
         score at these neighbourhood sizes (grid points, ``(1, 3, 9)``) and
-        CSI, POD and FAR, per threshold (JSON ``fields`` per lead).
+        CSI, POD and FAR, per threshold (JSON ``fields`` per lead). On a
+        georeferenced grid the settings give each size in km too
+        (``scales_km``, from the grid spacing ``grid_km`` of the source's metadata).
 
     The season window also picks the climatology's hours; the blend's
     weight per lead is learnt on :data:`BLEND_HOURS` hours outside the test period.
@@ -384,7 +388,8 @@ def evaluate_analogues(
                 "leads": [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list], "thresholds": list(chosen),
                 "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **analogue.to_dict(),
                 **({"references": list(nowcasts)} if nowcasts else {}), **({"every": str(spacing)} if spacing else {}),
-                **({"blend_hours": BLEND_HOURS} if blend else {}), **({"scales": list(sizes)} if sizes else {})}
+                **({"blend_hours": BLEND_HOURS} if blend else {}), **({"scales": list(sizes)} if sizes else {}),
+                **_scales_km(store, sizes)}
     return AnalogueEvaluation(settings, tallies, len(found_by_query), skipped, clock.perf_counter() - started,
                               found_by_query, spaces=by_space,
                               seconds_per_forecast={m: t / max(len(found_by_query), 1) for m, t in timings.items()})
@@ -438,6 +443,15 @@ def _by_space(names: tuple[str, ...], ensembles: Ensembles, fields: np.ndarray, 
         inputs = model().prepare(list(fields))
     vectors = space_vectors(names, ensembles.engine.vectors(timeline.ids), inputs, ~inside)
     return crps_by_space(vectors, fields, timeline.times, inside, leads, k, options.min_separation)
+
+
+def _scales_km(store: Store, sizes: tuple[int, ...]) -> dict[str, Any]:
+    """``{"grid_km", "scales_km": {size: km}}`` of the neighbourhood sizes on a georeferenced grid (else nothing)."""
+    geometry = atlas_geometry(store)
+    if not sizes or geometry is None:
+        return {}
+    spacing = geometry.spacing_km()
+    return {"grid_km": round(spacing, 2), "scales_km": {str(s): round(s * spacing, 1) for s in sizes}}
 
 
 def _field_array(store: Store, timeline) -> np.ndarray:
