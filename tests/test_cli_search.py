@@ -190,7 +190,7 @@ def test_orb_search_says_no_match_for_an_unrelated_photograph(cli, atlas_copy, t
     lowered = _json(cli("features", "search", query, "--atlas", atlas_copy, "--min-inliers", "1", "--json"))
     assert lowered["match"] is (found["best"] is not None)
     bad = cli("features", "search", query, "--atlas", atlas_copy, "--min-inliers", "0")
-    assert bad.exit_code == 2 and "min_inliers must be >= 1, got 0" in bad.stderr
+    assert bad.exit_code == 2 and "--min-inliers must be >= 1, got 0" in bad.stderr
 
 
 def test_orb_search_finds_a_30_degree_rotated_96_pixel_copy_of_a_small_image(cli, tmp_path):

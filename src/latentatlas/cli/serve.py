@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..errors import LatentAtlasError, UsageError
-from .common import AtlasOption, ThreadsOption, command, set_threads
+from .common import AtlasOption, HostOption, PortOption, ThreadsOption, command, set_threads
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     atlas: AtlasOption,
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     query_timeout: Annotated[float, typer.Option(
         help="Seconds a request may run before its query is interrupted (answered with 408).")] = 10.0,
     max_upload: Annotated[float, typer.Option(

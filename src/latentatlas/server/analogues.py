@@ -164,9 +164,10 @@ class Forecasts:
         _check_fields(opened)
         time, tile = (request.time, request.tile) if request.id is None else forecasting.row_time(opened.store,
                                                                                                   request.id)
-        result = opened.forecast(time, leads=request.leads, k=request.k, analogue=request.analogue,
-                                 thresholds=request.thresholds, tile=tile, references=request.references or None,
-                                 blend=request.blend)
+        options = forecasting.ForecastOptions(leads=request.leads, k=request.k, analogue=request.analogue,
+                                              thresholds=request.thresholds, references=request.references or None,
+                                              blend=request.blend)
+        result = opened.forecast(time, tile=tile, options=options)
         with self.drawing:
             figure = forecasting.forecast_picture(opened.store, result)
             png = None if figure is None else figure_png(figure)

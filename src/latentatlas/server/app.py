@@ -42,7 +42,9 @@ from ..atlas import Atlas
 from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
 from ..jsonable import dumps
 from ..ops.embed import reader_options
+from ..ops.interpolate import InterpolateOptions
 from ..ops.rows import atlas_geometry, read_row, row_geometry
+from ..ops.search import SearchOptions
 from ..pictures.grids import REFLECTIVITY, field_colours, grid, is_field, reflectivity_legend, to_colour
 from ..sources.geometry import GridGeometry
 from ..store.clusters import load_run, run_names
@@ -235,9 +237,9 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         ``region``, ``channel_weights``) are those of :meth:`Atlas.search`.
         """
         tile = None if tile_row is None and tile_col is None else (tile_row, tile_col)
-        return await answer(request, lambda opened: opened.search(
-            id=id, time=time, tile=tile, k=k, where=where, exclude_within=exclude_within, analogue=analogue).to_dict(),
-            where=where)
+        options = SearchOptions(k=k, where=where, exclude_within=exclude_within, analogue=analogue)
+        return await answer(request, lambda opened: opened.search(id=id, time=time, tile=tile, options=options).to_dict(),
+                            where=where)
 
     @app.post("/api/search")
     async def search_upload(request: Request, filename: str = "upload", k: int = Query(10, ge=1, le=_MAX_K),
@@ -248,6 +250,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         ``picture`` shows the query as read (a PNG data URL), for the page to show beside its results.
         """
         name = check_upload_name(filename)
+        options = SearchOptions(k=k, where=where, exclude_within=exclude_within)
         body = await request.body()  # at most max_upload bytes (BodyLimit)
         if not body:
             raise UsageError("send the query image as the request body")
@@ -258,7 +261,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
                 path = Path(folder) / f"upload{suffix}"
                 path.write_bytes(body)
                 try:
-                    searched = opened.search(path, k=k, where=where, exclude_within=exclude_within)
+                    searched = opened.search(path, options=options)
                 except LatentAtlasError as error:  # name the upload, not where it was kept
                     raise type(error)(str(error).replace(str(path.resolve()), name).replace(str(path), name)) from None
             result = searched.to_dict()
@@ -331,10 +334,12 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     async def interpolation_frame(request: Request, frame: int, a: int, b: int,
                                   steps: int = Query(8, ge=2, le=_MAX_STEPS), spherical: bool = False) -> Response:
         """Frame ``frame`` (0 is row ``a``, ``steps - 1`` row ``b``) of the interpolation, decoded."""
+        options = InterpolateOptions(steps=steps, spherical=spherical)
+
         def one(opened: Atlas) -> np.ndarray:
             if not 0 <= frame < steps:
                 raise UsageError(f"frame must be from 0 to {steps - 1}, got {frame}")
-            return shown(opened, opened.interpolate(a, b, steps, spherical).frames[frame])
+            return shown(opened, opened.interpolate(a, b, options=options).frames[frame])
 
         return await answer(request, one, picture=True)
 
@@ -342,8 +347,10 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     async def interpolation(request: Request, a: int, b: int, steps: int = Query(8, ge=2, le=_MAX_STEPS),
                             spherical: bool = False) -> Response:
         """The decoded codes from row ``a``'s to row ``b``'s, ends included, side by side."""
+        options = InterpolateOptions(steps=steps, spherical=spherical)
+
         def strip(opened: Atlas) -> np.ndarray:
-            frames = opened.interpolate(a, b, steps, spherical).frames
+            frames = opened.interpolate(a, b, options=options).frames
             return grid([shown(opened, frame) for frame in frames], columns=len(frames))
 
         return await answer(request, strip, picture=True)
