@@ -65,6 +65,7 @@ def _options():
     from latentatlas.ops.search import SearchOptions
     from latentatlas.search.ann import AnnSettings
     from latentatlas.search.neighbours import NeighbourOptions
+    from latentatlas.server import ServerOptions
 
     return [
         (NeighbourOptions, {"k": 0}, "k"), (NeighbourOptions, {"exclude_within": "soon"}, "exclude_within"),
@@ -78,7 +79,7 @@ def _options():
         (AnnSettings, {"nprobe": 0}, "nprobe"), (ForecastOptions, {"leads": "soon"}, "lead"),
         (ForecastOptions, {"thresholds": ("heavy",)}, "threshold"), (VerifyOptions, {"scales": (0,)}, "scales"),
         (VerifyOptions, {"every": "-6h"}, "every"), (CodecEvalOptions, {"formats": ("png",)}, "formats"),
-        (CodecEvalOptions, {"dtypes": ()}, "dtypes"),
+        (CodecEvalOptions, {"dtypes": ()}, "dtypes"), (ServerOptions, {"query_memory": 0}, "query_memory"),
     ]
 
 
