@@ -51,6 +51,7 @@ def test_errors_name_the_commands_flags():
 def _options():
     from latentatlas.analogues.forecast import ForecastOptions
     from latentatlas.analogues.verify import VerifyOptions
+    from latentatlas.demos.weather import WeatherSettings
     from latentatlas.ops.cluster import ClusterSettings
     from latentatlas.ops.codec import CompressOptions, DecompressOptions
     from latentatlas.ops.duplicates import DuplicatesOptions
@@ -80,6 +81,7 @@ def _options():
         (ForecastOptions, {"thresholds": ("heavy",)}, "threshold"), (VerifyOptions, {"scales": (0,)}, "scales"),
         (VerifyOptions, {"every": "-6h"}, "every"), (CodecEvalOptions, {"formats": ("png",)}, "formats"),
         (CodecEvalOptions, {"dtypes": ()}, "dtypes"), (ServerOptions, {"query_memory": 0}, "query_memory"),
+        (WeatherSettings, {"train_every": 0}, "train_every"),
     ]
 
 
