@@ -51,6 +51,7 @@ def test_errors_name_the_commands_flags():
 def _options():
     from latentatlas.analogues.forecast import ForecastOptions
     from latentatlas.analogues.verify import VerifyOptions
+    from latentatlas.demos.weather import WeatherSettings
     from latentatlas.ops.cluster import ClusterSettings
     from latentatlas.ops.codec import CompressOptions, DecompressOptions
     from latentatlas.ops.duplicates import DuplicatesOptions
@@ -65,6 +66,7 @@ def _options():
     from latentatlas.ops.search import SearchOptions
     from latentatlas.search.ann import AnnSettings
     from latentatlas.search.neighbours import NeighbourOptions
+    from latentatlas.server import ServerOptions
 
     return [
         (NeighbourOptions, {"k": 0}, "k"), (NeighbourOptions, {"exclude_within": "soon"}, "exclude_within"),
@@ -78,7 +80,8 @@ def _options():
         (AnnSettings, {"nprobe": 0}, "nprobe"), (ForecastOptions, {"leads": "soon"}, "lead"),
         (ForecastOptions, {"thresholds": ("heavy",)}, "threshold"), (VerifyOptions, {"scales": (0,)}, "scales"),
         (VerifyOptions, {"every": "-6h"}, "every"), (CodecEvalOptions, {"formats": ("png",)}, "formats"),
-        (CodecEvalOptions, {"dtypes": ()}, "dtypes"),
+        (CodecEvalOptions, {"dtypes": ()}, "dtypes"), (ServerOptions, {"query_memory": 0}, "query_memory"),
+        (WeatherSettings, {"train_every": 0}, "train_every"),
     ]
 
 

@@ -16,6 +16,8 @@ import numpy as np
 from .checks import options_of
 from .errors import UsageError
 from .models import LatentModel, load_model
+from .models.options import ModelOptions
+from .models.train import TrainConfig
 from .store.switch import check_codes_made_by
 from .ops import decode as decode_op
 from .ops import duplicates as duplicates_op
@@ -125,21 +127,22 @@ class Atlas:
 
     @shows_progress
     def fit(self, sources: Sources, overwrite: bool = False, progress: Progress = True,
-            reader: ReaderOptions | None = None, **settings: Any) -> fit_op.FitReport:
+            reader: ReaderOptions | None = None, options: ModelOptions | None = None, train: TrainConfig | None = None,
+            **settings: Any) -> fit_op.FitReport:
         """Train the autoencoder on ``sources``; see :func:`latentatlas.ops.fit.fit`.
 
         ``settings`` are fields of :class:`~latentatlas.models.options.ModelOptions`
         (``code_size``, ``size``, ``channels``, ``fit``, ``value_range``,
         ``base_channels``, ``corrupt`` (e.g. ``["noise:0.1"]``: learn to undo
         it), ``bottleneck`` (``"conv"`` for restoration), ...) and :class:`~latentatlas.models.train.TrainConfig`
-        (``epochs``, ``batch_size``, ``val_fraction``, ``loss``, ``seed``, ...).
+        (``epochs``, ``batch_size``, ``val_fraction``, ``loss``, ``seed``, ...),
+        or those two whole as ``options`` and ``train`` (not both ways).
         ``reader`` says how to read the sources (variable, clip, crop,
         scale, tiles: :class:`~latentatlas.sources.ReaderOptions`); it is
         stored and :meth:`embed` reuses it.
         """
-        options, train_config = fit_op.split_settings(settings)
-        report = fit_op.fit(self.store, _as_list(sources), options, train_config, overwrite, progress,
-                            reader or ReaderOptions())
+        options, train = fit_op.fit_settings(options, train, settings)
+        report = fit_op.fit(self.store, _as_list(sources), options, train, overwrite, progress, reader or ReaderOptions())
         self._model = report.model
         return report
 
@@ -161,16 +164,18 @@ class Atlas:
 
     @shows_progress
     def build(self, sources: Sources, overwrite: bool = False, progress: Progress = True,
-              reader: ReaderOptions | None = None, **settings: Any) -> tuple[fit_op.FitReport, embed_op.EmbedReport]:
+              reader: ReaderOptions | None = None, options: ModelOptions | None = None, train: TrainConfig | None = None,
+              **settings: Any) -> tuple[fit_op.FitReport, embed_op.EmbedReport]:
         """:meth:`fit` then :meth:`embed` on the same sources.
 
         A conv bottleneck (``bottleneck="conv"``) makes no code to embed, so
         it is refused before training: use :meth:`fit` for it.
         """
-        if settings.get("bottleneck") == "conv":
+        options, train = fit_op.fit_settings(options, train, settings)
+        if options.bottleneck == "conv":
             raise UsageError("build embeds the images, but a conv-bottleneck model makes no vector code; "
                              "train it with `latentatlas fit --bottleneck conv` instead")
-        fitted = self.fit(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
+        fitted = self.fit(sources, overwrite=overwrite, progress=progress, reader=reader, options=options, train=train)
         return fitted, self.embed(sources, progress=progress)
 
     def search(self, query: str | Path | np.ndarray | None = None, *, id: int | None = None,

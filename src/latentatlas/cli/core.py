@@ -86,10 +86,11 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         json_output: JsonOption = False,
         quiet: QuietOption = False,
     ) -> None:
+        from ..ops.fit import split_settings
         from ..sources import ReaderOptions
 
         set_threads(threads)
-        settings: dict[str, Any] = dict(
+        options, train = split_settings(dict(
             code_size=code_size, size=parse_size(size), channels=channels, fit=fit,
             value_range=tuple(parse_numbers(value_range, "--value-range")) if value_range else None,
             preset=preset, family=family, base_channels=base_channels, linear_path=linear_path,
@@ -97,13 +98,14 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
             cache_images=cache_images, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed, objective=objective,
             corrupt=tuple(corrupt or ()), bottleneck=bottleneck, levels=levels, blocks=blocks, residual=residual,
-        )
+        ))
         reader = ReaderOptions(**reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride, max_pixels))
+        whole = dict(overwrite=overwrite, reader=reader, options=options, train=train)
         with writable_atlas(atlas) as opened, progress_bar(quiet or json_output) as progress:
             if embed_after:
-                fitted, embedded = opened.build(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
+                fitted, embedded = opened.build(sources, progress=progress, **whole)
             else:
-                fitted, embedded = opened.fit(sources, overwrite=overwrite, progress=progress, reader=reader, **settings), None
+                fitted, embedded = opened.fit(sources, progress=progress, **whole), None
         result = _fit_summary(fitted)
         failures = fitted.failures
         if embedded is not None:

@@ -25,7 +25,7 @@ from ..store.database import Store
 from ..store.schema import GRID_SETTING, READER_SETTING
 from ..store.switch import staging_dir, switch_model
 
-__all__ = ["FitReport", "fit", "split_settings", "read_history", "HISTORY_FILE", "LOSS_PLOT"]
+__all__ = ["FitReport", "fit", "fit_settings", "split_settings", "read_history", "HISTORY_FILE", "LOSS_PLOT"]
 
 HISTORY_FILE = "history.json"
 LOSS_PLOT = "loss.png"
@@ -217,6 +217,23 @@ def read_history(directory: Path) -> History | None:
         return History.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError, AttributeError) as error:  # JSONDecodeError and UnicodeError are ValueErrors
         raise BadInputError(f"{path}: not a training history ({first_line(error)})") from None
+
+
+def fit_settings(options: ModelOptions | None, train: TrainConfig | None,
+                 settings: dict[str, Any]) -> tuple[ModelOptions, TrainConfig]:
+    """``options`` and ``train`` as given (None: the defaults), or both made from ``settings`` by field name.
+
+    Raises
+    ------
+    UsageError
+        If both are given, or as :func:`split_settings`.
+    """
+    if options is None and train is None:
+        return split_settings(settings)
+    if settings:
+        raise UsageError(f"give options and train whole or their fields by name ({', '.join(settings)}), not both",
+                         parameter=tuple(settings))
+    return options or ModelOptions(), train or TrainConfig()
 
 
 def split_settings(settings: dict[str, Any]) -> tuple[ModelOptions, TrainConfig]:

@@ -28,6 +28,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
@@ -38,6 +39,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from ..analogues.options import AnalogueOptions
+from ..checks import at_least, options_of
 from ..atlas import Atlas
 from ..errors import BadInputError, LatentAtlasError, NotFittedError, UsageError
 from ..jsonable import dumps
@@ -62,18 +64,12 @@ _MAX_K = 1000  # neighbours one search may ask for (docs/web.md); the CLI and Py
 _MAPS_KEPT = 8  # maps kept made, the most recently asked for
 
 
-DEFAULT_QUERY_TIMEOUT_S = 10.0
-DEFAULT_MAX_UPLOAD = 20_000_000
-DEFAULT_QUERY_MEMORY = 64_000_000
-
-
-def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIMEOUT_S,
-               max_upload: int = DEFAULT_MAX_UPLOAD, query_memory: int = DEFAULT_QUERY_MEMORY) -> FastAPI:
-    """The app serving the atlas at ``atlas_path`` (opened read-only, closed when the app shuts down).
+@dataclass(frozen=True, kw_only=True)
+class ServerOptions:
+    """The limits the server holds, checked on creation.
 
     Parameters
     ----------
-    atlas_path : path
     query_timeout : float
         Seconds a request may run before it is interrupted and answered with 408.
     max_upload : int
@@ -83,6 +79,44 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         Bytes of memory the clients' SQL (``where`` predicates) may use
         together; a predicate needing more fails with an out-of-memory
         error (none spills to disk: the server writes no temporary files).
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, for a timeout or limit that is not positive.
+    """
+
+    query_timeout: float = 10.0
+    max_upload: int = 20_000_000
+    query_memory: int = 64_000_000
+
+    def __post_init__(self) -> None:
+        if not self.query_timeout > 0:
+            raise UsageError(f"query_timeout must be > 0 seconds, got {self.query_timeout:g}", parameter="query_timeout")
+        at_least(1)("max_upload", self.max_upload)
+        at_least(1)("query_memory", self.query_memory)
+
+    @classmethod
+    def in_megabytes(cls, *, query_timeout: float, max_upload: float, query_memory: float) -> "ServerOptions":
+        """The limits as ``serve``'s flags give them: sizes in MB (10^6 bytes), each above 0.
+
+        Raises
+        ------
+        UsageError
+            Naming the parameter, for a size that is not above 0 MB, or as the class checks.
+        """
+        for name, value in (("max_upload", max_upload), ("query_memory", query_memory)):
+            if not value > 0:
+                raise UsageError(f"{name} must be > 0 MB, got {value:g}", parameter=name)
+        return cls(query_timeout=query_timeout, max_upload=max(1, int(max_upload * 1e6)),
+                   query_memory=max(1, int(query_memory * 1e6)))
+
+
+def create_app(atlas_path: str | Path, options: ServerOptions | None = None, **settings: Any) -> FastAPI:
+    """The app serving the atlas at ``atlas_path`` (opened read-only, closed when the app shuts down).
+
+    ``options`` (:class:`ServerOptions`) or its fields by name: ``query_timeout``,
+    ``max_upload``, ``query_memory``.
 
     ``app.state.queries`` (:class:`~latentatlas.server.queries.Queries`)
     runs the requests; its ``stop()`` interrupts them when the server stops.
@@ -95,13 +129,10 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
     AtlasNotFoundError
         If there is no atlas there.
     UsageError
-        For a timeout or limit that is not positive.
+        For an unknown option, or as :class:`ServerOptions` checks.
     """
-    if not query_timeout > 0:
-        raise UsageError(f"query_timeout must be > 0 seconds, got {query_timeout}")
-    for name, value in (("max_upload", max_upload), ("query_memory", query_memory)):
-        if value < 1:
-            raise UsageError(f"{name} must be >= 1 byte, got {value}")
+    limits = options_of(ServerOptions, options, **settings)
+    max_upload = limits.max_upload
     atlas = Atlas.open(atlas_path, read_only=True)
     decoding_off = None
     try:
@@ -112,7 +143,7 @@ def create_app(atlas_path: str | Path, query_timeout: float = DEFAULT_QUERY_TIME
         decoding_off = f"{error}; decoding is off (SQL, search by id and the map still work)"
     # A `where` from the page is SQL: it may read the atlas's tables, not the server's files, and
     # fill neither the memory nor the disk (see latentatlas.server.queries).
-    queries = Queries(atlas, query_timeout, query_memory)
+    queries = Queries(atlas, limits.query_timeout, limits.query_memory)
 
     def as_json(data: Any) -> Response:
         return Response(dumps(data), media_type="application/json")
