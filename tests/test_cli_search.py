@@ -31,6 +31,13 @@ def test_index_then_search_uses_it_and_exact_forces_the_scan(cli, vector_atlas):
     assert removed == {"removed": True} and not (vector_atlas / "index" / "ann").exists()
 
 
+def test_a_where_that_matches_no_row_says_so_instead_of_an_empty_table(cli, vector_atlas):
+    empty = cli("search", "--atlas", vector_atlas, "--id", "17", "--where", "label = 'none'")
+    assert empty.exit_code == 0 and empty.stdout == ""
+    assert empty.stderr == "No stored row matches --where label = 'none'.\n"
+    assert _json(cli("search", "--atlas", vector_atlas, "--id", "17", "--where", "label = 'none'", "--json"))["results"] == []
+
+
 def test_batch_search_from_a_file_and_for_all_rows(cli, vector_atlas, tmp_path):
     import pyarrow.parquet as pq
 

@@ -83,8 +83,13 @@ def search(
                               colormap=colormap or REFLECTIVITY, options=options)
     if found.query.get("conversions") and not json_output:
         typer.echo(f"Note: the query was changed to fit the atlas: {'; '.join(found.query['conversions'])}.", err=True)
-    print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
-        str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
+    if found.hits or json_output:
+        print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
+            str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
+    else:  # an empty table would say nothing
+        reason = f"matches --where {where}" if where else "is left"
+        typer.echo(f"No stored row {reason}{' outside --exclude-within ' + exclude_within if exclude_within else ''}"
+                   f"{' with the analogue options' if analogue.used else ''}.", err=True)
     if found.out is not None and not json_output:
         console().print(f"Drew the query and its {len(found.hits)} results: {found.out}")
     skipped = found.query.get("skipped_without_trend_window")
