@@ -173,6 +173,24 @@ def radar_atlas(tmp_path_factory, radar_npy):
 
 
 @pytest.fixture(scope="session")
+def grib_radar_atlas(tmp_path_factory):
+    """Two days of generated radar from 2019-09-20 as GRIB2 on HRRR's Lambert grid (32x56), so a georeferenced atlas:
+    dBZ clipped to 0..60, 16 numbers per field, trained to reconstruct (read-only use)."""
+    from datetime import datetime
+
+    from latentatlas import Atlas
+    from latentatlas.datasets.radar_files import export_radar
+
+    folder, _ = export_radar(tmp_path_factory.mktemp("grib-radar"), "grib2", days=2, grid=(32, 56),
+                             start=datetime(2019, 9, 20))
+    path = tmp_path_factory.mktemp("atlases") / "grib.atlas"
+    with Atlas.open(path) as atlas:
+        atlas.build(folder, reader=ReaderOptions(clip=(0, 60)), code_size=16, epochs=3, batch_size=16,
+                    base_channels=8, seed=0, objective="reconstruct", progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
 def shapes_dir(tmp_path_factory) -> Path:
     """Generated shapes (32x32 RGB): 240 to train on in ``train/``, 24 others (another seed) in ``test/``."""
     from latentatlas.datasets.samples import export_sample

@@ -23,6 +23,8 @@ def test_the_fair_crps_is_its_definition_and_one_member_scores_the_absolute_erro
     members, truth = rng.normal(size=(7, 4, 3)), rng.normal(size=(4, 3))
     assert np.allclose(crps(members, truth, "fair"), _fair(members, truth))
     assert np.allclose(crps(members[:1], truth, "fair"), np.abs(members[0] - truth))
+    floored = np.maximum(rng.normal(size=(90, 4, 3)), 0.0)  # many members, many tied at the floor (no echo)
+    assert np.allclose(crps(floored, np.maximum(truth, 0.0), "fair"), _fair(floored, np.maximum(truth, 0.0)))
 
 
 def test_the_fair_crps_is_unbiased_for_ensembles_of_different_sizes_and_the_plain_one_is_not(rng):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from latentatlas import Atlas
-from latentatlas.errors import UsageError
+from latentatlas.errors import UsageError, UsageErrors
 from latentatlas.store import ImageRow, Store
 
 START = datetime(2023, 1, 1)
@@ -139,6 +139,10 @@ def test_the_cli_takes_the_analogue_options_and_names_its_flags(cli, error_line,
     assert [r["id"] for r in data["results"]] == expected
     line = error_line(cli("search", "--atlas", path, "--id", 3, "--season-window", "soon"), 2)
     assert "--season-window must be a duration" in line
+    line = error_line(cli("search", "--atlas", path, "--id", 3, "--season-window", "soon", "--min-separation", "0h",
+                          "--trend", "9" * 30 + "d"), 2)  # every bad option named, each by its flag
+    assert ("--season-window must be a duration" in line and "; --min-separation must be positive" in line
+            and "; --trend must be at most 999999999 days" in line)
     line = error_line(cli("search", "--atlas", path, "--vector", ",".join(["0"] * 6), "--trend", "3h"), 2)
     assert "--trend needs a stored row" in line
 
@@ -193,6 +197,10 @@ def test_the_options_travel_as_one_dataclass_with_one_flag_per_field_on_every_an
     assert AnalogueOptions.given(options) is options and AnalogueOptions.given(trend="3h").trend == timedelta(hours=3)
     with pytest.raises(UsageError, match="unknown analogue option.*season"):
         AnalogueOptions.of(season="45d")
+    with pytest.raises(UsageErrors) as several:
+        AnalogueOptions.of(season_window="2x", trend="3h", region="1,2")
+    assert [problem.parameter for problem in several.value.problems] == ["season_window", "region"]
+    assert several.value.parameter == ("season_window", "region")
     with pytest.raises(UsageError, match="not both"):
         AnalogueOptions.given(options, trend="3h")
     for command in (["search"], ["forecast"], ["evaluate", "analogues"]):

@@ -84,14 +84,14 @@ def test_an_index_serves_only_its_metric_family(data):
 
 
 @pytest.mark.parametrize("settings, message", [
-    (AnnSettings(kind="lsh"), "kind must be one of hnsw, ivfpq"),
-    (AnnSettings(metric="hamming"), "metric must be one of"),
-    (AnnSettings(ef_search=0), "ef_search must be >= 1"),
-    (AnnSettings(kind="ivfpq", pq_m=5), "pq_m must divide the code size 16"),
+    ({"kind": "lsh"}, "kind must be one of hnsw, ivfpq"),
+    ({"metric": "hamming"}, "metric must be one of"),
+    ({"ef_search": 0}, "ef_search must be >= 1"),
+    ({"kind": "ivfpq", "pq_m": 5}, "pq_m must divide the code size 16"),
 ])
 def test_bad_settings(data, settings, message):
     with pytest.raises(UsageError, match=message):
-        AnnIndex.build(data[0], np.arange(len(data[0])), settings)
+        AnnIndex.build(data[0], np.arange(len(data[0])), AnnSettings(**settings))
 
 
 def test_ivfpq_needs_enough_rows(data):

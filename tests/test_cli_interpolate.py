@@ -26,7 +26,7 @@ def test_interpolate_ids_and_images(cli, digits_atlas, digits_dir, tmp_path):
     assert text.exit_code == 0 and "spherical path" in text.stdout
     for args, message in [([a], "give two image files or --ids A B (got 1 image(s))"),
                           ([a, b, "--ids", "1", "2"], "give either --ids A B or two image files, not both"),
-                          (["--ids", "1", "2", "--steps", "1"], "steps must be >= 2")]:
+                          (["--ids", "1", "2", "--steps", "1"], "--steps must be >= 2")]:
         result = cli("interpolate", "--atlas", digits_atlas, "--out", tmp_path / "x.png", *args)
         assert result.exit_code == 2 and result.stderr.startswith(f"Error: {message}") and result.stderr.count("\n") == 1
 

@@ -71,6 +71,6 @@ def test_help_is_one_line_per_option_at_80_columns_and_boxed_where_wide(cli, mon
     monkeypatch.setenv("COLUMNS", "80")
     narrow = cli("search", "--help")
     assert narrow.exit_code == 0 and max(len(line) for line in narrow.stdout.splitlines()) <= 80
-    assert "  --where <str>            SQL predicate on images, applied before ranking.\n" in narrow.stdout
+    assert "  --where <str>            SQL predicate on images: only the rows it matches.\n" in narrow.stdout
     monkeypatch.setenv("COLUMNS", "140")
     assert "╭─ Options" in cli("search", "--help").stdout

@@ -59,7 +59,7 @@ def test_lda_refuses_rows_without_labels(cli, atlas_copy, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--method", "mds"], "method must be one of pca, tsne, umap, lda"),
     (["--dims", "4"], "dims must be 2 or 3, got 4"),
-    (["--color-by", "colour"], "color-by must be one of label, cluster:RUN, time, none"),
+    (["--color-by", "colour"], "--color-by must be one of label, cluster:RUN, time, none"),
     (["--color-by", "cluster:nope"], "no cluster run named 'nope'"),
     (["--color-by", "time"], "--color-by time: the rows of"),
     (["--thumbnails", "--dims", "3"], "thumbnails are drawn on 2-D pictures only"),

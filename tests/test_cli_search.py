@@ -31,6 +31,13 @@ def test_index_then_search_uses_it_and_exact_forces_the_scan(cli, vector_atlas):
     assert removed == {"removed": True} and not (vector_atlas / "index" / "ann").exists()
 
 
+def test_a_where_that_matches_no_row_says_so_instead_of_an_empty_table(cli, vector_atlas):
+    empty = cli("search", "--atlas", vector_atlas, "--id", "17", "--where", "label = 'none'")
+    assert empty.exit_code == 0 and empty.stdout == ""
+    assert empty.stderr == "No stored row matches --where label = 'none'.\n"
+    assert _json(cli("search", "--atlas", vector_atlas, "--id", "17", "--where", "label = 'none'", "--json"))["results"] == []
+
+
 def test_batch_search_from_a_file_and_for_all_rows(cli, vector_atlas, tmp_path):
     import pyarrow.parquet as pq
 
@@ -190,7 +197,7 @@ def test_orb_search_says_no_match_for_an_unrelated_photograph(cli, atlas_copy, t
     lowered = _json(cli("features", "search", query, "--atlas", atlas_copy, "--min-inliers", "1", "--json"))
     assert lowered["match"] is (found["best"] is not None)
     bad = cli("features", "search", query, "--atlas", atlas_copy, "--min-inliers", "0")
-    assert bad.exit_code == 2 and "min_inliers must be >= 1, got 0" in bad.stderr
+    assert bad.exit_code == 2 and "--min-inliers must be >= 1, got 0" in bad.stderr
 
 
 def test_orb_search_finds_a_30_degree_rotated_96_pixel_copy_of_a_small_image(cli, tmp_path):

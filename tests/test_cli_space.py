@@ -42,7 +42,7 @@ def test_two_classes_give_one_lda_dimension(cli, digits_atlas):
 @pytest.mark.parametrize("args, message", [
     (["--label-column", "nosuch"], "--label-column 'nosuch' is not usable"),
     (["--where", "label = '3'"], "at least 2 classes, found 1"),
-    (["--test-fraction", "1.5"], "test fraction must be between 0 and 1"),
+    (["--test-fraction", "1.5"], "--test-fraction must be between 0 and 1"),
     (["--knn", "0"], "knn must be >= 1"),
 ])
 def test_usage_errors_are_one_line(cli, digits_atlas, args, message):
@@ -61,5 +61,5 @@ def test_python_api(atlas_copy, tmp_path):
         assert projected.coords.shape == (300, 3) and projected.coordinates.suffix == ".parquet"
         scores = atlas.evaluate_space(where="label IN ('4', '7', '9')", knn=3)
         assert [r["representation"] for r in scores.to_dict()["rows"]][-1] == "codes_lda"
-        with pytest.raises(ValueError, match="unknown setting.*clusters"):
+        with pytest.raises(ValueError, match="unknown option.*clusters"):
             atlas.cluster(k=3, clusters=4)

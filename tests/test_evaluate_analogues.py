@@ -28,7 +28,7 @@ def test_the_empirical_crps_equals_the_float64_brute_force_reference(rng):
 
 def test_a_perfect_ensemble_scores_zero_and_a_reference_has_no_skill_against_itself(rng):
     truth = rng.normal(size=(5, 6))
-    assert np.abs(crps(np.repeat(truth[None], 4, 0), truth)).max() == 0.0
+    assert np.abs(crps(np.repeat(truth[None], 4, 0), truth)).max() < 1e-12  # the sorted form rounds
     score = float(crps(rng.normal(size=(8, 5, 6)), truth).mean())
     assert skill(score, score) == 0.0 and skill(score, None) is None
 
@@ -178,3 +178,25 @@ def test_fields_are_scored_by_fss_and_categorical_scores_and_a_perfect_field_sco
                  "1h", "-k", 3, "--scales", "1,3,9", "--quiet")
     assert result.exit_code == 0, result.output
     assert "FSS" in result.stdout and "persistence" in result.stdout
+
+
+def test_fss_scales_are_given_in_km_on_a_georeferenced_grid(cli, grib_radar_atlas, radar_atlas):
+    from latentatlas.ops.rows import atlas_geometry
+    from latentatlas.store import Store
+
+    args = ("--test", "2019-09-21 18:00/2019-09-22", "--lead", "1h", "-k", 3, "--scales", "1,3")
+    from latentatlas.analogues.verify import summary_tables
+
+    result = cli("evaluate", "analogues", "--atlas", grib_radar_atlas, *args, "--json", "--quiet")
+    data = json.loads(result.stdout)
+    settings = data["settings"]
+    store = Store(grib_radar_atlas, read_only=True)
+    spacing = atlas_geometry(store).spacing_km()  # HRRR's grid at 32x56 points: about 98 km
+    store.close()
+    assert 90 < settings["grid_km"] < 105 and settings["grid_km"] == pytest.approx(spacing, abs=0.01)
+    assert settings["scales_km"] == {"1": round(spacing, 1), "3": round(3 * spacing, 1)}
+    columns = summary_tables(data)[2][0]  # the table of field scores, as the command prints it
+    assert f"FSS > 20 @3 ({round(3 * spacing, 1):g} km)" in columns and f"FSS > 35 @1 ({round(spacing, 1):g} km)" in columns
+    plain = json.loads(cli("evaluate", "analogues", "--atlas", radar_atlas, "--test", "2019-01-02 18:00/2019-01-03",
+                           "--lead", "1h", "-k", 3, "--scales", "1,3", "--json", "--quiet").stdout)["settings"]
+    assert "scales_km" not in plain  # a grid from a .npy stack is not georeferenced

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import io
 import json
@@ -57,11 +58,13 @@ def test_export_refuses_an_unknown_format_and_explore_names_its_extra(cli, digit
     assert "explore needs Embedding Atlas, an optional extra: pip install 'latentatlas[explore]'" in line
 
 
-def _devtools(url: str, expression: str, profile) -> object:
-    """Open ``url`` in headless Chromium, with every other address unreachable, and return ``expression``'s value there.
+def _devtools(url: str, expression: str, profile, flags: tuple[str, ...] = ()) -> tuple[object, bytes | None]:
+    """Open ``url`` in headless Chromium, with every other address unreachable; ``expression``'s value there, and a picture.
 
-    Chromium speaks its DevTools protocol over a pipe (fds 3 and 4 of the
-    child, messages ended by NUL), so no WebSocket client is needed.
+    The picture is a PNG of the rectangle ``{"x", "y", "width", "height"}``
+    the value holds under ``"clip"`` (None without one). Chromium speaks
+    its DevTools protocol over a pipe (fds 3 and 4 of the child, messages
+    ended by NUL), so no WebSocket client is needed.
     """
     to_chromium, to_us = os.pipe(), os.pipe()
 
@@ -72,7 +75,7 @@ def _devtools(url: str, expression: str, profile) -> object:
 
     browser = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--no-first-run", "--disable-background-networking",
                                 f"--user-data-dir={profile}", "--window-size=1400,1000", "--remote-debugging-pipe",
-                                "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=127.0.0.1"],  # offline but for the page
+                                "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=127.0.0.1", *flags],  # offline but for the page
                                preexec_fn=pipes, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(to_chromium[0])
     os.close(to_us[1])
@@ -101,13 +104,20 @@ def _devtools(url: str, expression: str, profile) -> object:
         session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for _ in range(60):
             try:  # the page may still be replacing its first, blank document
-                return call("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
-                                                 "returnByValue": True}, session)["result"]["value"]
+                value = call("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
+                                                  "returnByValue": True}, session)["result"]["value"]
+                break
             except RuntimeError as error:
-                if "context" not in str(error):
+                if "context" not in str(error) and "navigated" not in str(error):
                     raise
                 time.sleep(0.5)
-        raise AssertionError(f"{url} never had a document to evaluate in")
+        else:
+            raise AssertionError(f"{url} never had a document to evaluate in")
+        clip = value.get("clip") if isinstance(value, dict) else None
+        if not clip:
+            return value, None
+        shot = call("Page.captureScreenshot", {"format": "png", "clip": {**clip, "scale": 1}}, session)
+        return value, base64.b64decode(shot["data"])
     finally:
         browser.kill()
         browser.wait()
@@ -115,25 +125,43 @@ def _devtools(url: str, expression: str, profile) -> object:
         os.close(to_us[0])
 
 
-# What Embedding Atlas shows once its DuckDB-WASM has loaded the file: the point count and the table's thumbnails.
+# What Embedding Atlas shows once its DuckDB-WASM has loaded the file: the point count and the table's thumbnails;
+# whether WebGPU offers what its scatter needs (an adapter with shader-f16), and where the scatter's canvas is.
 SHOWN = """new Promise((resolve) => {
   const start = Date.now();
-  const look = () => {
+  const look = async () => {
     const thumbnails = [...document.querySelectorAll("img")].filter(
       (img) => img.src.startsWith("data:image/png") && img.complete && img.naturalWidth > 0).length;
     if (thumbnails >= 10 || Date.now() - start > 90000) {
-      resolve({thumbnails, text: document.body.innerText.slice(0, 400), seconds: (Date.now() - start) / 1000});
+      const adapter = navigator.gpu ? await navigator.gpu.requestAdapter() : null;
+      const f16 = adapter !== null && adapter.features.has("shader-f16");
+      if (f16) await new Promise((done) => setTimeout(done, 3000));  // the scatter's first frames
+      const canvases = [...document.querySelectorAll("canvas")].map((c) => c.getBoundingClientRect())
+        .filter((r) => r.width >= 100 && r.height >= 100).sort((a, b) => b.width * b.height - a.width * a.height);
+      const clip = f16 && canvases.length
+        ? {x: canvases[0].x, y: canvases[0].y, width: canvases[0].width, height: canvases[0].height} : null;
+      resolve({thumbnails, text: document.body.innerText.slice(0, 2000), seconds: (Date.now() - start) / 1000,
+               adapter: adapter === null ? null : {f16, architecture: adapter.info ? adapter.info.architecture : ""},
+               clip});
     } else setTimeout(look, 250);
   };
   look();
 })"""
+# Chromium's software WebGPU (SwiftShader) in headless mode; see docs/web.md for what it lacks.
+SOFTWARE_WEBGPU = ("--enable-unsafe-webgpu",)
 
 
-@pytest.mark.skipif(not IN_CI and (CHROMIUM is None or importlib.util.find_spec("embedding_atlas") is None),
-                    reason="needs chromium and the explore extra")
-def test_explore_shows_every_point_with_its_thumbnail_offline(served, tmp_path):
+@pytest.fixture(scope="module")
+def explored(digits_atlas, tmp_path_factory):
+    """``latentatlas explore`` on a copy of the digits atlas (with a cluster run), as Chromium shows it."""
+    if not IN_CI and (CHROMIUM is None or importlib.util.find_spec("embedding_atlas") is None):
+        pytest.skip("needs chromium and the explore extra")
     assert CHROMIUM is not None and importlib.util.find_spec("embedding_atlas") is not None, \
         "CI=true but chromium or the explore extra is missing"
+    folder = tmp_path_factory.mktemp("explore")
+    served = Path(shutil.copytree(digits_atlas, folder / "digits.atlas"))
+    with Atlas.open(served) as atlas:
+        atlas.cluster(3, name="k3", restarts=1, progress=False)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -147,8 +175,25 @@ def test_explore_shows_every_point_with_its_thumbnail_offline(served, tmp_path):
                     break
             assert explorer.poll() is None, explorer.stdout.read().decode()
             time.sleep(0.5)
-        shown = _devtools(f"http://127.0.0.1:{port}/", SHOWN, tmp_path / "profile")
+        return _devtools(f"http://127.0.0.1:{port}/", SHOWN, folder / "profile", SOFTWARE_WEBGPU)
     finally:
         os.killpg(explorer.pid, signal.SIGINT)
         explorer.wait(timeout=30)
+
+
+def test_explore_shows_every_point_with_its_thumbnail_offline(explored):
+    shown, _ = explored
     assert "300 / 300 points" in shown["text"] and shown["thumbnails"] >= 10, shown
+
+
+def test_explore_draws_the_scatter_where_webgpu_has_what_it_needs(explored):
+    shown, picture = explored
+    if shown["adapter"] is None or not shown["adapter"]["f16"]:
+        assert "WebGPU is unavailable" in shown["text"], shown  # the table and filters work without it
+        pytest.skip(f"this Chromium's WebGPU adapter ({shown['adapter']}) lacks shader-f16, "
+                    "which Embedding Atlas's scatter needs (docs/web.md)")
+    assert picture is not None, shown
+    pixels = np.asarray(Image.open(io.BytesIO(picture)).convert("RGB")).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    drawn = 1 - counts.max() / len(pixels)  # the share of the canvas that is not its background
+    assert len(colours) >= 10 and drawn > 0.002, (len(colours), drawn)

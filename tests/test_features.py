@@ -43,9 +43,10 @@ def test_small_low_contrast_images_get_keypoints():
 
 
 @pytest.mark.parametrize("settings, message", [
-    (OrbSettings(min_inliers=0), "min_inliers must be >= 1, got 0"),
-    (OrbSettings(fast_threshold=0), "fast_threshold must be in 1..100, got 0"),
+    ({"min_inliers": 0}, "min_inliers must be >= 1, got 0"),
+    ({"fast_threshold": 0}, "fast_threshold must be in 1..100, got 0"),
 ])
 def test_bad_settings_are_named(settings, message):
-    with pytest.raises(UsageError, match=message):
-        settings.check()
+    with pytest.raises(UsageError, match=message) as caught:
+        OrbSettings(**settings)
+    assert caught.value.parameter == next(iter(settings))

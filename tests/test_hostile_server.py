@@ -11,7 +11,6 @@ import hashlib
 import io
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -101,15 +100,11 @@ def one_line_error(response, status: int) -> str:
     return error
 
 
-def search_times(client, ids) -> list[float]:
-    """Seconds each search by id took."""
-    times = []
+def search_ids(client, ids) -> None:
+    """Search by each id, every one answering 200."""
     for i in ids:
-        start = time.perf_counter()
         response = client.get("/api/search", params={"id": i, "k": 5})
-        times.append(time.perf_counter() - start)
         assert response.status_code == 200, response.text
-    return times
 
 
 def peak_rss(process: subprocess.Popen) -> int:
@@ -119,33 +114,45 @@ def peak_rss(process: subprocess.Popen) -> int:
 
 
 @pytest.mark.parametrize("attackers", [1, 4])
-def test_endless_wheres_are_cut_off_without_delaying_another_client(server, attackers):
-    _, url = server
-    with httpx.Client(base_url=url, timeout=30) as client:
-        search_times(client, range(5))  # warm: codes loaded, connections open
-        alone = statistics.median(search_times(client, range(20)))
+def test_endless_wheres_are_cut_off_without_delaying_another_client(atlas, attackers):
+    """Another client's searches all answer while the endless wheres still hold the server (counted, not timed).
+
+    The wheres run until a 5 s timeout cuts them off: a server that made the searches wait behind them would
+    answer none before the first cut.
+    """
+    with serving(atlas, "--query-timeout", "5") as (_, url), httpx.Client(base_url=url, timeout=30) as client:
+        search_ids(client, range(5))  # warm: codes loaded, connections open
         answers = []
 
         def hostile() -> None:
             with httpx.Client(base_url=url, timeout=30) as attacker:
-                for _ in range(3):
-                    answers.append(attacker.get("/api/search", params={"id": 1, "where": ENDLESS}))
+                answers.append(attacker.get("/api/search", params={"id": 1, "where": ENDLESS}))
 
         threads = [threading.Thread(target=hostile) for _ in range(attackers)]
         for thread in threads:
             thread.start()
-        time.sleep(0.2)
-        beside = statistics.median(search_times(client, range(20, 40)))
+        time.sleep(0.3)
+        search_ids(client, range(20, 40))
+        cut_before = len(answers)
         for thread in threads:
             thread.join(timeout=60)
-    assert len(answers) == 3 * attackers
+    assert cut_before == 0, "the searches waited until an endless where had been cut off"
+    assert len(answers) == attackers
     for response in answers:
-        assert "query timeout of 1 s (--query-timeout)" in one_line_error(response, 408)
-    assert beside < 5 * alone, f"searches took {beside * 1e3:.1f} ms beside the endless wheres, {alone * 1e3:.1f} alone"
+        assert "query timeout of 5 s (--query-timeout)" in one_line_error(response, 408)
 
 
-def test_a_cross_join_fails_alone_with_its_memory_bounded(server):
-    process, url = server
+@pytest.fixture(scope="module")
+def patient_server(atlas) -> Iterator[tuple[subprocess.Popen, str]]:
+    """The server with a 60 s query timeout: its cases are cut off by memory, never by the clock, even on a busy machine."""
+    with serving(atlas, "--query-timeout", "60", "--query-memory", "64") as running:
+        yield running
+
+
+def test_a_cross_join_fails_alone_with_its_memory_bounded(patient_server):
+    process, url = patient_server
+    with httpx.Client(base_url=url, timeout=30) as client:
+        search_ids(client, range(5))  # warm: the model and codes loaded before the memory is counted
     before = peak_rss(process)
     answers = []
 
@@ -157,7 +164,7 @@ def test_a_cross_join_fails_alone_with_its_memory_bounded(server):
     attacker = threading.Thread(target=hostile)
     attacker.start()
     with httpx.Client(base_url=url, timeout=30) as client:
-        search_times(client, range(40))  # every search answers 200 while the predicates exhaust their memory
+        search_ids(client, range(40))  # every search answers 200 while the predicates exhaust their memory
     attacker.join(timeout=60)
     assert len(answers) == 10
     for response in answers:
@@ -193,7 +200,7 @@ def test_sigterm_stops_the_server_while_a_query_runs(atlas):
         time.sleep(0.5)
         assert process.poll() is None and not answers  # the query is running
         process.terminate()
-        process.wait(timeout=2)
+        process.wait(timeout=20)  # well before the query's 60 s: the server did not wait for it
         attacker.join(timeout=10)
     assert "shutting down" in one_line_error(answers[0], 503)
 

@@ -87,6 +87,15 @@ def test_a_latlon_grid_is_read_from_netcdf_and_follows_crop_and_tiles(latlon_net
     assert GridGeometry.from_dict(cropped.to_dict()) == cropped
 
 
+def test_the_grid_spacing_in_km_comes_from_the_grid():
+    conus = _conus()  # HRRR's 3 km grid at 1/32 of its points a side: about 97 km
+    assert conus.spacing_km() == pytest.approx(np.sqrt(conus.lambert.dx * conus.lambert.dy) / 1000, rel=1e-3)
+    degree = GridGeometry((10, 10), (0.0, 10.0, -5.0, 5.0))  # one degree at the equator
+    assert degree.spacing_km() == pytest.approx(111.2, abs=0.1)
+    north = GridGeometry((10, 10), (0.0, 10.0, 55.0, 65.0))  # longitudes shrink by cos(60 degrees)
+    assert north.spacing_km() == pytest.approx(111.2 * np.sqrt(0.5), abs=0.1)
+
+
 def test_the_reflectivity_scale_ends_at_the_clip_range():
     cmap, span = field_colours(REFLECTIVITY, (0.0, 60.0))
     assert span == (0.0, 60.0)

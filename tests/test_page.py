@@ -12,6 +12,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
@@ -50,12 +51,13 @@ frame.addEventListener("load", () => {
 
 
 @contextmanager
-def browser(atlas, tmp_path):
-    """``dom(path)``: the page at ``path`` of a server on ``atlas``, as headless Chromium leaves it."""
+def browser(atlas, tmp_path, **limits):
+    """``dom(path)``: the page at ``path`` of a server on ``atlas`` (``limits`` of :func:`create_app`), as headless
+    Chromium leaves it."""
     assert CHROMIUM is not None, "CI=true but no chromium on PATH (.ci/run installs Debian's chromium as root)"
     import uvicorn
 
-    app = create_app(atlas)
+    app = create_app(atlas, **limits)
     app.add_api_route("/probe", lambda: HTMLResponse(CLICK_PROBE), include_in_schema=False)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -129,3 +131,37 @@ def test_a_click_on_the_map_scrolls_to_the_marked_results_and_updates_the_addres
     assert found["after"] < found["before"] and abs(found["heading"]) <= 1  # the results' heading at the top
     assert found["address"] == "?k=3&id=42" and found["query"] == "query: #42"
     assert found["highlighted"] and found["chosen"]
+
+
+def test_the_forecast_view_draws_its_maps_and_the_search_takes_the_analogue_options(grib_radar_atlas, tmp_path):
+    with browser(grib_radar_atlas, tmp_path, query_timeout=120) as dom:  # a machine shared by the tests: be patient
+        page = dom("/?id=30&k=4&min_separation=3h&forecast=2019-09-21%2006:00&lead=1h,3h&members=5")
+        bad = dom("/?id=30&season_window=2x&region=1,2&forecast=2019-09-21%2006:00&lead=48h&color_by=time")
+    # the search with its analogue options: four hits at least 3 h apart, their times in UTC
+    hits = re.findall(r'class="card hit" data-id="\d+"><img src="/api/images/\d+\.png"[^>]*><div>[^<]*</div>'
+                      r'<div class="faint">(\d{4}-\d\d-\d\d \d\d:\d\d) UTC</div>', page)
+    times = sorted(np.datetime64(time.replace(" ", "T")) for time in hits)
+    assert len(times) == 4 and min(np.diff(times)) >= np.timedelta64(3, "h")
+    # the forecast view: its table per lead, the maps drawn (the picture decoded), the analogues as cards
+    maps = re.search(r'<img id="forecast-maps"[^>]*>', page)[0]
+    assert 'class="field-error"' not in page and 'class="form-error"' not in page, page
+    assert 'src="data:image/png;base64,' in maps and "hidden" not in maps
+    assert int(re.search(r'data-width="(\d+)"', maps)[1]) > 1000
+    assert "CRPS extrapolation" in page and "blend weight" in page and page.count("<td>+") == 2
+    assert "From 2019-09-21 06:00 UTC (row #30): 5 analogues as members, beside extrapolation, and their blend." in page
+    assert page.count('<div>analogue ') == 5 and '<div>analogue 1: #' in page
+    assert '<p id="error" role="alert"></p>' in page and 'class="field-error"' not in page
+    # each bad parameter beside its own field, once though the search and the forecast both use the options;
+    # the map still drawn
+    assert _beside(bad, "season_window").startswith("season_window must be a duration")
+    assert _beside(bad, "region").startswith("region must be LAT0,LAT1,LON0,LON1")
+    assert _beside(bad, "lead") == "lead: at most 6 leads up to 24h on this server, got '48h'"
+    assert bad.count("season_window must be") == 1 and bad.count('class="field-error"') == 3
+    assert 'class="card hit"' not in bad and 'id="forecast-maps" alt="forecast maps" hidden' in bad
+    assert bad.count('class="point"') == 48 and "UTC" in bad.split('id="map-key"')[1]
+
+
+def test_an_atlas_of_images_has_no_forecast_view(served, tmp_path):
+    with browser(served, tmp_path) as dom:
+        page = dom("/")
+    assert '<section id="forecast" hidden="">' in page and '<form id="analogue-form" class="options" hidden="">' in page

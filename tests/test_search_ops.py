@@ -118,7 +118,7 @@ def test_float16_codes_give_the_same_neighbours_here(vector_atlas):
         full = atlas.search(id=42, k=5)
         assert _ids(half) == _ids(full) and half.hits[0].distance == 0.0
         np.testing.assert_allclose([h.distance for h in half.hits], [h.distance for h in full.hits], rtol=2e-3)
-        with pytest.raises(UsageError, match="dtype must be float32 or float16"):
+        with pytest.raises(UsageError, match="dtype must be one of float32, float16"):
             atlas.search(id=42, dtype="float64")
 
 

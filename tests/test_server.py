@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -133,3 +134,144 @@ def test_a_stored_file_changed_since_is_named(client):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(uri)
     response = client.get("/api/images/5.png")
     assert response.status_code == 422 and "changed since it was embedded" in response.json()["error"]
+
+
+FORECAST = {"time": "2019-09-21 06:00", "lead": "1h,3h", "k": 5}
+
+
+@pytest.fixture
+def radar_client(grib_radar_atlas):
+    # a patient timeout: the first forecast of a process imports pySTEPS and compiles scoringrules' kernels, which on
+    # the shared cores of a test run can take longer than the default 10 s
+    with TestClient(create_app(grib_radar_atlas, query_timeout=120)) as client:
+        yield client
+
+
+def test_the_forecast_view_is_json_with_its_maps_made_once_for_the_png_too(radar_client, monkeypatch):
+    made = []
+    original = Atlas.forecast
+    monkeypatch.setattr(Atlas, "forecast", lambda self, *a, **kw: made.append(kw) or original(self, *a, **kw))
+    data = radar_client.get("/api/forecast", params=FORECAST).json()
+    assert data["time"] == "2019-09-21T06:00:00" and len(data["analogues"]) == 5
+    assert [lead["lead"] for lead in data["leads"]] == ["1h", "3h"]
+    for lead in data["leads"]:  # the members' mean, spread and exceedance, the reference and the blend, with the truth
+        assert {"mean", "spread", "exceedance", "references", "blend", "truth"} <= set(lead)
+        assert lead["references"]["extrapolation"]["crps"] >= 0 and 0 <= lead["blend"]["weight"] <= 1
+        assert set(lead["exceedance"]) == {"20", "35"}
+    assert data["picture"].startswith("data:image/png;base64,")
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["picture"].split(",", 1)[1]))))
+    assert picture.shape[1] > 1000 and picture.shape[0] > 300  # per lead: truth, mean, extrapolation, blend, spread, P
+    png = _png(radar_client.get("/api/forecast.png", params=FORECAST))
+    assert png.shape == picture.shape and len(made) == 1  # the picture of the same request is not forecast again
+    by_id = radar_client.get("/api/forecast", params={"id": data["query_id"], "lead": "1h,3h", "k": 5}).json()
+    assert by_id["time"] == data["time"] and by_id["leads"][0]["mean"] == data["leads"][0]["mean"]
+    none = radar_client.get("/api/forecast", params={**FORECAST, "reference": "", "blend": False}).json()
+    assert "references" not in none["leads"][0] and "blend" not in none["leads"][0]
+
+
+def test_the_analogue_options_reach_the_search(radar_client):
+    separated = radar_client.get("/api/search", params={"id": 30, "k": 4, "min_separation": "3h"}).json()
+    times = sorted(np.datetime64(hit["time"]) for hit in separated["results"])
+    assert len(times) == 4 and min(np.diff(times)) >= np.timedelta64(3, "h")
+    assert separated["query"]["min_separation"] == "3:00:00"
+
+
+def test_each_bad_analogue_option_gets_its_own_error(radar_client):
+    for url in ("/api/search", "/api/forecast"):
+        response = radar_client.get(url, params={"id": 30, "season_window": "2x", "region": "1,2", "trend": "3h"})
+        assert response.status_code == 400
+        data = response.json()
+        assert data["parameters"] == ["season_window", "region"]
+        assert [e["parameters"] for e in data["errors"]] == [["season_window"], ["region"]]
+        assert data["errors"][0]["error"].startswith("season_window must be a duration")
+        assert data["errors"][1]["error"].startswith("region must be LAT0,LAT1,LON0,LON1")
+    every = radar_client.get("/api/forecast", params={"k": 99, "lead": "99h", "threshold": "x", "reference": "y",
+                                                      "trend": "0h"}).json()  # each bad parameter named once
+    assert [e["parameters"] for e in every["errors"]] == [["time", "id"], ["k"], ["lead"], ["threshold"], ["reference"],
+                                                         ["trend"]]
+
+
+@pytest.mark.parametrize("params, message, names", [
+    ({"time": "2019-12-25 06:00"}, "no row at 2019-12-25 06:00", []),
+    ({"id": 9999}, "unknown id 9999", ["id"]),
+    ({"id": 2 ** 70}, "unknown id 1180591620717411303424: row ids are whole numbers", ["id"]),
+    ({}, "give the hour to forecast from: a time or a row id", ["time", "id"]),
+    ({"time": "2019-09-21 06:00", "id": 30}, "give the hour to forecast from", ["time", "id"]),
+    ({**FORECAST, "k": 31}, "k must be from 1 to 30 members on this server, got 31", ["k"]),
+    ({**FORECAST, "lead": "1h,2h,3h,4h,5h,6h,7h"}, "lead: at most 6 leads up to 24h", ["lead"]),
+    ({**FORECAST, "lead": "48h"}, "lead: at most 6 leads up to 24h on this server, got '48h'", ["lead"]),
+    ({**FORECAST, "lead": "1e400h"}, "lead must be a duration such as 1d", ["lead"]),
+    ({**FORECAST, "lead": "9" * 40 + "h"}, "lead must be at most 999999999 days", ["lead"]),
+    ({**FORECAST, "threshold": "nan"}, "threshold must be 1 to 4 finite numbers", ["threshold"]),
+    ({**FORECAST, "threshold": "1,2,3,4,5"}, "threshold must be 1 to 4 finite numbers", ["threshold"]),
+    ({**FORECAST, "reference": "magic"}, "reference must be some of extrapolation, steps, got 'magic'", ["reference"]),
+    ({**FORECAST, "season_window": "9" * 400 + "d"}, "season_window must be at most 999999999 days", ["season_window"]),
+    ({**FORECAST, "k": "many"}, "k: Input should be a valid integer", ["k"]),
+    ({**FORECAST, "blend": "perhaps"}, "blend: Input should be a valid boolean", ["blend"]),
+    ({"time": "2019-09-20 00:00", "lead": "1h"}, "reference needs the 3 fields up to 2019-09-20 00:00", ["reference"]),
+])
+def test_forecast_errors_are_one_line_naming_their_parameter(radar_client, params, message, names):
+    response = radar_client.get("/api/forecast", params=params)
+    assert response.status_code == 400
+    data = response.json()
+    assert message in data["error"] and "\n" not in data["error"] and data["parameters"] == names
+
+
+def test_a_forecast_on_an_atlas_of_images_is_refused_in_one_line(client):
+    response = client.get("/api/forecast", params={"id": 3})
+    assert response.status_code == 400
+    assert response.json()["error"] == ("a forecast needs an atlas of fields with times (radar, GRIB2, NetCDF); "
+                                        "this atlas holds images, not fields")
+
+
+def test_fields_of_a_georeferenced_atlas_are_small_maps_in_dbz_colours(radar_client):
+    from latentatlas.pictures.grids import field_colours
+
+    stored, decoded = _png(radar_client.get("/api/images/30.png")), _png(radar_client.get("/api/decoded/30.png"))
+    assert stored.shape[1] == 240 and stored.shape == decoded.shape  # not the 32x56 grid: a map
+    outline = np.all(stored == [0x22, 0x22, 0x22], axis=-1)  # coastlines and borders
+    assert outline.sum() > 100
+    cmap, span = field_colours("reflectivity", (0, 60))
+    echo = np.round(np.asarray(cmap(0.5)[:3]) * 255)  # 30 dBZ
+    assert np.all(np.abs(stored.astype(int) - echo.astype(int)) <= 1, axis=-1).any()
+
+
+def test_forecasts_run_on_their_own_few_threads_and_hold_up_no_other_request(grib_radar_atlas, monkeypatch):
+    import os
+    import threading
+    import time
+
+    from latentatlas.errors import UsageError
+
+    running, most, release = [0], [0], threading.Event()
+    lock = threading.Lock()
+
+    def slow(self, *args, **kwargs):  # stands for a long forecast: waits until told
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(20)
+        with lock:
+            running[0] -= 1
+        raise UsageError("stopped by the test")
+
+    monkeypatch.setattr(Atlas, "forecast", slow)
+
+    with TestClient(create_app(grib_radar_atlas, query_timeout=30)) as client:
+        answers = []
+        asking = [threading.Thread(target=lambda n=n: answers.append(client.get("/api/forecast", params={
+            **FORECAST, "lead": f"{n + 1}h"}))) for n in range(4)]
+        for thread in asking:
+            thread.start()
+        for _ in range(100):
+            if running[0]:
+                break
+            time.sleep(0.05)
+        started = time.perf_counter()
+        assert client.get("/api/info").status_code == 200 and time.perf_counter() - started < 5  # not held up
+        assert client.get("/api/search", params={"id": 30, "k": 2}).status_code == 200
+        release.set()
+        for thread in asking:
+            thread.join(60)
+    assert [a.status_code for a in answers] == [400] * 4
+    assert most[0] == min(4, max(1, (os.cpu_count() or 1) // 2))  # the others waited their turn

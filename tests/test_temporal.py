@@ -9,19 +9,20 @@ import pytest
 
 from latentatlas import Atlas
 from latentatlas.errors import UsageError
-from latentatlas.ops.evaluate.interpolation import JSON_KEYS, find_triples, parse_step
+from latentatlas.ops.evaluate.interpolation import JSON_KEYS, TemporalOptions, find_triples
 
 
 @pytest.mark.parametrize("text, seconds", [("1h", 3600), ("30min", 1800), ("15m", 900), ("1d", 86400),
                                            ("90s", 90), ("1h30m", 5400), ("1.5h", 5400), (" 2 h ", 7200)])
-def test_parse_step(text, seconds):
-    assert parse_step(text) == timedelta(seconds=seconds)
+def test_the_step_reads_durations(text, seconds):
+    assert TemporalOptions(step=text).delta == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "h", "1 hour", "1w", "0h", "-1h", "1h x"])
-def test_parse_step_refuses(text):
-    with pytest.raises(UsageError, match="step must be"):
-        parse_step(text)
+@pytest.mark.parametrize("text", ["", "h", "1 hour", "0h", "-1h", "1h x"])
+def test_the_step_refuses_what_is_no_positive_duration(text):
+    with pytest.raises(UsageError, match="step must be") as caught:
+        TemporalOptions(step=text)
+    assert caught.value.parameter == "step"
 
 
 def test_triples_with_gaps_unsorted_times_groups_and_duplicates():

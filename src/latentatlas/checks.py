@@ -12,18 +12,19 @@ import functools
 import inspect
 import numbers
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any, Callable, Iterable, TypeVar
 
 from .errors import UsageError
 
-__all__ = ["whole_number", "at_least", "one_of", "validated", "parse_duration", "MAX_SIDE", "MAX_CHANNELS"]
+__all__ = ["whole_number", "at_least", "one_of", "validated", "parse_duration", "options_of", "MAX_SIDE", "MAX_CHANNELS"]
 
 MAX_SIDE = 8192  # pixels per side of a model input: past this one image alone is gigabytes of activations
 MAX_CHANNELS = 4096
 
 F = TypeVar("F", bound=Callable[..., Any])
+O = TypeVar("O")
 
 
 def whole_number(name: str, value: Any, low: int, high: int) -> int:
@@ -113,7 +114,7 @@ def parse_duration(duration: str | timedelta | None, parameter: str) -> timedelt
     Raises
     ------
     UsageError
-        If the text is not a positive duration.
+        If the text is not a positive duration, or is longer than a timedelta holds (about 2.7 million years).
     """
     if duration is None or isinstance(duration, timedelta):
         if duration is not None and duration <= timedelta(0):
@@ -125,4 +126,34 @@ def parse_duration(duration: str | timedelta | None, parameter: str) -> timedelt
         raise UsageError(f"{parameter} must be a duration such as 1d, 6h, 1d12h or 30min, got {duration!r}",
                          parameter=parameter)
     seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
-    return parse_duration(timedelta(seconds=seconds), parameter)
+    try:
+        span = timedelta(seconds=seconds)
+    except OverflowError:
+        raise UsageError(f"{parameter} must be at most {timedelta.max.days} days, got {duration!r}",
+                         parameter=parameter) from None
+    return parse_duration(span, parameter)
+
+
+def options_of(factory: type[O], given: O | None = None, /, **values: Any) -> O:
+    """``given`` as it is, or the options dataclass ``factory`` made from ``values`` by name.
+
+    What the Python face does with a command's options: a user gives the
+    dataclass whole or its fields as keywords, never both.
+
+    Raises
+    ------
+    UsageError
+        Naming them, if a name is not a field of ``factory`` or both are given;
+        or as ``factory`` checks its values.
+    """
+    if given is not None:
+        if values:
+            raise UsageError(f"give {factory.__name__} or its fields by name ({', '.join(values)}), not both",
+                             parameter=tuple(values))
+        return given
+    known = [f.name for f in fields(factory)]  # type: ignore[arg-type]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise UsageError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                         parameter=tuple(unknown))
+    return factory(**values)

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "LatentAtlasError",
     "UsageError",
+    "UsageErrors",
     "BadInputError",
     "ModelMismatchError",
     "NotFittedError",
@@ -40,6 +41,31 @@ class UsageError(LatentAtlasError, ValueError):
     """
 
     exit_code = 2
+
+
+class UsageErrors(UsageError):
+    """Several parameters are bad at once: ``problems`` holds each one's own error, the message all of them.
+
+    Raise it with :meth:`raise_any`, which raises a single problem as itself.
+    """
+
+    def __init__(self, problems: "list[UsageError] | tuple[UsageError, ...]"):
+        names = tuple(name for problem in problems for name in _names(problem))
+        super().__init__("; ".join(str(problem) for problem in problems), parameter=names)
+        self.problems = tuple(problems)
+
+    @classmethod
+    def raise_any(cls, problems: "list[UsageError]") -> None:
+        """Raise nothing, the one problem, or all of them (each problem's own problems, if it has several)."""
+        flat = [one for problem in problems for one in getattr(problem, "problems", (problem,))]
+        if len(flat) > 1:
+            raise cls(flat)
+        if flat:
+            raise flat[0]
+
+
+def _names(error: LatentAtlasError) -> tuple[str, ...]:
+    return (error.parameter,) if isinstance(error.parameter, str) else tuple(error.parameter or ())
 
 
 class BadInputError(LatentAtlasError, ValueError):

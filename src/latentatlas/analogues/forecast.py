@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from ..checks import at_least, one_of, validated
+from ..checks import at_least, one_of
 from ..errors import BadInputError, UsageError
 from ..pictures.grids import REFLECTIVITY
 from ..ops.at_time import format_time, parse_time, row_at
@@ -41,8 +41,8 @@ from .timeline import Timeline, shown_step
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["Ensembles", "LeadForecast", "Forecast", "forecast", "parse_leads", "parse_period", "read_fields", "save_forecast",
-           "write_members", "DEFAULT_THRESHOLDS"]
+__all__ = ["ForecastOptions", "Ensembles", "LeadForecast", "Forecast", "forecast", "forecast_picture", "parse_leads",
+           "parse_period", "read_fields", "row_time", "save_forecast", "write_members", "DEFAULT_THRESHOLDS"]
 
 DEFAULT_THRESHOLDS = (20.0, 35.0)  # dBZ: rain, and heavy rain or storms
 
@@ -60,6 +60,77 @@ def parse_leads(leads: str | Sequence[str | timedelta], parameter: str = "lead")
     if not parsed:
         raise UsageError(f"{parameter} needs at least one duration such as 1h", parameter=parameter)
     return parsed
+
+
+def check_thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
+    """``thresholds`` as a tuple of finite numbers.
+
+    Raises
+    ------
+    UsageError
+        Naming ``threshold``, if one is not a finite number.
+    """
+    try:
+        values = tuple(float(t) for t in thresholds)
+    except (TypeError, ValueError):
+        values = (float("nan"),)
+    if not all(np.isfinite(values)):
+        raise UsageError(f"threshold must be finite numbers, got {thresholds!r}", parameter="threshold")
+    return values
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForecastOptions:
+    """The options of an analogue forecast, checked on creation and passed whole from the faces to :func:`forecast`.
+
+    Parameters
+    ----------
+    leads : str or sequence
+        ``"1h,3h,6h"`` or durations.
+    k : int
+        Analogues, hence members per lead.
+    metric : {"l2", "sqeuclidean", "cosine", "ip"}
+    analogue : AnalogueOptions
+        Season window, minimum separation, trend window, region and channel weights of the search.
+    thresholds : sequence of float
+        Values whose exceedance probability is forecast (source units).
+    where : str, optional
+        SQL predicate on ``images`` the analogues must pass.
+    references : str or sequence, optional
+        ``"extrapolation,steps"``: pySTEPS' nowcasts from the last three
+        fields (:mod:`latentatlas.analogues.references`; STEPS with ``k``
+        members), beside the analogues at every lead.
+    blend : bool
+        Also the blend of extrapolation and analogues (:mod:`latentatlas.analogues.blend`).
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on a lead that is no positive duration, ``k < 1``,
+        an unknown metric or reference, or a threshold that is not a number.
+    """
+
+    leads: str | Sequence[str | timedelta] = ("1h", "3h", "6h")
+    k: int = 20
+    metric: str = "l2"
+    analogue: AnalogueOptions = AnalogueOptions()
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+    where: str | None = None
+    references: str | Sequence[str] | None = None
+    blend: bool = False
+
+    def __post_init__(self) -> None:
+        parse_leads(self.leads)
+        at_least(1)("k", self.k)
+        one_of(METRICS)("metric", self.metric)
+        check_thresholds(self.thresholds)
+        if self.references is not None:
+            parse_references(self.references)
+
+    @property
+    def nowcasts(self) -> tuple[str, ...]:
+        """The references by name (none: ``()``)."""
+        return () if self.references is None else parse_references(self.references)
 
 
 def parse_period(text: str | tuple) -> tuple[datetime, datetime]:
@@ -231,59 +302,37 @@ class Forecast:
         }
 
 
-@validated(k=at_least(1), metric=one_of(METRICS))
 def forecast(
     store: Store,
     time: str | datetime,
-    leads: str | Sequence[str | timedelta] = ("1h", "3h", "6h"),
-    k: int = 20,
-    metric: str = "l2",
-    analogue: AnalogueOptions | None = None,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    options: ForecastOptions = ForecastOptions(),
     tile: tuple[int, int] | None = None,
-    where: str | None = None,
     engines: EngineCache | None = None,
     model: Callable[[], LatentModel] | None = None,
-    references: str | Sequence[str] | None = None,
-    blend: bool = False,
 ) -> Forecast:
-    """The analogue forecast of the hours after ``time`` at each lead (see the module's notes).
+    """The analogue forecast of the hours after ``time`` at each lead (see the module's notes and :class:`ForecastOptions`).
 
     Parameters
     ----------
     time : str or datetime
         The stored hour forecast from (``"2019-09-20 05:00"``); in an atlas
         of tiles, ``tile`` ``(tile_row, tile_col)`` says which.
-    leads : str or sequence
-        ``"1h,3h,6h"`` or durations.
-    k : int
-        Analogues, hence members per lead.
-    analogue : AnalogueOptions, optional
-        Season window, minimum separation, trend window, region and channel weights of the search.
+    engines : EngineCache, optional
+        Reuses loaded codes between calls.
     model : callable, optional
         Returns the atlas's model; needed by channel weights only.
-    thresholds : sequence of float
-        Values whose exceedance probability is forecast (source units).
-    where : str, optional
-        SQL predicate on ``images`` the analogues must pass.
-    references : str or sequence, optional
-        ``"extrapolation,steps"``: pySTEPS' nowcasts from the last three
-        fields up to ``time`` (:mod:`latentatlas.analogues.references`;
-        STEPS with ``k`` members), beside the analogues at every lead.
-    blend : bool
-        Also the blend of extrapolation and analogues, its weight per lead
-        learnt on forecasts of archive hours away from ``time``.
 
     Raises
     ------
     UsageError
-        On a bad option, an unknown time, when no row qualifies as an
-        analogue, or when a reference lacks the fields before ``time``.
+        On an unknown time, when no row qualifies as an analogue, or when
+        a reference lacks the fields before ``time``.
     BadInputError
         If the members' fields cannot be read again.
     """
-    lead_list = parse_leads(leads)
-    nowcasts = () if references is None else parse_references(references)
+    k, metric, where, blend = options.k, options.metric, options.where, options.blend
+    analogue = options.analogue
+    lead_list, nowcasts, chosen = parse_leads(options.leads), options.nowcasts, check_thresholds(options.thresholds)
     when = parse_time(time)
     query_id = row_at(store, when, tile)
     engine = (engines or EngineCache()).get(store, metric, exact=True)
@@ -307,7 +356,6 @@ def forecast(
     weights = _blend_weights(store, ensembles, fields, when, steps, k) if blend else [None] * len(lead_list)
     times = {int(i): t.astype("datetime64[us]").item() for i, t in zip(ids, ensembles.timeline.time_of(ids))}
     times.update({int(i): t.astype("datetime64[us]").item() for i, t in zip(found.ids, found.times)})
-    chosen = tuple(float(t) for t in thresholds)
     per_lead = [LeadForecast(lead, members[:, n], np.stack([fields[int(i)] for i in members[:, n]]), chosen,
                              int(truths[n]) if truths[n] >= 0 else None,
                              fields[int(truths[n])] if truths[n] >= 0 else None,
@@ -338,29 +386,58 @@ def _blend_weights(store: Store, ensembles: Ensembles, fields: dict[int, np.ndar
 
 
 def save_forecast(store: Store, result: Forecast, out: str | Path, colormap: str = REFLECTIVITY) -> dict[str, str]:
-    """Write ``forecast.png`` (per lead: truth, mean, spread, probabilities) and ``members.parquet`` into ``out``.
-
-    Fields are coloured in ``colormap`` over the atlas's ``clip`` range.
-    """
-    from ..pictures.forecasts import forecast_figure
+    """Write ``forecast.png`` (:func:`forecast_picture`) and ``members.parquet`` into ``out``."""
     from ..pictures.grids import save_png
-    from ..ops.embed import reader_options
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     result.out["members"] = str(write_members(result, folder / "members.parquet"))
-    if all(lead.mean.ndim == 2 for lead in result.leads):
-        rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
-                 "valid": None if lead.truth_id is None else f"{format_time(result.times[lead.truth_id])} UTC",
-                 "references": {**{name: members.mean(axis=0) for name, members in lead.references.items()},
-                                **({"blend": lead.blend_mean()} if lead.blend is not None else {})},
-                 "probabilities": lead.probabilities} for lead in result.leads]
-        title = f"Analogue forecast from {format_time(result.time)} UTC ({len(result.analogues.ids)} members)"
-        geometry = atlas_geometry(store)
-        place = None if geometry is None else row_geometry(geometry, store.images([result.query_id])[result.query_id])
-        figure = forecast_figure(rows, reader_options(store).clip, colormap, title, place)
+    figure = forecast_picture(store, result, colormap)
+    if figure is not None:
         result.out["picture"] = str(save_png(figure, folder / "forecast.png"))
     return result.out
+
+
+def forecast_picture(store: Store, result: Forecast, colormap: str = REFLECTIVITY):
+    """The forecast as a figure: per lead the truth, the mean, the references' and the blend's means, the spread
+    and the probabilities, each a map where the atlas knows its grid; None when the members are not 2-D fields.
+
+    Fields are coloured in ``colormap`` over the atlas's ``clip`` range.
+    """
+    from ..pictures.forecasts import forecast_figure
+    from ..ops.embed import reader_options
+
+    if not all(lead.mean.ndim == 2 for lead in result.leads):
+        return None
+    rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
+             "valid": None if lead.truth_id is None else f"{format_time(result.times[lead.truth_id])} UTC",
+             "references": {**{name: members.mean(axis=0) for name, members in lead.references.items()},
+                            **({"blend": lead.blend_mean()} if lead.blend is not None else {})},
+             "probabilities": lead.probabilities} for lead in result.leads]
+    title = f"Analogue forecast from {format_time(result.time)} UTC ({len(result.analogues.ids)} members)"
+    geometry = atlas_geometry(store)
+    place = None if geometry is None else row_geometry(geometry, store.images([result.query_id])[result.query_id])
+    return forecast_figure(rows, reader_options(store).clip, colormap, title, place)
+
+
+def row_time(store: Store, id: int) -> tuple[datetime, tuple[int, int] | None]:
+    """The time of stored row ``id`` and its tile (None for a whole field): what :func:`forecast` takes.
+
+    Raises
+    ------
+    UsageError
+        If there is no such row or it has no time.
+    """
+    try:
+        row = store.images([id]).get(id)
+    except UsageError as error:  # not a row id at all
+        raise UsageError(str(error), parameter="id") from None
+    if row is None:
+        raise UsageError(f"unknown id {id}", parameter="id")
+    if row["time"] is None:
+        raise UsageError(f"row {id} has no time: a forecast starts from a stored hour", parameter="id")
+    tile = None if row.get("tile_row") is None else (int(row["tile_row"]), int(row["tile_col"]))
+    return row["time"], tile
 
 
 def write_members(result: Forecast, path: str | Path) -> Path:

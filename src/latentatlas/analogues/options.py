@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, UsageErrors
 from ..search.neighbours import parse_window
 
 __all__ = ["AnalogueOptions", "Region", "parse_region", "parse_weights", "parse_names"]
@@ -124,6 +124,9 @@ class AnalogueOptions:
     def of(cls, **values: Any) -> "AnalogueOptions":
         """Options from text or values by name: durations ``"45d"``, a box ``"LAT0,LAT1,LON0,LON1"``, weights ``"1,0.5"``.
 
+        Every option is checked: one bad option raises its own error, several a
+        :class:`~latentatlas.errors.UsageErrors` holding each one's.
+
         Raises
         ------
         UsageError
@@ -134,7 +137,15 @@ class AnalogueOptions:
         if unknown:
             raise UsageError(f"unknown analogue option(s) {', '.join(unknown)}; known: {', '.join(known)}",
                              parameter=tuple(unknown))
-        return cls(**{name: known[name](value) for name, value in values.items() if value is not None})
+        parsed, problems = {}, []
+        for name, value in values.items():
+            if value is not None:
+                try:
+                    parsed[name] = known[name](value)
+                except UsageError as problem:
+                    problems.append(problem)
+        UsageErrors.raise_any(problems)
+        return cls(**parsed)
 
     @classmethod
     def given(cls, analogue: "AnalogueOptions | None" = None, **values: Any) -> "AnalogueOptions":

@@ -14,16 +14,19 @@ lowest value of ``past``: 0 dBZ after the atlas's ``--clip``).
   pySTEPS expects: dBZ to rain rate by Marshall-Palmer (Z = 200 R^1.6),
   rain rate to decibels above 0.1 mm/h, and back.
 
-pySTEPS comes with the ``weather`` extra; its import is silenced (it prints
-where its configuration file lies).
+pySTEPS comes with the ``weather`` extra; its import and STEPS are silenced
+(they print on stdout). Silencing swaps the process's ``sys.stdout``, so it
+is done under one lock: threads that silence at once (a server's forecasts)
+cannot leave it swapped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import threading
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -36,6 +39,15 @@ PAST_FIELDS = 3  # fields the motion and STEPS' AR(2) model need: t - 2, t - 1, 
 ZR_A, ZR_B = 200.0, 1.6  # Marshall-Palmer
 RAIN_THRESHOLD = 0.1  # mm/h: below is no rain
 _DB_ZERO = -15.0  # dB of rain rate given to no rain
+_SILENCING = threading.Lock()
+_pysteps: Any = None  # the module, once imported
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """stdout swallowed, one thread at a time (module notes)."""
+    with _SILENCING, contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 def parse_references(references: str | Sequence[str]) -> tuple[str, ...]:
@@ -83,12 +95,15 @@ def pysteps_module() -> Any:
     LatentAtlasError
         If it is not installed.
     """
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            import pysteps
-    except ImportError:
-        raise LatentAtlasError("the nowcast references need pySTEPS: pip install 'latentatlas[weather]'") from None
-    return pysteps
+    global _pysteps
+    if _pysteps is None:  # imported once, whole: another thread importing it meanwhile holds the lock
+        try:
+            with _silenced():
+                import pysteps
+        except ImportError:
+            raise LatentAtlasError("the nowcast references need pySTEPS: pip install 'latentatlas[weather]'") from None
+        _pysteps = pysteps
+    return _pysteps
 
 
 def _motion(past: np.ndarray) -> np.ndarray:
@@ -112,7 +127,7 @@ def _steps(past: np.ndarray, steps: list[int], members: int, seed: int) -> np.nd
     pysteps = pysteps_module()
     decibels = _to_decibels(past)
     velocity = _motion(decibels)
-    with contextlib.redirect_stdout(io.StringIO()):  # STEPS reports its settings and progress on stdout
+    with _silenced():  # STEPS reports its settings and progress on stdout
         forecast = pysteps.nowcasts.get_method("steps")(
             decibels, velocity, steps, n_ens_members=members, n_cascade_levels=_levels(past.shape[1:]),
             precip_thr=10.0 * np.log10(RAIN_THRESHOLD), kmperpixel=None, timestep=None, noise_method="nonparametric",

@@ -35,18 +35,17 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from ..checks import at_least, one_of, validated
+from ..checks import parse_duration
 from ..errors import UsageError
 from ..ops.at_time import format_time
+from ..ops.rows import atlas_geometry
 from ..progress import ProgressCallback, silent
 from ..search.engine import EngineCache
-from ..search.metrics import METRICS
-from ..search.neighbours import parse_window
 from ..store.database import Store
-from .forecast import DEFAULT_THRESHOLDS, Ensembles, parse_leads, parse_period, read_fields
+from .forecast import Ensembles, ForecastOptions, check_thresholds, parse_leads, parse_period, read_fields
 from .options import AnalogueOptions
 from .blend import BLEND_HOURS, blend_terms, learn_weights, mixture_crps
-from .references import PAST_FIELDS, nowcast, parse_references
+from .references import PAST_FIELDS, nowcast
 from .scores import ESTIMATOR, FieldScores, Reliability, brier, crps, exceedance, rank_counts, skill
 from .spaces import crps_by_space, parse_spaces, space_vectors
 from .timeline import season_distance
@@ -54,7 +53,7 @@ from .timeline import season_distance
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "METHODS"]
+__all__ = ["VerifyOptions", "AnalogueEvaluation", "evaluate_analogues", "save_evaluation", "summary_tables", "METHODS"]
 
 METHODS = ("analogue", "climatology", "persistence", "random")
 _DAY_US = 86_400_000_000
@@ -199,7 +198,8 @@ def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]
     if leads and "fields" in leads[0]:
         first = leads[0]["fields"]["analogue"]
         columns = [(t, s) for t, by_scale in first["fss"].items() for s in by_scale]
-        tables.append((["lead", "method", *[f"FSS > {t} @{s}" for t, s in columns],
+        km = data["settings"].get("scales_km") or {}
+        tables.append((["lead", "method", *[f"FSS > {t} @{s}" + (f" ({km[s]:g} km)" if s in km else "") for t, s in columns],
                         *[f"{name.upper()} > {t}" for t in first["csi"] for name in ("csi", "pod", "far")]],
                        [[lead["lead"], method, *[shown(scores["fss"][t][s]) for t, s in columns],
                          *[shown(scores[name][t]) for t in scores["csi"] for name in ("csi", "pod", "far")]]
@@ -212,42 +212,14 @@ def summary_tables(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]
     return tables
 
 
-@validated(k=at_least(1), metric=one_of(METRICS))
-def evaluate_analogues(
-    store: Store,
-    test: str | tuple,
-    leads: str | Sequence[str | timedelta] = ("1h", "3h", "6h", "12h"),
-    k: int = 20,
-    metric: str = "l2",
-    analogue: AnalogueOptions | None = None,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-    where: str | None = None,
-    seed: int = 0,
-    engines: EngineCache | None = None,
-    progress: ProgressCallback = silent,
-    model: Callable[[], LatentModel] | None = None,
-    spaces: str | Sequence[str] | None = None,
-    references: str | Sequence[str] | None = None,
-    every: str | timedelta | None = None,
-    blend: bool = False,
-    scales: Sequence[int] | None = None,
-) -> AnalogueEvaluation:
-    """Forecast every stored hour of the ``test`` period and score it (see the module's notes).
+@dataclass(frozen=True, kw_only=True)
+class VerifyOptions(ForecastOptions):
+    """The options of a verification: those of :class:`~latentatlas.analogues.forecast.ForecastOptions`, and more.
 
     Parameters
     ----------
-    test : str or (datetime, datetime)
-        ``"START/END"``: the hours forecast (start included, end excluded).
     leads : str or sequence
-        ``"1h,3h,6h,12h"`` or durations.
-    k : int
-        Analogues per forecast, and random hours of the floor.
-    analogue : AnalogueOptions, optional
-        Season window (also the climatology's), minimum separation, trend.
-    thresholds : sequence of float
-        Exceedance thresholds of the Brier scores (source units).
-    where : str, optional
-        SQL predicate on ``images`` that analogues must pass.
+        ``"1h,3h,6h,12h"`` (the default here) or durations.
     seed : int
         Seed of the random hours and of the rank histogram's tie breaks.
     spaces : str or sequence, optional
@@ -255,39 +227,89 @@ def evaluate_analogues(
         and minimum separation (no other option), the analogues found with
         the stored codes, with PCA of their size and with the raw pixels at
         the model's input size (:func:`latentatlas.analogues.spaces.crps_by_space`);
-        needs an atlas of one field per time, and ``model`` for pca and pixels.
-    references : str or sequence, optional
-        ``"extrapolation,steps"``: also score pySTEPS' nowcasts from each
-        hour's last three fields (:mod:`latentatlas.analogues.references`;
-        STEPS with ``k`` members); hours lacking them are skipped and counted.
+        needs an atlas of one field per time, and the model for pca and pixels.
     every : str or timedelta, optional
         Forecast only the hours this far apart from the period's start (``"6h"``).
-    blend : bool
-        Also score the blend of extrapolation and analogues
-        (:mod:`latentatlas.analogues.blend`), its weight per lead learnt on
-        forecasts of :data:`BLEND_HOURS` hours outside the test period.
     scales : sequence of int, optional
         Also score each method's mean field by pySTEPS: the fractions skill
         score at these neighbourhood sizes (grid points, ``(1, 3, 9)``) and
-        CSI, POD and FAR, per threshold (JSON ``fields`` per lead).
+        CSI, POD and FAR, per threshold (JSON ``fields`` per lead). On a
+        georeferenced grid the settings give each size in km too
+        (``scales_km``, from the grid spacing ``grid_km`` of the source's metadata).
+
+    The season window also picks the climatology's hours; the blend's
+    weight per lead is learnt on :data:`BLEND_HOURS` hours outside the test period.
 
     Raises
     ------
     UsageError
-        On a bad period or option, or a test period holding no stored hour.
+        Naming the parameter, as :class:`ForecastOptions`, and on an unknown
+        space, an ``every`` that is no positive duration or a scale below 1.
+    """
+
+    leads: str | Sequence[str | timedelta] = ("1h", "3h", "6h", "12h")
+    seed: int = 0
+    spaces: str | Sequence[str] | None = None
+    every: str | timedelta | None = None
+    scales: Sequence[int] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.spaces is not None:
+            parse_spaces(self.spaces)
+        parse_duration(self.every, "every")
+        _sizes(self.scales)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """``scales`` as whole numbers (none: ``()``)."""
+        return _sizes(self.scales)
+
+
+def _sizes(scales: Sequence[int] | None) -> tuple[int, ...]:
+    sizes = () if scales is None else tuple(scales)
+    if any(s < 1 or s != int(s) for s in sizes):
+        raise UsageError(f"scales must be whole grid points >= 1, got {list(sizes)}", parameter="scales")
+    return tuple(int(s) for s in sizes)
+
+
+def evaluate_analogues(
+    store: Store,
+    test: str | tuple,
+    options: VerifyOptions = VerifyOptions(),
+    engines: EngineCache | None = None,
+    progress: ProgressCallback = silent,
+    model: Callable[[], LatentModel] | None = None,
+) -> AnalogueEvaluation:
+    """Forecast every stored hour of the ``test`` period and score it (see the module's notes and :class:`VerifyOptions`).
+
+    Parameters
+    ----------
+    test : str or (datetime, datetime)
+        ``"START/END"``: the hours forecast (start included, end excluded).
+    engines : EngineCache, optional
+        Reuses loaded codes between calls.
+    model : callable, optional
+        Returns the atlas's model; needed by channel weights, and by the pca and pixels spaces.
+
+    Raises
+    ------
+    UsageError
+        On a bad period, or a test period holding no stored hour.
     BadInputError
         If stored fields cannot be read again.
     """
     started = clock.perf_counter()
-    names = None if spaces is None else parse_spaces(spaces)
-    nowcasts = () if references is None else parse_references(references)
-    spacing = parse_window(every, "every")
+    k, metric, where, seed, blend = options.k, options.metric, options.where, options.seed, options.blend
+    names = None if options.spaces is None else parse_spaces(options.spaces)
+    nowcasts = options.nowcasts
+    spacing = parse_duration(options.every, "every")
     start, end = parse_period(test)
-    lead_list = parse_leads(leads)
-    options = analogue or AnalogueOptions()
-    chosen = tuple(float(t) for t in thresholds)
+    lead_list = parse_leads(options.leads)
+    analogue = options.analogue
+    chosen = check_thresholds(options.thresholds)
     engine = (engines or EngineCache()).get(store, metric, exact=True)
-    ensembles = Ensembles(store, engine, lead_list, metric, options, where, model)
+    ensembles = Ensembles(store, engine, lead_list, metric, analogue, where, model)
     timeline = ensembles.timeline
     low, high = np.datetime64(start, "us"), np.datetime64(end, "us")
     inside = (timeline.times >= low) & (timeline.times < high)
@@ -301,19 +323,16 @@ def evaluate_analogues(
     skipped = {"no_truth": 0, "no_trend_window": 0, "no_analogue": 0, "no_climatology": 0, "no_past_fields": 0}
     moving = bool(nowcasts) or blend
     steps = timeline.steps_of(lead_list, parameter="lead") if moving else []
-    if options.trend is not None:
-        full = (timeline.window(queries, options.trend) >= 0).all(axis=1)
+    if analogue.trend is not None:
+        full = (timeline.window(queries, analogue.trend) >= 0).all(axis=1)
         skipped["no_trend_window"] = int((~full).sum())
         queries = queries[full]
     progress("read fields", 0, 1)
     fields = _field_array(store, timeline)
     progress("read fields", 1, 1)
-    climate = _Climatology(timeline, inside, options.season_window)
+    climate = _Climatology(timeline, inside, analogue.season_window)
     rng = np.random.default_rng(seed)
-    sizes = () if scales is None else tuple(scales)
-    if any(s < 1 or s != int(s) for s in sizes):
-        raise UsageError(f"scales must be whole grid points >= 1, got {list(sizes)}", parameter="scales")
-    sizes = tuple(int(s) for s in sizes)
+    sizes = options.sizes
     tallies = [_LeadTally(lead, chosen, METHODS + nowcasts, scales=sizes) for lead in lead_list]
     found_by_query: dict[int, np.ndarray] = {}
     timings: dict[str, float] = {}
@@ -364,12 +383,13 @@ def evaluate_analogues(
         weights = learn_weights(ensembles, lambda ids: fields[timeline.position(ids)], excluded, steps, k, seed)
         for tally, weight in zip(tallies, weights):
             tally.blend_weight = weight
-    by_space = None if names is None else _by_space(names, ensembles, fields, inside, lead_list, k, options, model)
+    by_space = None if names is None else _by_space(names, ensembles, fields, inside, lead_list, k, analogue, model)
     settings = {"test": [start.isoformat(), end.isoformat()], "k": k, "metric": metric,
                 "leads": [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list], "thresholds": list(chosen),
-                "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **options.to_dict(),
+                "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **analogue.to_dict(),
                 **({"references": list(nowcasts)} if nowcasts else {}), **({"every": str(spacing)} if spacing else {}),
-                **({"blend_hours": BLEND_HOURS} if blend else {}), **({"scales": list(sizes)} if sizes else {})}
+                **({"blend_hours": BLEND_HOURS} if blend else {}), **({"scales": list(sizes)} if sizes else {}),
+                **_scales_km(store, sizes)}
     return AnalogueEvaluation(settings, tallies, len(found_by_query), skipped, clock.perf_counter() - started,
                               found_by_query, spaces=by_space,
                               seconds_per_forecast={m: t / max(len(found_by_query), 1) for m, t in timings.items()})
@@ -423,6 +443,15 @@ def _by_space(names: tuple[str, ...], ensembles: Ensembles, fields: np.ndarray, 
         inputs = model().prepare(list(fields))
     vectors = space_vectors(names, ensembles.engine.vectors(timeline.ids), inputs, ~inside)
     return crps_by_space(vectors, fields, timeline.times, inside, leads, k, options.min_separation)
+
+
+def _scales_km(store: Store, sizes: tuple[int, ...]) -> dict[str, Any]:
+    """``{"grid_km", "scales_km": {size: km}}`` of the neighbourhood sizes on a georeferenced grid (else nothing)."""
+    geometry = atlas_geometry(store)
+    if not sizes or geometry is None:
+        return {}
+    spacing = geometry.spacing_km()
+    return {"grid_km": round(spacing, 2), "scales_km": {str(s): round(s * spacing, 1) for s in sizes}}
 
 
 def _field_array(store: Store, timeline) -> np.ndarray:

@@ -9,8 +9,8 @@ import typer
 
 from ..errors import UsageError
 from .common import (
-    AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json, progress_bar, set_threads,
-    writable_atlas,
+    AtlasOption, JsonOption, QuietOption, ThreadsOption, WhereOption, command, console, emit_json, progress_bar,
+    set_threads, writable_atlas,
 )
 
 
@@ -25,7 +25,7 @@ def cluster(
     k_range: Annotated[str, typer.Option("--k-range", help="LOW:HIGH tried by -k auto.")] = "2:12",
     name: Annotated[Optional[str], typer.Option("--name", help="Run name (default k<K>, made unique).")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a stored run of the same --name.")] = False,
-    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: cluster only these rows.")] = None,
+    where: WhereOption = None,
     engine: Annotated[str, typer.Option(help="faiss or sklearn: what runs the Lloyd iterations.")] = "faiss",
     restarts: Annotated[int, typer.Option(help="k-means++ restarts; the lowest inertia is kept.")] = 4,
     max_iter: Annotated[int, typer.Option("--max-iter", help="Lloyd iterations per restart at most.")] = 50,
@@ -39,11 +39,14 @@ def cluster(
     quiet: QuietOption = False,
 ) -> None:
     """K-means++ on the stored codes; store the run and draw its centres and members."""
+    from ..ops.cluster import ClusterSettings
+
     set_threads(threads)
-    settings = dict(k_range=_parse_range(k_range), name=name, replace=replace, where=where, engine=engine,
-                    restarts=restarts, max_iter=max_iter, seed=seed, init_size=_parse_init_size(init_size), members=members)
+    settings = ClusterSettings(k=_parse_k(k), k_range=_parse_range(k_range), name=name, replace=replace, where=where,
+                               engine=engine, restarts=restarts, max_iter=max_iter, seed=seed,
+                               init_size=_parse_init_size(init_size), members=members)
     with writable_atlas(atlas, create=False) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.cluster(_parse_k(k), out=out, progress=progress, **settings)
+        report = opened.cluster(out=out, progress=progress, options=settings)
     result = report.to_dict()
     if json_output:
         emit_json(result)

@@ -9,8 +9,10 @@ import typer
 
 from ..codec.quantise import DTYPES
 from . import evaluate
-from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
-                     show_result)
+from .common import (
+    AtlasOption, BatchSizeOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
+    show_result,
+)
 from .core import SourcesArgument
 
 DtypeOption = Annotated[str, typer.Option("--dtype", help="float32, float16 or int8 (per-dimension scale from the atlas's codes).")]
@@ -28,14 +30,17 @@ def compress(
     atlas: AtlasOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the .lac files (mirrors the sources' layout).")],
     dtype: DtypeOption = "float16",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images encoded at once.")] = 256,
+    batch_size: BatchSizeOption = 256,
     threads: ThreadsOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Write one small code file per image: a versioned header and the quantised code."""
+    from ..ops.codec import CompressOptions
+
+    options = CompressOptions(dtype=dtype, batch_size=batch_size)
     report = on_atlas(atlas, lambda opened, progress: opened.compress(
-        sources, out, dtype=dtype, batch_size=batch_size, progress=progress), threads, quiet or json_output)
+        sources, out, progress=progress, options=options), threads, quiet or json_output)
     finish_report(report, json_output, "Compressed {files} images into {out}: {bytes_per_file} bytes each "
                                  "({dtype}, {code_size} numbers), {bpp:.3f} bits per pixel.")
 
@@ -45,14 +50,17 @@ def decompress(
     atlas: AtlasOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the restored images.")],
     format: Annotated[Optional[str], typer.Option("--format", help="png, tif, ... or npy (default: png for 8/16-bit collections, npy for float fields).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Codes decoded at once.")] = 256,
+    batch_size: BatchSizeOption = 256,
     threads: ThreadsOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Restore images from code files at their original size; files of another model are refused."""
+    from ..ops.codec import DecompressOptions
+
+    options = DecompressOptions(format=format, batch_size=batch_size)
     report = on_atlas(atlas, lambda opened, progress: opened.decompress(
-        files, out, format=format, batch_size=batch_size, progress=progress), threads, quiet or json_output)
+        files, out, progress=progress, options=options), threads, quiet or json_output)
     finish_report(report, json_output, "Restored {images} images into {out}.")
 
 
@@ -67,8 +75,11 @@ def evaluate_codec(
     quiet: QuietOption = False,
 ) -> None:
     """Bytes, bits per pixel, PSNR and SSIM of our codes beside PCA, JPEG and WebP at the same size."""
+    from ..ops.evaluate.codec import CodecEvalOptions
+
+    options = CodecEvalOptions(dtypes=dtypes or DTYPES)
     evaluation = on_atlas(atlas, lambda opened, progress: opened.evaluate_codec(
-        sources, pca_train=pca_train, dtypes=dtypes or DTYPES, progress=progress), threads, quiet or json_output)
+        sources, pca_train=pca_train, progress=progress, options=options), threads, quiet or json_output)
     result = evaluation.to_dict()
     if out is not None:
         from ..pictures.grids import rate_distortion_figure, save_png

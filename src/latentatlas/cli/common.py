@@ -9,7 +9,7 @@ import sys
 import typing
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Sequence
+from typing import Annotated, Any, Callable, Iterator, Optional, Sequence
 
 import typer
 import typer.models
@@ -21,7 +21,10 @@ from ..progress import ProgressBar
 
 __all__ = [
     "command", "emit_json", "progress_bar", "console", "parse_numbers", "parse_size", "parse_grid",
-    "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "set_threads", "on_atlas", "writable_atlas",
+    "AtlasOption", "JsonOption", "QuietOption", "ThreadsOption", "WhereOption", "MetricOption", "ExactOption",
+    "BatchSizeOption", "TimeBudgetOption", "TileRowOption", "TileColOption", "tile_of", "VectorOption", "HostOption",
+    "PortOption",
+    "set_threads", "on_atlas", "writable_atlas",
     "report_failures",
     "finish_report", "show_result", "print_table", "printable",
 ]
@@ -30,6 +33,16 @@ AtlasOption = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas dire
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU threads for PyTorch (default: all cores).")]
+WhereOption = Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: only the rows it matches.")]
+MetricOption = Annotated[str, typer.Option("--metric", help="l2, sqeuclidean, cosine or ip (negative inner product).")]
+ExactOption = Annotated[bool, typer.Option("--exact", help="Scan every code even when the atlas has an index.")]
+BatchSizeOption = Annotated[int, typer.Option("--batch-size", help="Images (or tiles, codes) processed at once.")]
+TimeBudgetOption = Annotated[Optional[float], typer.Option("--time-budget", help="Seconds of training.")]
+TileRowOption = Annotated[Optional[int], typer.Option("--tile-row", help="With --time in an atlas of tiles: the tile's row.")]
+TileColOption = Annotated[Optional[int], typer.Option("--tile-col", help="With --time in an atlas of tiles: the tile's column.")]
+VectorOption = Annotated[Optional[str], typer.Option("--vector", help="A code: comma-separated numbers.")]
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")]
+PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
 
 
 def printable(text: str) -> str:
@@ -198,6 +211,13 @@ def parse_grid(text: str | None) -> tuple[int, int] | None:
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
         raise UsageError(f"--grid must be HxW (e.g. 64x112), got {text!r}")
     return int(parts[0]), int(parts[1])
+
+
+def tile_of(tile_row: int | None, tile_col: int | None) -> tuple[int, int] | None:
+    """``(tile_row, tile_col)`` from ``--tile-row`` and ``--tile-col`` (both or neither)."""
+    if (tile_row is None) != (tile_col is None):
+        raise UsageError("give both --tile-row and --tile-col", parameter=("tile_row", "tile_col"))
+    return None if tile_row is None else (tile_row, tile_col)
 
 
 def set_threads(threads: int | None) -> None:

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .common import (
-    AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json,
-    parse_numbers, parse_size, printable, progress_bar, report_failures, set_threads, writable_atlas,
+    AtlasOption, BatchSizeOption, JsonOption, QuietOption, ThreadsOption, TimeBudgetOption, VectorOption, command,
+    console, emit_json, parse_numbers, parse_size, printable, progress_bar, report_failures, set_threads, writable_atlas,
 )
 from .readers import (
     ClipOption, CropOption, FillOption, FilterOption, MaxPixelsOption, ScaleOption, StrideOption, TileOption, VariableOption,
@@ -54,12 +54,12 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         max_images: Annotated[Optional[int], typer.Option("--max-images", help="Train on a seeded sample of this many images.")] = None,
         cache_images: Annotated[Optional[int], typer.Option("--cache-images", help="Stream training images from disk, keeping at most this many decoded.")] = None,
         epochs: Annotated[Optional[int], typer.Option(help="Upper bound on epochs (default 30, or none under --time-budget: the budget ends training).")] = None,
-        batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+        batch_size: BatchSizeOption = 64,
         learning_rate: Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate.")] = 2e-3,
         val: Annotated[float, typer.Option("--val", help="Share held out for validation.")] = 0.1,
         loss: Annotated[str, typer.Option(help="mse, l1, logcosh, mse+ssim or l1+ssim.")] = "mse",
         patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping (at least 300 steps, and a fifth of --time-budget).")] = 8,
-        time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Train for this many seconds.")] = None,
+        time_budget: TimeBudgetOption = None,
         objective: Annotated[str, typer.Option("--objective", help="What the codes are for: reconstruct, invariant (search that ignores shifts, flips, lighting), predict:LEAD[,LEAD] (time-stamped fields: near codes, near futures) or auto (by data kind).")] = "auto",
         seed: Annotated[int, typer.Option(help="Seed for split, weights and batch order.")] = 0,
         overwrite: Annotated[bool, typer.Option(help="Replace a model whose codes are stored (clears them).")] = False,
@@ -86,10 +86,11 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
         json_output: JsonOption = False,
         quiet: QuietOption = False,
     ) -> None:
+        from ..ops.fit import split_settings
         from ..sources import ReaderOptions
 
         set_threads(threads)
-        settings: dict[str, Any] = dict(
+        options, train = split_settings(dict(
             code_size=code_size, size=parse_size(size), channels=channels, fit=fit,
             value_range=tuple(parse_numbers(value_range, "--value-range")) if value_range else None,
             preset=preset, family=family, base_channels=base_channels, linear_path=linear_path,
@@ -97,13 +98,14 @@ def _register_fit(app: typer.Typer, name: str, embed_after: bool, help: str) -> 
             cache_images=cache_images, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             val_fraction=val, loss=loss, patience=patience, time_budget=time_budget, seed=seed, objective=objective,
             corrupt=tuple(corrupt or ()), bottleneck=bottleneck, levels=levels, blocks=blocks, residual=residual,
-        )
+        ))
         reader = ReaderOptions(**reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride, max_pixels))
+        whole = dict(overwrite=overwrite, reader=reader, options=options, train=train)
         with writable_atlas(atlas) as opened, progress_bar(quiet or json_output) as progress:
             if embed_after:
-                fitted, embedded = opened.build(sources, overwrite=overwrite, progress=progress, reader=reader, **settings)
+                fitted, embedded = opened.build(sources, progress=progress, **whole)
             else:
-                fitted, embedded = opened.fit(sources, overwrite=overwrite, progress=progress, reader=reader, **settings), None
+                fitted, embedded = opened.fit(sources, progress=progress, **whole), None
         result = _fit_summary(fitted)
         failures = fitted.failures
         if embedded is not None:
@@ -186,7 +188,7 @@ def _print_embed(result: dict[str, Any]) -> None:
 def embed(
     sources: SourcesArgument,
     atlas: AtlasOption,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch and transaction.")] = 256,
+    batch_size: BatchSizeOption = 256,
     variable: VariableOption = None, filters: FilterOption = None, fill_value: FillOption = None,
     clip: ClipOption = None, crop: CropOption = None, scale: ScaleOption = None,
     tile: TileOption = None, stride: StrideOption = None, max_pixels: MaxPixelsOption = None,
@@ -204,11 +206,13 @@ def embed(
     the reading options given here change those settings. With --engine ray
     the batches are encoded on a Ray cluster (docs/scale.md).
     """
+    from ..ops.embed import EmbedOptions
+
     set_threads(threads)
     changes = reader_changes(variable, filters, fill_value, clip, crop, scale, tile, stride, max_pixels)
+    options = EmbedOptions(batch_size=batch_size, engine=engine, address=address, workers=workers)
     with writable_atlas(atlas, create=False) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.embed(sources, batch_size=batch_size, progress=progress, reader=changes,
-                              engine=engine, address=address, workers=workers)
+        report = opened.embed(sources, progress=progress, reader=changes, options=options)
     result = _embed_summary(report)
     if json_output:
         emit_json(result)
@@ -221,7 +225,7 @@ def decode(
     atlas: AtlasOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Image file to write (.png, .tif, ... or .npy for raw values).")],
     id: Annotated[Optional[int], typer.Option("--id", help="Decode a stored row's code.")] = None,
-    vector: Annotated[Optional[str], typer.Option("--vector", help="Decode this code (comma-separated numbers).")] = None,
+    vector: VectorOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Decode a stored row's code (--id) or a --vector to an image file."""

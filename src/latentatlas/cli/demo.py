@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from .common import (
-    AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json, parse_grid, progress_bar, set_threads,
+    AtlasOption, JsonOption, QuietOption, ThreadsOption, TimeBudgetOption, command, console, emit_json, parse_grid,
+    progress_bar, set_threads,
 )
 
 app = typer.Typer(help="End-to-end demonstrations on built-in data.", no_args_is_help=True)
@@ -17,7 +18,7 @@ app = typer.Typer(help="End-to-end demonstrations on built-in data.", no_args_is
 @command(app, "photos")
 def photos(
     atlas: AtlasOption = Path("demo.atlas"),
-    time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Seconds of training.")] = 90.0,
+    time_budget: TimeBudgetOption = 90.0,
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     threads: ThreadsOption = None,
     json_output: JsonOption = False,
@@ -43,7 +44,7 @@ def weather(
     days: Annotated[int, typer.Option("--days", help="Days of generated radar, centred on the day of --time.")] = 365,
     grid: Annotated[str, typer.Option("--grid", help="Field size HxW on HRRR's domain.")] = "64x112",
     time: Annotated[str, typer.Option("--time", help="The chosen hour (UTC) whose neighbours and analogues are shown.")] = "2019-09-20 05:00",
-    time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Seconds of training.")] = 150.0,
+    time_budget: TimeBudgetOption = 150.0,
     train_every: Annotated[int, typer.Option("--train-every", help="Train on one hour in N (all are embedded).")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the weather, the training and k-means.")] = 0,
     threads: ThreadsOption = None,

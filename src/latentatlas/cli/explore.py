@@ -12,7 +12,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import LatentAtlasError
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, progress_bar, report_failures
+from .common import (
+    AtlasOption, HostOption, JsonOption, PortOption, QuietOption, command, console, emit_json, progress_bar, report_failures,
+)
 
 NeighboursOption = Annotated[int, typer.Option("--neighbours", help="Nearest rows listed for each row.")]
 ProjectionOption = Annotated[str, typer.Option("--projection", help="The 2-D map: pca, tsne or umap.")]
@@ -37,11 +39,12 @@ def export(
 ) -> None:
     """Write the rows, a 2-D map, each row's neighbours and thumbnails as Parquet for Embedding Atlas."""
     from ..atlas import Atlas
+    from ..ops.export import ExportOptions
 
+    options = ExportOptions(format=format, neighbours=neighbours, projection=projection, thumbnail=thumbnail)
     path = _parquet(atlas, out)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.export(path, format=format, neighbours=neighbours, projection=projection,
-                               thumbnail=thumbnail, progress=progress)
+        report = opened.export(path, progress=progress, options=options)
     if json_output:
         emit_json(report.to_dict())
     else:
@@ -52,8 +55,8 @@ def export(
 def explore(
     atlas: AtlasOption,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Keep the Parquet file in this folder (default: a temporary one).")] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5055,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 5055,
     neighbours: NeighboursOption = 10,
     projection: ProjectionOption = "pca",
     thumbnail: ThumbnailOption = 96,

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..search.orb import MIN_INLIERS
-from .common import AtlasOption, JsonOption, QuietOption, command, console, progress_bar, writable_atlas
+from ..search.orb import MIN_INLIERS, OrbSettings
+from .common import AtlasOption, JsonOption, QuietOption, WhereOption, command, console, progress_bar, writable_atlas
 from .search import print_ranked, print_summary
 
 app = typer.Typer(help="ORB local features: store them, find rotated, scaled or cropped copies.", no_args_is_help=True)
@@ -19,15 +19,15 @@ def index(
     atlas: AtlasOption,
     max_features: Annotated[int, typer.Option("--max-features", help="Keypoints kept per image.")] = 1000,
     min_side: Annotated[int, typer.Option("--min-side", help="Enlarge smaller images to this shorter side first.")] = 256,
-    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: index only these.")] = None,
+    where: WhereOption = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Replace the stored features.")] = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Extract and store ORB keypoints and descriptors of every image not yet indexed."""
+    settings = OrbSettings(max_features=max_features, min_side=min_side)
     with writable_atlas(atlas, create=False) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.features_index(max_features=max_features, min_side=min_side, where=where,
-                                       rebuild=rebuild, progress=progress)
+        report = opened.features_index(where=where, rebuild=rebuild, progress=progress, options=settings)
     print_summary(report.to_dict(), json_output, f"Indexed {report.indexed} images ({report.keypoints} keypoints); "
                   f"{report.total} images have features.")
     for failure in report.failures:
@@ -52,9 +52,9 @@ def search(
     """Stored images showing QUERY (even rotated, scaled or cropped), ranked by RANSAC inliers, or "No match"."""
     from ..atlas import Atlas
 
+    settings = OrbSettings(ratio=ratio, transform=transform, reprojection=reprojection, min_inliers=min_inliers)
     with Atlas.open(atlas, read_only=True) as opened:
-        result = opened.features_search(query, k=k, candidates=candidates, ratio=ratio, transform=transform,
-                                        reprojection=reprojection, min_inliers=min_inliers, out=out)
+        result = opened.features_search(query, k=k, candidates=candidates, out=out, options=settings)
     if not result.matched and not json_output:
         console().print(result.no_match_line() + (" Nothing drawn." if out is not None else ""))
         return

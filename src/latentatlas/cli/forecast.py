@@ -8,17 +8,19 @@ from typing import Annotated, Optional
 import typer
 
 from ..analogues.options import AnalogueOptions
-from ..errors import UsageError
 from ..pictures.grids import REFLECTIVITY
 from . import evaluate
 from .analogue_options import analogue_options
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, on_atlas, parse_numbers, print_table
-from .search import MetricOption, WhereOption
+from .common import (
+    AtlasOption, JsonOption, MetricOption, QuietOption, TileColOption, TileRowOption, WhereOption,
+    command, console, emit_json, on_atlas, parse_numbers, print_table, tile_of,
+)
 
 ThresholdOption = Annotated[Optional[str], typer.Option(
     "--threshold", help="Values whose exceedance probability is forecast, comma-separated (default 20,35 dBZ).")]
 ReferenceOption = Annotated[Optional[str], typer.Option(
     "--reference", help="pySTEPS nowcasts beside the analogues: extrapolation (Lucas-Kanade motion), steps (an ensemble).")]
+LeadOption = Annotated[str, typer.Option("--lead", help="Lead times, comma-separated (1h,3h,6h).")]
 KOption = Annotated[int, typer.Option("-k", "--k", help="Analogues: members of each ensemble.")]
 
 
@@ -37,14 +39,14 @@ def _thresholds(text: str | None) -> tuple[float, ...]:
 def forecast(
     atlas: AtlasOption,
     time: Annotated[str, typer.Option("--time", help="The stored hour to forecast from (UTC), e.g. '2019-09-20 05:00'.")],
-    lead: Annotated[str, typer.Option("--lead", help="Lead times, comma-separated (1h,3h,6h).")] = "1h,3h,6h",
+    lead: LeadOption = "1h,3h,6h",
     k: KOption = 20,
     metric: MetricOption = "l2",
     analogue: AnalogueOptions = AnalogueOptions(),
     threshold: ThresholdOption = None,
     where: WhereOption = None,
-    tile_row: Annotated[Optional[int], typer.Option("--tile-row", help="In an atlas of tiles: the tile's row.")] = None,
-    tile_col: Annotated[Optional[int], typer.Option("--tile-col", help="In an atlas of tiles: the tile's column.")] = None,
+    tile_row: TileRowOption = None,
+    tile_col: TileColOption = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder for forecast.png (truth, mean, spread, probabilities) and members.parquet.")] = None,
     colormap: Annotated[str, typer.Option("--colormap", help="Colours of the fields: reflectivity or a matplotlib name.")] = REFLECTIVITY,
@@ -54,12 +56,13 @@ def forecast(
     json_output: JsonOption = False,
 ) -> None:
     """What followed the K hours most like --time, as an ensemble forecast at each --lead."""
-    if (tile_row is None) != (tile_col is None):
-        raise UsageError("give both --tile-row and --tile-col")
-    tile = None if tile_row is None else (tile_row, tile_col)
+    tile = tile_of(tile_row, tile_col)
+    from ..analogues.forecast import ForecastOptions
+
+    options = ForecastOptions(leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold),
+                              where=where, references=reference, blend=blend)
     result = on_atlas(atlas, lambda opened, progress: opened.forecast(
-        time, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), tile=tile,
-        where=where, out=out, colormap=colormap, references=reference, blend=blend), quiet=True)
+        time, tile=tile, out=out, colormap=colormap, options=options), quiet=True)
     data = result.to_dict()
     if json_output:
         emit_json(data)
@@ -88,7 +91,7 @@ def forecast(
 def evaluate_analogues(
     atlas: AtlasOption,
     test: Annotated[str, typer.Option("--test", help="The hours forecast, START/END (end excluded), e.g. 2019-11-01/2020-01-01.")],
-    lead: Annotated[str, typer.Option("--lead", help="Lead times, comma-separated.")] = "1h,3h,6h,12h",
+    lead: LeadOption = "1h,3h,6h,12h",
     k: KOption = 20,
     metric: MetricOption = "l2",
     analogue: AnalogueOptions = AnalogueOptions(),
@@ -109,11 +112,13 @@ def evaluate_analogues(
     quiet: QuietOption = False,
 ) -> None:
     """Forecast every hour of --test from the other hours and score it against climatology, persistence and random hours."""
+    from ..analogues.verify import VerifyOptions
+
+    options = VerifyOptions(leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold),
+                            where=where, seed=seed, spaces=space, references=reference, every=every, blend=blend,
+                            scales=None if scales is None else parse_numbers(scales, "--scales"))
     report = on_atlas(atlas, lambda opened, progress: opened.evaluate_analogues(
-        test, leads=lead, k=k, metric=metric, analogue=analogue, thresholds=_thresholds(threshold), where=where,
-        seed=seed, out=out, spaces=space, references=reference, every=every, blend=blend,
-        scales=None if scales is None else parse_numbers(scales, "--scales"), progress=progress),
-        quiet=quiet or json_output)
+        test, out=out, progress=progress, options=options), quiet=quiet or json_output)
     if json_output:
         emit_json(report.to_dict())
         return

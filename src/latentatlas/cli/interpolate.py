@@ -9,7 +9,9 @@ import typer
 
 from ..errors import UsageError
 from . import evaluate
-from .common import AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, emit_json, on_atlas
+from .common import (
+    AtlasOption, JsonOption, QuietOption, ThreadsOption, WhereOption, command, console, emit_json, on_atlas,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,12 +30,13 @@ def interpolate(
     json_output: JsonOption = False,
 ) -> None:
     """Decode the line between two codes (--ids A B, or two image files) into a strip of frames."""
-    from ..ops.interpolate import save_strip
+    from ..ops.interpolate import InterpolateOptions, save_strip
 
     ends = _ends(images, ids)
+    options = InterpolateOptions(steps=steps, spherical=spherical)
 
     def run(opened, progress):
-        result = opened.interpolate(*ends, steps=steps, spherical=spherical)
+        result = opened.interpolate(*ends, options=options)
         return result, save_strip(out, result, opened.model.preprocess.value_range)
 
     result, path = on_atlas(atlas, run, quiet=True)
@@ -58,14 +61,17 @@ def _ends(images: list[Path] | None, ids: tuple[int, int] | None) -> tuple:
 def evaluate_interpolation(
     atlas: AtlasOption,
     step: Annotated[str, typer.Option("--step", help="Time between frames: 1h, 30min, 1d, ...")] = "1h",
-    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images limiting the rows.")] = None,
+    where: WhereOption = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the per-triple results as Parquet.")] = None,
     threads: ThreadsOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Predict each frame's code as the mean of its neighbours' (t - step, t + step) and measure it."""
-    report = on_atlas(atlas, lambda opened, progress: opened.evaluate_interpolation(step, where=where, progress=progress),
+    from ..ops.evaluate.interpolation import TemporalOptions
+
+    options = TemporalOptions(step=step, where=where)
+    report = on_atlas(atlas, lambda opened, progress: opened.evaluate_interpolation(progress=progress, options=options),
                       threads, quiet or json_output)
     if out is not None:
         report.write_parquet(out)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, progress_bar
+from .common import AtlasOption, JsonOption, QuietOption, WhereOption, command, console, emit_json, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +24,7 @@ def project(
     thumbnails: Annotated[bool, typer.Option("--thumbnails", help="Draw images at their points (2-D).")] = False,
     max_thumbnails: Annotated[int, typer.Option("--max-thumbnails", help="How many images --thumbnails draws, spread out.")] = 60,
     coords: Annotated[Optional[Path], typer.Option("--coords", help="Also write the coordinates here (Parquet).")] = None,
-    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: project only these rows.")] = None,
+    where: WhereOption = None,
     perplexity: Annotated[float, typer.Option(help="t-SNE's perplexity.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Seed of t-SNE, UMAP and the thumbnails' choice.")] = 0,
     max_rows: Annotated[Optional[int], typer.Option("--max-rows", help="Project at most this many rows, spread over the ids (default 200,000; 0: all).")] = 200_000,
@@ -33,11 +33,13 @@ def project(
 ) -> None:
     """Project the codes to 2 or 3 dimensions: a picture, and with --coords the coordinates as Parquet."""
     from ..atlas import Atlas
+    from ..ops.project import ProjectSettings
 
-    settings = dict(dims=dims, color_by=color_by, thumbnails=max_thumbnails if thumbnails else 0, where=where,
-                    seed=seed, perplexity=perplexity, max_rows=max_rows or None)
+    settings = ProjectSettings(method=method, dims=dims, color_by=color_by, thumbnails=max_thumbnails if thumbnails else 0,
+                               where=where, seed=seed, perplexity=perplexity,
+                               max_rows=max_rows or None)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet or json_output) as progress:
-        result = opened.project(method, out, coordinates=coords, progress=progress, **settings)
+        result = opened.project(out=out, coordinates=coords, progress=progress, options=settings)
     data = result.to_dict()
     if json_output:
         emit_json(data)

@@ -8,8 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from . import evaluate
-from .common import (AtlasOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
-                     show_result)
+from .common import (
+    AtlasOption, BatchSizeOption, JsonOption, QuietOption, ThreadsOption, command, console, finish_report, on_atlas,
+    show_result,
+)
 
 ImagesArgument = Annotated[list[Path], typer.Argument(
     help="Image files, folders, manifests (.csv/.parquet) or stacks (.npy/.npz).")]
@@ -33,7 +35,7 @@ def restore(
     stride: StrideOption = None,
     format: Annotated[Optional[str], typer.Option("--format", help="png, tif, ... or npy (default: the input's own).")] = None,
     upscale: Annotated[bool, typer.Option("--upscale/--no-upscale", help="Super-resolution: enlarge inputs by the model's factor first (off: they are already at the output size).")] = True,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Tiles run at once.")] = 64,
+    batch_size: BatchSizeOption = 64,
     threads: ThreadsOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
@@ -44,9 +46,11 @@ def restore(
     overlapping tiles blended with a smooth window. Unreadable images are
     skipped and listed.
     """
-    report = on_atlas(atlas, lambda opened, progress: opened.restore(
-        images, out, stride=stride, format=format, upscale=upscale, batch_size=batch_size, progress=progress),
-        threads, quiet or json_output)
+    from ..ops.restore import RestoreSettings
+
+    settings = RestoreSettings(stride=stride, format=format, upscale=upscale, batch_size=batch_size)
+    report = on_atlas(atlas, lambda opened, progress: opened.restore(images, out, progress=progress, options=settings),
+                      threads, quiet or json_output)
     finish_report(report, json_output, "Restored {images} images into {out} (the model undoes: {corruption}).")
 
 
@@ -64,9 +68,12 @@ def evaluate_restore(
     quiet: QuietOption = False,
 ) -> None:
     """PSNR and SSIM of the corrupted input, ours, and classic filters tuned on a validation split."""
+    from ..ops.evaluate.restore import RestoreEvalSettings
+
+    settings = RestoreEvalSettings(corrupt=corrupt or None, validation=validation, examples=examples, seed=seed,
+                                   stride=stride)
     evaluation = on_atlas(atlas, lambda opened, progress: opened.evaluate_restore(
-        images, out=out, corrupt=corrupt or None, validation=validation, examples=examples, seed=seed,
-        stride=stride, progress=progress), threads, quiet or json_output)
+        images, out=out, progress=progress, options=settings), threads, quiet or json_output)
     show_result(evaluation.to_dict(), json_output, _print_table, evaluation.failures)
 
 

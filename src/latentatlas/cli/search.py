@@ -12,12 +12,11 @@ from ..errors import UsageError
 from ..pictures.grids import REFLECTIVITY
 from .analogue_options import ANALOGUE_FLAGS, analogue_options
 from .common import (
-    AtlasOption, JsonOption, QuietOption, command, console, emit_json, parse_numbers, print_table, progress_bar,
+    AtlasOption, ExactOption, JsonOption, MetricOption, QuietOption, TileColOption, TileRowOption, VectorOption,
+    WhereOption, command, console, emit_json, parse_numbers, print_table, progress_bar, tile_of,
 )
 
-MetricOption = Annotated[str, typer.Option(help="l2, sqeuclidean, cosine or ip (negative inner product).")]
-WhereOption = Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images, applied before ranking.")]
-ExactOption = Annotated[bool, typer.Option("--exact", help="Scan every code even when the atlas has an index.")]
+KOption = Annotated[int, typer.Option("-k", "--k", help="Number of results (per query).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -31,12 +30,12 @@ def search(
     atlas: AtlasOption,
     image: Annotated[Optional[Path], typer.Argument(help="Query image file.")] = None,
     id: Annotated[Optional[int], typer.Option("--id", help="Query by a stored row's id.")] = None,
-    vector: Annotated[Optional[str], typer.Option("--vector", help="Query code, comma-separated numbers.")] = None,
+    vector: VectorOption = None,
     time: Annotated[Optional[str], typer.Option(
         "--time", help="Query by the stored row valid at this time (UTC), e.g. '2019-09-20 05:00'.")] = None,
-    tile_row: Annotated[Optional[int], typer.Option("--tile-row", help="With --time in an atlas of tiles: the tile's row.")] = None,
-    tile_col: Annotated[Optional[int], typer.Option("--tile-col", help="With --time in an atlas of tiles: the tile's column.")] = None,
-    k: Annotated[int, typer.Option("-k", "--k", help="Number of results (per query).")] = 10,
+    tile_row: TileRowOption = None,
+    tile_col: TileColOption = None,
+    k: KOption = 10,
     metric: MetricOption = "l2",
     where: WhereOption = None,
     exclude_within: Annotated[Optional[str], typer.Option(
@@ -57,37 +56,40 @@ def search(
 ) -> None:
     """The K stored images nearest to a query image, --id, --vector or --time; or to many rows (--ids-from, --all)."""
     from ..atlas import Atlas
+    from ..ops.search import SearchOptions
+    from ..search.neighbours import NeighbourOptions, read_ids
 
     batch = ids_from is not None or all_rows
-    dtype = "float16" if float16 else "float32"
     if batch:
         _check_batch(image, id, vector, time, ids_from, all_rows, out, colormap)
         if analogue.used:
             raise UsageError(f"{ANALOGUE_FLAGS} go with one query, not a batch")
     else:
         _check_single(out, exclude_self, colormap)
-    if (tile_row is None) != (tile_col is None):
-        raise UsageError("give both --tile-row and --tile-col")
-    tile = None if tile_row is None else (tile_row, tile_col)
+    tile = tile_of(tile_row, tile_col)
+    ranking = dict(k=k, metric=metric, where=where, exclude_within=exclude_within, exact=exact,
+                   dtype="float16" if float16 else "float32")
+    options = NeighbourOptions(**ranking) if batch else SearchOptions(**ranking, analogue=analogue)
     with Atlas.open(atlas, read_only=True) as opened:
         if batch:
-            from ..search.neighbours import read_ids
-
             ids = read_ids(ids_from) if ids_from is not None else None
             with progress_bar(quiet or json_output) as progress:
-                result = opened.search_batch(ids, k=k, metric=metric, where=where, exclude_within=exclude_within,
-                                             exclude_self=exclude_self, exact=exact, out=out, progress=progress,
-                                             dtype=dtype)
+                result = opened.search_batch(ids, exclude_self=exclude_self, out=out, progress=progress,
+                                             options=options)
             _print_batch(result, json_output)
             return
         numbers = parse_numbers(vector, "--vector") if vector is not None else None
-        found = opened.search(image, id=id, vector=numbers, time=time, tile=tile, k=k, metric=metric, where=where,
-                              exclude_within=exclude_within, exact=exact, dtype=dtype, out=out,
-                              colormap=colormap or REFLECTIVITY, analogue=analogue)
+        found = opened.search(image, id=id, vector=numbers, time=time, tile=tile, out=out,
+                              colormap=colormap or REFLECTIVITY, options=options)
     if found.query.get("conversions") and not json_output:
         typer.echo(f"Note: the query was changed to fit the atlas: {'; '.join(found.query['conversions'])}.", err=True)
-    print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
-        str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
+    if found.hits or json_output:
+        print_ranked(found, json_output, ("id", "distance", "label", "time", "uri"), lambda hit: [
+            str(hit.id), f"{hit.distance:.4f}", hit.label or "", hit.time.isoformat(sep=" ") if hit.time else "", hit.uri])
+    else:  # an empty table would say nothing
+        reason = f"matches --where {where}" if where else "is left"
+        typer.echo(f"No stored row {reason}{' outside --exclude-within ' + exclude_within if exclude_within else ''}"
+                   f"{' with the analogue options' if analogue.used else ''}.", err=True)
     if found.out is not None and not json_output:
         console().print(f"Drew the query and its {len(found.hits)} results: {found.out}")
     skipped = found.query.get("skipped_without_trend_window")
@@ -155,7 +157,7 @@ def index(
     atlas: AtlasOption,
     kind: Annotated[str, typer.Option(help="ivfpq (inverted lists, product codes, exact re-rank; lean) or hnsw (graph; fastest, about twice the memory).")] = "ivfpq",
     metric: Annotated[str, typer.Option(help="Metric served: l2 (also sqeuclidean), cosine or ip.")] = "l2",
-    m: Annotated[int, typer.Option("--m", help="HNSW links per node.")] = 32,
+    hnsw_m: Annotated[int, typer.Option("--m", help="HNSW links per node.")] = 32,
     ef_construction: Annotated[int, typer.Option("--ef-construction", help="HNSW candidates while building.")] = 64,
     ef_search: Annotated[int, typer.Option("--ef-search", help="HNSW candidates while searching.")] = 128,
     nlist: Annotated[Optional[int], typer.Option(help="IVF lists (default about sqrt(rows)).")] = None,
@@ -169,16 +171,17 @@ def index(
 ) -> None:
     """Build the approximate index that search then uses automatically (replaces an older one)."""
     from ..atlas import Atlas
+    from ..search.ann import AnnSettings
 
+    settings = AnnSettings(kind=kind, metric=metric, hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search,
+                           nlist=nlist, pq_m=pq_m, nprobe=nprobe, refine=refine, seed=seed)
     with Atlas.open(atlas, read_only=True) as opened:
         if remove:
             removed = opened.remove_index()
             print_summary({"removed": removed}, json_output, "Removed the index." if removed else "There was no index.")
             return
         with progress_bar(quiet or json_output) as progress:
-            report = opened.index(kind=kind, metric=metric, hnsw_m=m, ef_construction=ef_construction,
-                                  ef_search=ef_search, nlist=nlist, pq_m=pq_m, nprobe=nprobe, refine=refine,
-                                  seed=seed, progress=progress)
+            report = opened.index(progress=progress, options=settings)
     print_summary(report.to_dict(), json_output, f"Built a {report.kind} index ({report.metric}) over {report.rows} "
                   f"rows in {report.seconds:.1f} s: {report.path} ({report.bytes / 1e6:.1f} MB).")
 
@@ -186,7 +189,7 @@ def index(
 def duplicates(
     atlas: AtlasOption,
     threshold: Annotated[float, typer.Option("--threshold", "-t", help="Largest distance between near-copies.")],
-    k: Annotated[int, typer.Option("-k", "--k", help="Neighbours looked at per row.")] = 10,
+    k: KOption = 10,
     metric: MetricOption = "l2",
     where: WhereOption = None,
     exact: ExactOption = False,
@@ -195,9 +198,11 @@ def duplicates(
 ) -> None:
     """Groups of identical files (same sha256) and near-identical images (codes within --threshold)."""
     from ..atlas import Atlas
+    from ..ops.duplicates import DuplicatesOptions
 
+    options = DuplicatesOptions(threshold=threshold, k=k, metric=metric, where=where, exact=exact)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.duplicates(threshold, k=k, metric=metric, where=where, exact=exact, progress=progress)
+        report = opened.duplicates(progress=progress, options=options)
     if json_output:
         emit_json(report.to_dict())
         return

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import LatentAtlasError, UsageError
-from .common import AtlasOption, ThreadsOption, command, set_threads
+from ..errors import LatentAtlasError
+from .common import AtlasOption, HostOption, PortOption, ThreadsOption, command, set_threads
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     atlas: AtlasOption,
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     query_timeout: Annotated[float, typer.Option(
         help="Seconds a request may run before its query is interrupted (answered with 408).")] = 10.0,
     max_upload: Annotated[float, typer.Option(
@@ -31,18 +31,13 @@ def serve(
 ) -> None:
     """Serve a web page of the atlas: search by id, time or image, cluster runs, interpolation."""
     try:
-        from ..server import create_app, listen, run_server
+        from ..server import ServerOptions, create_app, listen, run_server
     except ImportError as error:
         raise LatentAtlasError(f"the web page needs FastAPI and uvicorn ({error.name} is missing): "
                                "pip install 'latentatlas[web]'") from None
-    if not query_timeout > 0:
-        raise UsageError(f"--query-timeout must be > 0 seconds, got {query_timeout:g}")
-    for flag, value in (("--max-upload", max_upload), ("--query-memory", query_memory)):
-        if not value > 0:
-            raise UsageError(f"{flag} must be > 0 MB, got {value:g}")
+    options = ServerOptions.in_megabytes(query_timeout=query_timeout, max_upload=max_upload, query_memory=query_memory)
     set_threads(threads)
-    app = create_app(atlas, query_timeout=query_timeout, max_upload=max(1, int(max_upload * 1e6)),
-                     query_memory=max(1, int(query_memory * 1e6)))
+    app = create_app(atlas, options)
     sock = listen(host, port)
     if app.state.decoding_off:
         typer.echo(f"Warning: {app.state.decoding_off}", err=True)

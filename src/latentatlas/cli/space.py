@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from . import evaluate
-from .common import AtlasOption, JsonOption, QuietOption, command, console, emit_json, progress_bar
+from .common import AtlasOption, JsonOption, QuietOption, WhereOption, command, console, emit_json, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -21,16 +21,17 @@ def space(
     test_fraction: Annotated[float, typer.Option("--test-fraction", help="Share of each class held out.")] = 0.3,
     knn: Annotated[int, typer.Option(help="Neighbours of the kNN classifier.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
-    where: Annotated[Optional[str], typer.Option("--where", help="SQL predicate on images: evaluate only these rows.")] = None,
+    where: WhereOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Nearest-centroid precision/recall/F1, kNN accuracy and mAP@10 of raw pixels, PCA, LDA and our codes."""
     from ..atlas import Atlas
+    from ..ops.evaluate.space import SpaceSettings
 
+    settings = SpaceSettings(label_column=label_column, test_fraction=test_fraction, knn=knn, seed=seed, where=where)
     with Atlas.open(atlas, read_only=True) as opened, progress_bar(quiet or json_output) as progress:
-        report = opened.evaluate_space(label_column, progress=progress, test_fraction=test_fraction, knn=knn,
-                                       seed=seed, where=where)
+        report = opened.evaluate_space(progress=progress, options=settings)
     data = report.to_dict()
     if json_output:
         emit_json(data)

@@ -59,7 +59,7 @@ MEMBERS = 20
 VERIFICATION_EVERY = "3h"  # one held-out hour in three is forecast: the nowcasts and three spaces keep the demo short
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WeatherSettings:
     """What the study runs on.
 
@@ -99,17 +99,18 @@ class WeatherSettings:
     clusters: int = 5
     seed: int = 0
 
-    def check(self) -> None:
-        """Raise :class:`UsageError` on settings the study cannot use."""
+    def __post_init__(self) -> None:
         if self.days < 3:
-            raise UsageError(f"days must be >= 3 (analogues lie more than a day from the chosen hour), got {self.days}")
+            raise UsageError(f"days must be >= 3 (analogues lie more than a day from the chosen hour), got {self.days}",
+                             parameter="days")
         if self.time.minute or self.time.second or self.time.microsecond:
-            raise UsageError(f"the chosen time must be on the hour (the fields are hourly), got {self.time}")
+            raise UsageError(f"the chosen time must be on the hour (the fields are hourly), got {self.time}",
+                             parameter="time")
         if not 1 <= self.train_every <= 12 * self.days:
-            raise UsageError(f"train-every must be in 1..{12 * self.days} (at least two training hours), "
-                             f"got {self.train_every}")
+            raise UsageError(f"train_every must be in 1..{12 * self.days} (at least two training hours), "
+                             f"got {self.train_every}", parameter="train_every")
         if self.clusters < 2:
-            raise UsageError(f"clusters must be >= 2, got {self.clusters}")
+            raise UsageError(f"clusters must be >= 2, got {self.clusters}", parameter="clusters")
 
     @property
     def start(self) -> datetime:
@@ -165,9 +166,8 @@ def weather_demo(atlas_path: str | Path, settings: WeatherSettings = WeatherSett
     Raises
     ------
     UsageError
-        On bad settings.
+        As the operations it runs.
     """
-    settings.check()
     atlas_path = Path(atlas_path)
     clock = time.perf_counter()
     data = _export(atlas_path / SAMPLES, settings, progress)

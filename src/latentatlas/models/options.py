@@ -18,7 +18,7 @@ from .presets import AUTO, choose_preset, stem_for
 __all__ = ["ModelOptions", "architecture", "CONV_BLOCKS"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelOptions:
     """What a user chooses about the model, its preprocessing and what it learns to undo.
 

@@ -62,6 +62,11 @@ class PreprocessConfig:
             raise UsageError(f"value range must be two finite numbers low < high, got {self.value_range}")
         object.__setattr__(self, "value_range", (float(low), float(high)))
 
+    @property
+    def holds_fields(self) -> bool:
+        """Whether the collection is physical fields (radar dBZ and the like, read as floats), not pictures."""
+        return np.dtype(self.dtype).kind == "f"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, as stored in ``model/config.json``."""
         return {**asdict(self), "value_range": list(self.value_range)}

@@ -53,7 +53,7 @@ VALIDATION_GAP = timedelta(days=1)  # between the training times and the validat
 STOPPED_BUDGET, STOPPED_EPOCHS, STOPPED_PATIENCE = "time budget", "epochs", "no improvement"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """Settings of one training run.
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import at_least, one_of
 from ..cluster.kmeans import ENGINES, KMeans, check_init_size
 from ..errors import UsageError
 from ..models import LatentModel
@@ -25,7 +26,7 @@ CLUSTERS_DIR = "clusters"
 SILHOUETTE_SAMPLE = 10_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClusterSettings:
     """What to cluster and how.
 
@@ -49,6 +50,11 @@ class ClusterSettings:
         Members nearest the centre shown per cluster.
     replace : bool
         Overwrite a stored run of the same name.
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on a value that cannot be used.
     """
 
     k: int | None = 5
@@ -63,19 +69,16 @@ class ClusterSettings:
     members: int = 16
     replace: bool = False
 
-    def check(self) -> None:
-        """Raise :class:`UsageError` on a value that cannot be used."""
+    def __post_init__(self) -> None:
         if self.k is not None and self.k < 1:
-            raise UsageError(f"k must be >= 1 or 'auto', got {self.k}")
+            raise UsageError(f"k must be >= 1 or 'auto', got {self.k}", parameter="k")
         low, high = self.k_range
         if not 2 <= low <= high:
-            raise UsageError(f"the k range must be LOW:HIGH with 2 <= LOW <= HIGH, got {low}:{high}")
-        if self.engine not in ENGINES:
-            raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+            raise UsageError(f"k_range must be LOW:HIGH with 2 <= LOW <= HIGH, got {low}:{high}", parameter="k_range")
+        one_of(ENGINES)("engine", self.engine)
         check_init_size(self.init_size)
         for name in ("restarts", "max_iter", "members"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+            at_least(1)(name, getattr(self, name))
 
 
 @dataclass
@@ -126,7 +129,6 @@ def cluster(
         On a bad setting, a taken run name without ``replace``, or fewer
         matching rows than clusters.
     """
-    settings.check()
     if settings.name is not None:
         check_name(store, settings.name, settings.replace)
     check_model_matches(store, model)

@@ -17,8 +17,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..checks import at_least, one_of
 from ..codec.codefile import SUFFIX, CodeHeader, file_size, pack, unpack
-from ..codec.quantise import Int8Quantiser, check_dtype, dequantise, quantise
+from ..codec.quantise import DTYPES, Int8Quantiser, dequantise, quantise
 from ..errors import BadInputError, LatentAtlasError, ModelMismatchError, UsageError
 from ..models import LatentModel
 from ..pipeline.runner import Batch, run_batches
@@ -30,11 +31,46 @@ from .decode import save_decoded
 from .embed import check_model_matches, whole_image_options
 
 __all__ = [
-    "INT8_SCALE_FILE", "CompressReport", "DecompressReport", "int8_quantiser", "compress", "decompress",
+    "INT8_SCALE_FILE", "CompressOptions", "DecompressOptions", "CompressReport", "DecompressReport", "int8_quantiser", "compress", "decompress",
     "read_code", "default_format", "named_records",
 ]
 
 INT8_SCALE_FILE = "int8_scale.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompressOptions:
+    """How :func:`compress` stores codes: ``dtype`` (float32, float16 or int8) and ``batch_size`` images at once.
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on an unknown dtype or ``batch_size < 1``.
+    """
+
+    dtype: str = "float16"
+    batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        one_of(DTYPES)("dtype", self.dtype)
+        at_least(1)("batch_size", self.batch_size)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecompressOptions:
+    """How :func:`decompress` writes: ``format`` (png, tif, ... or npy; None: :func:`default_format`), ``batch_size`` codes at once.
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on ``batch_size < 1``.
+    """
+
+    format: str | None = None
+    batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        at_least(1)("batch_size", self.batch_size)
 
 
 @dataclass
@@ -111,8 +147,7 @@ def compress(
     model: LatentModel,
     sources: Sequence[str | Path],
     out: str | Path,
-    dtype: str = "float16",
-    batch_size: int = 256,
+    options: CompressOptions = CompressOptions(),
     progress: ProgressCallback = silent,
 ) -> CompressReport:
     """Write one code file per image of ``sources`` into ``out``.
@@ -125,13 +160,11 @@ def compress(
     Raises
     ------
     UsageError
-        On an unknown dtype, or when two images would get the same file name.
+        When two images would get the same file name.
     BadInputError
         If no image could be read.
     """
-    check_dtype(dtype)
-    if batch_size < 1:
-        raise UsageError(f"batch size must be >= 1, got {batch_size}")
+    dtype, batch_size = options.dtype, options.batch_size
     int8 = int8_quantiser(store, model) if dtype == "int8" else None
     named, failures = named_records(sources, options=whole_image_options(store))
     names = dict(named)
@@ -205,8 +238,7 @@ def decompress(
     model: LatentModel,
     files: Sequence[str | Path],
     out: str | Path,
-    format: str | None = None,
-    batch_size: int = 256,
+    options: DecompressOptions = DecompressOptions(),
     progress: ProgressCallback = silent,
 ) -> DecompressReport:
     """Decode code files (or folders of them) to images at their original size in ``out``.
@@ -215,9 +247,8 @@ def decompress(
     their layout). Files that cannot be decoded are skipped and reported;
     when none can, the first file's error is raised.
     """
-    format = (format or default_format(model)).lower().lstrip(".")
-    if batch_size < 1:
-        raise UsageError(f"batch size must be >= 1, got {batch_size}")
+    format = (options.format or default_format(model)).lower().lstrip(".")
+    batch_size = options.batch_size
     named = _named_code_files(files)
     int8 = functools.cache(lambda: int8_quantiser(store, model))
     fingerprint = model.fingerprint

@@ -12,13 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import at_least, one_of
 from ..errors import UsageError
 from ..progress import ProgressCallback, silent
 from ..search.engine import EngineCache
+from ..search.metrics import METRICS
 from ..search.neighbours import Filters, nearest
 from ..store.database import Store
 
-__all__ = ["DuplicateGroup", "DuplicatesReport", "duplicates"]
+__all__ = ["DuplicateGroup", "DuplicatesOptions", "DuplicatesReport", "duplicates"]
 
 _BLOCK = 1024
 
@@ -38,6 +40,42 @@ class DuplicateGroup:
     distance: float = 0.0
 
 
+@dataclass(frozen=True, kw_only=True)
+class DuplicatesOptions:
+    """What counts as a near-copy and which rows take part.
+
+    Parameters
+    ----------
+    threshold : float
+        Largest distance (in ``metric``) between two near-copies, >= 0.
+    k : int
+        Neighbours looked at per row; a group larger than ``k + 1`` is
+        still found whole when its members chain together.
+    metric : {"l2", "sqeuclidean", "cosine", "ip"}
+    where : str, optional
+        SQL predicate on ``images``: only matching rows take part.
+    exact : bool
+        Scan every code even when the atlas has an approximate index.
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on a negative threshold, ``k < 1`` or an unknown metric.
+    """
+
+    threshold: float
+    k: int = 10
+    metric: str = "l2"
+    where: str | None = None
+    exact: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not self.threshold >= 0:
+            raise UsageError(f"threshold must be a number >= 0, got {self.threshold!r}", parameter="threshold")
+        at_least(1)("k", self.k)
+        one_of(METRICS)("metric", self.metric)
+
+
 @dataclass
 class DuplicatesReport:
     """The groups found and the settings used."""
@@ -54,31 +92,17 @@ class DuplicatesReport:
         return asdict(self)
 
 
-def duplicates(store: Store, threshold: float, k: int = 10, metric: str = "l2", where: str | None = None,
-               exact: bool = False, engines: EngineCache | None = None,
+def duplicates(store: Store, options: DuplicatesOptions, engines: EngineCache | None = None,
                progress: ProgressCallback = silent) -> DuplicatesReport:
-    """Exact copies (same sha256) and near-copies (codes closer than ``threshold``) among the stored rows.
-
-    Parameters
-    ----------
-    threshold : float
-        Largest distance (in ``metric``) between two near-copies.
-    k : int
-        Neighbours looked at per row; a group larger than ``k + 1`` is
-        still found whole when its members chain together.
-    where : str, optional
-        SQL predicate on ``images``: only matching rows take part.
+    """Exact copies (same sha256) and near-copies (codes closer than ``options.threshold``) among the stored rows.
 
     Raises
     ------
     UsageError
-        On a negative threshold, ``k < 1`` or a bad predicate.
+        On a bad predicate.
     """
-    if not threshold >= 0:
-        raise UsageError(f"threshold must be >= 0, got {threshold}")
-    if k < 1:
-        raise UsageError(f"k must be >= 1, got {k}")
-    engine = (engines or EngineCache()).get(store, metric, exact)
+    threshold, k, metric, where = options.threshold, options.k, options.metric, options.where
+    engine = (engines or EngineCache()).get(store, metric, options.exact)
     filters = Filters.of(store, where)
     ids = engine.ids if where is None else np.intersect1d(engine.ids, filters.allowed)
     exact_groups = _same_sha256(store, where)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..checks import at_least
 from ..pipeline.ray import check_engine
 from ..pipeline.runner import Writer, encoder, run_batches
 from ..progress import ProgressCallback, silent
@@ -18,8 +19,41 @@ from .embed_ray import embed_ray
 if TYPE_CHECKING:  # the model brings PyTorch, which searching does not need
     from ..models import LatentModel
 
-__all__ = ["EmbedReport", "embed", "encoder", "atlas_writer", "check_model_matches", "reader_options"]
+__all__ = ["EmbedOptions", "EmbedReport", "embed", "encoder", "atlas_writer", "check_model_matches", "reader_options"]
 
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbedOptions:
+    """How an embed runs: batches, and where they are encoded.
+
+    Parameters
+    ----------
+    batch_size : int
+        Images per batch and transaction.
+    engine : {"local", "ray"}
+        This process, or a Ray cluster (``pip install latentatlas[scale]``).
+    address : str, optional
+        The Ray cluster (``"auto"``, ``"HOST:PORT"``); None: the one this
+        process joined, or a new local one.
+    workers : int, optional
+        Ray actors encoding at once (default: the cluster's CPUs).
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on ``batch_size < 1``, an unknown engine,
+        ``workers < 1``, or ``address``/``workers`` given to the local engine.
+    """
+
+    batch_size: int = 256
+    engine: str = "local"
+    address: str | None = None
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        at_least(1)("batch_size", self.batch_size)
+        check_engine(self.engine, self.address, self.workers)
 
 
 @dataclass
@@ -61,12 +95,9 @@ def embed(
     store: Store,
     model: LatentModel,
     sources: Sequence[str | Path],
-    batch_size: int = 256,
-    progress: ProgressCallback = silent,
+    options: EmbedOptions = EmbedOptions(),
     reader: ReaderOptions | dict[str, Any] | None = None,
-    engine: str = "local",
-    address: str | None = None,
-    workers: int | None = None,
+    progress: ProgressCallback = silent,
 ) -> EmbedReport:
     """Encode every image of ``sources`` not yet in the atlas and add it.
 
@@ -75,20 +106,21 @@ def embed(
     stopped. Each batch lands in one transaction: the atlas holds whole rows
     only. Unreadable images are skipped and reported. Sources are read with
     ``reader`` (see :func:`reader_options`): by default as ``fit`` read them.
-    ``engine="ray"`` encodes on a Ray cluster at ``address`` with ``workers``
-    actors: the workers list, hash and encode the files (see
-    :func:`latentatlas.ops.embed_ray.embed_ray`).
+    ``options`` (:class:`EmbedOptions`) say how: the batch size, and
+    ``engine="ray"`` to encode on a Ray cluster, whose workers list, hash and
+    encode the files (see :func:`latentatlas.ops.embed_ray.embed_ray`).
     """
-    check_engine(engine, address, workers)
+    batch_size = options.batch_size
     check_model_matches(store, model)
     store.ensure_embeddings(model.code_size)
     store.set_setting(FINGERPRINT_SETTING, model.fingerprint)
-    options = reader_options(store, reader)
+    read_options = reader_options(store, reader)
     report = EmbedReport()
-    if engine == "ray":
-        return embed_ray(store, model, sources, report, batch_size, progress, options, address, workers)
+    if options.engine == "ray":
+        return embed_ray(store, model, sources, report, batch_size, progress, read_options, options.address,
+                         options.workers)
     progress("scan", 0, None)
-    scan = read_sources(sources, options)
+    scan = read_sources(sources, read_options)
     todo = _new_records(store, scan.records, report)
     progress("scan", len(scan.records), len(scan.records))
     run = run_batches(todo, encoder(model, batch_size), atlas_writer(store), stage="embed", batch_size=batch_size,

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import at_least, one_of, validated
+from ..checks import at_least, one_of
 from ..errors import UsageError
 from ..models import has_model, load_model
 from ..progress import ProgressCallback, silent
@@ -32,11 +32,47 @@ from ..sources import Failure
 from ..store.clusters import load_run, run_names
 from ..store.database import Store
 
-__all__ = ["ExportReport", "export_embedding_atlas", "FORMATS", "PROJECTIONS"]
+__all__ = ["ExportOptions", "ExportReport", "export_embedding_atlas", "FORMATS", "PROJECTIONS"]
 
 FORMATS = ("embedding-atlas",)
 PROJECTIONS = ("pca", "tsne", "umap")
 _BATCH = 256  # thumbnails read per batch
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportOptions:
+    """What an export writes.
+
+    Parameters
+    ----------
+    format : {"embedding-atlas"}
+        The file's layout.
+    neighbours : int
+        Nearest rows listed for each row (at least 1).
+    projection : {"pca", "tsne", "umap"}
+        The 2-D map.
+    thumbnail : int
+        Longer side of each thumbnail in pixels (at least 8).
+    seed : int
+        Seeds t-SNE and UMAP.
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on an unknown format or projection, or too few neighbours or thumbnail pixels.
+    """
+
+    format: str = "embedding-atlas"
+    neighbours: int = 10
+    projection: str = "pca"
+    thumbnail: int = 96
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        one_of(FORMATS)("format", self.format)
+        at_least(1)("neighbours", self.neighbours)
+        one_of(PROJECTIONS)("projection", self.projection)
+        at_least(8)("thumbnail", self.thumbnail)
 
 
 @dataclass
@@ -55,20 +91,20 @@ class ExportReport:
                 "failures": [{"uri": f.uri, "reason": f.reason} for f in self.failures]}
 
 
-@validated(neighbours=at_least(1), thumbnail=at_least(8), projection=one_of(PROJECTIONS))
-def export_embedding_atlas(store: Store, out: str | Path, *, neighbours: int = 10, projection: str = "pca",
-                           thumbnail: int = 96, seed: int = 0, progress: ProgressCallback = silent) -> ExportReport:
+def export_embedding_atlas(store: Store, out: str | Path, options: ExportOptions = ExportOptions(),
+                           progress: ProgressCallback = silent) -> ExportReport:
     """Write the atlas's rows, codes' projection, neighbours and thumbnails to ``out`` (a ``.parquet`` file).
 
     Raises
     ------
     UsageError
-        On an atlas without codes, or a bad setting.
+        On an atlas without codes.
     """
+    neighbours, projection, thumbnail, seed = options.neighbours, options.projection, options.thumbnail, options.seed
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..search.neighbours import search_batch
+    from ..search.neighbours import NeighbourOptions, search_batch
     from ..space.projection import Projection
 
     ids, codes = store.vectors()
@@ -84,7 +120,7 @@ def export_embedding_atlas(store: Store, out: str | Path, *, neighbours: int = 1
     progress(projection, 1, 1)
     columns["x"], columns["y"] = coords[:, 0].astype(np.float32), coords[:, 1].astype(np.float32)
     k = min(neighbours, len(ids) - 1)
-    found = search_batch(store, None, k=k, exclude_self=True, progress=progress)
+    found = search_batch(store, None, NeighbourOptions(k=k), exclude_self=True, progress=progress)
     columns["neighbors"] = _neighbours(ids, found.query_ids, found.ids, found.distances)
     columns["image"], failures = _thumbnails(store, ids, thumbnail, progress)
     out = Path(out)

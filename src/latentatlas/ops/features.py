@@ -111,7 +111,7 @@ def index_features(store: Store, settings: OrbSettings | None = None, where: str
     UsageError
         If features were stored with other extraction settings (pass ``rebuild``).
     """
-    settings = (settings or OrbSettings()).check()
+    settings = settings or OrbSettings()
     store.con.execute(ORB_TABLE)
     stored = store.setting(SETTINGS_KEY)
     if rebuild:
@@ -179,7 +179,7 @@ def features_search(
         raise UsageError(f"k must be >= 1, got {k}")
     if not store.has_table(TABLE) or not store.count(TABLE):
         raise UsageError(f"{store.path}: no features stored (run `latentatlas features index` first)")
-    settings = OrbSettings(**{**asdict(settings or OrbSettings()), **store.setting(SETTINGS_KEY, {})}).check()
+    settings = OrbSettings(**{**asdict(settings or OrbSettings()), **store.setting(SETTINGS_KEY, {})})
     pixels, name = (image, "<array>") if isinstance(image, np.ndarray) else (read_image(image), str(Path(image).resolve()))
     query = extract(pixels, settings)
     chosen = _preselect(store, pixels, candidates, model)

@@ -25,7 +25,7 @@ from ..store.database import Store
 from ..store.schema import GRID_SETTING, READER_SETTING
 from ..store.switch import staging_dir, switch_model
 
-__all__ = ["FitReport", "fit", "split_settings", "read_history", "HISTORY_FILE", "LOSS_PLOT"]
+__all__ = ["FitReport", "fit", "fit_settings", "split_settings", "read_history", "HISTORY_FILE", "LOSS_PLOT"]
 
 HISTORY_FILE = "history.json"
 LOSS_PLOT = "loss.png"
@@ -99,12 +99,8 @@ def fit(
     )
     model = LatentModel.create(architecture(options, preprocess, corruption, readable), preprocess,
                                seed=train_config.seed, corruption=corruption)
-    georeferenced = preprocess.dtype.startswith("float")
-    augment = Augmentation.choose(train_config.augment, georeferenced=georeferenced,
+    augment = Augmentation.choose(train_config.augment, georeferenced=preprocess.holds_fields,
                                   square=preprocess.height == preprocess.width)
-    times = _times_and_places(loaded.records)[0]
-    objective = Objective.parse(train_config.objective).choose(times is not None, georeferenced, series_step(times))
-    train_config = replace(train_config, objective=objective.spec)
     if streaming:
         inputs = _streamed(loaded.records, model.preprocessor, options.cache_images)
     else:
@@ -114,6 +110,9 @@ def fit(
         failures = scan.failures + loaded.failures
     times, places = _times_and_places(loaded.records)  # those that survived preprocessing
     del loaded, sample
+    objective = Objective.parse(train_config.objective).choose(times is not None, preprocess.holds_fields,
+                                                               series_step(times))
+    train_config = replace(train_config, objective=objective.spec)
     history = train(model, inputs, train_config, progress=progress, corrupt=corruption or None, augment=augment,
                     times=times, places=places)
     model.training = {**train_config.to_dict(), "augment": augment.specs, "images": len(inputs),
@@ -143,7 +142,7 @@ def size_notes(options: ModelOptions, preprocess: PreprocessConfig) -> tuple[str
     verified alike at the full grid (CRPS within 0.1 % at every lead), while
     training took about 3.4 and 5.5 times as long per field.
     """
-    if options.size is not None or not preprocess.dtype.startswith("float"):
+    if options.size is not None or not preprocess.holds_fields:
         return ()
     return (f"fields are read at {preprocess.height}x{preprocess.width} (at most 64 pixels a side): analogues "
             "found at 64, 128 and 256 pixels verified alike on generated radar while training cost 3 to 5 times "
@@ -218,6 +217,23 @@ def read_history(directory: Path) -> History | None:
         return History.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError, AttributeError) as error:  # JSONDecodeError and UnicodeError are ValueErrors
         raise BadInputError(f"{path}: not a training history ({first_line(error)})") from None
+
+
+def fit_settings(options: ModelOptions | None, train: TrainConfig | None,
+                 settings: dict[str, Any]) -> tuple[ModelOptions, TrainConfig]:
+    """``options`` and ``train`` as given (None: the defaults), or both made from ``settings`` by field name.
+
+    Raises
+    ------
+    UsageError
+        If both are given, or as :func:`split_settings`.
+    """
+    if options is None and train is None:
+        return split_settings(settings)
+    if settings:
+        raise UsageError(f"give options and train whole or their fields by name ({', '.join(settings)}), not both",
+                         parameter=tuple(settings))
+    return options or ModelOptions(), train or TrainConfig()
 
 
 def split_settings(settings: dict[str, Any]) -> tuple[ModelOptions, TrainConfig]:

@@ -53,7 +53,7 @@ def build_index(store: Store, settings: AnnSettings | None = None,
     UsageError
         If the atlas holds no codes, or a setting is bad.
     """
-    settings = (settings or AnnSettings()).check()
+    settings = settings or AnnSettings()
     ids = store.embedding_ids()
     if len(ids) == 0:
         raise UsageError(f"{store.path}: no codes to index (run `latentatlas embed` first)")

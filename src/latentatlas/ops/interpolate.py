@@ -8,15 +8,32 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..checks import at_least
 from ..models import LatentModel
 from ..store.database import Store
 from .embed import check_model_matches
 from .search import resolve_query
 
-__all__ = ["Interpolation", "interpolate", "lerp", "slerp", "save_strip"]
+__all__ = ["InterpolateOptions", "Interpolation", "interpolate", "lerp", "slerp", "save_strip"]
 
 Endpoint = int | str | Path | np.ndarray
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterpolateOptions:
+    """``steps`` frames (at least 2: both ends are frames), along a straight or a ``spherical`` path.
+
+    Raises
+    ------
+    UsageError
+        Naming ``steps``, if it is below 2.
+    """
+
+    steps: int = 8
+    spherical: bool = False
+
+    def __post_init__(self) -> None:
+        at_least(2)("steps", self.steps)
 
 
 @dataclass
@@ -78,10 +95,9 @@ def interpolate(
     model: LatentModel,
     a: Endpoint,
     b: Endpoint,
-    steps: int = 8,
-    spherical: bool = False,
+    options: InterpolateOptions = InterpolateOptions(),
 ) -> Interpolation:
-    """Decode ``steps`` codes evenly spaced from ``a``'s code to ``b``'s, both ends included.
+    """Decode ``options.steps`` codes evenly spaced from ``a``'s code to ``b``'s, both ends included.
 
     Each end is a stored row's id (int), an image file, or an image array.
     Frames come back at the model's input size in the collection's units.
@@ -89,10 +105,9 @@ def interpolate(
     Raises
     ------
     UsageError
-        If ``steps < 2`` or an id is unknown.
+        If an id is unknown.
     """
-    if steps < 2:
-        raise UsageError(f"steps must be >= 2 (both ends are frames), got {steps}")
+    steps, spherical = options.steps, options.spherical
     ends = [_endpoint(store, model, end) for end in (a, b)]
     t = np.linspace(0.0, 1.0, steps)
     path = (slerp if spherical else lerp)(ends[0][0], ends[1][0], t)

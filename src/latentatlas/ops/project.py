@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import at_least, one_of
 from ..errors import UsageError
 from ..progress import ProgressCallback, silent
 from ..sources import Failure
@@ -21,7 +22,7 @@ __all__ = ["ProjectSettings", "ProjectionResult", "project", "map_points", "spre
 COLOR_BY = ("label", "cluster:RUN", "time", "none")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProjectSettings:
     """How to project.
 
@@ -43,6 +44,11 @@ class ProjectSettings:
         At most this many rows are projected, spread evenly over the ids
         of those that match (the result says how many there were); None
         projects all, holding every code in memory.
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on a value that cannot be used.
     """
 
     method: str = "pca"
@@ -54,19 +60,16 @@ class ProjectSettings:
     perplexity: float = 30.0
     max_rows: int | None = 200_000
 
-    def check(self) -> None:
-        """Raise :class:`UsageError` on a value that cannot be used."""
-        if self.method not in METHODS:
-            raise UsageError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+    def __post_init__(self) -> None:
+        one_of(METHODS)("method", self.method)
         if self.dims not in (2, 3):
-            raise UsageError(f"dims must be 2 or 3, got {self.dims}")
+            raise UsageError(f"dims must be 2 or 3, got {self.dims}", parameter="dims")
         known = self.color_by in (None, "label", "time", "none") or self.color_by.startswith("cluster:")
         if not known:
-            raise UsageError(f"color-by must be one of {', '.join(COLOR_BY)}, got {self.color_by!r}")
-        if self.max_rows is not None and self.max_rows < 3:
-            raise UsageError(f"max_rows must be >= 3, got {self.max_rows}")
-        if self.thumbnails < 0:
-            raise UsageError(f"thumbnails must be >= 0, got {self.thumbnails}")
+            raise UsageError(f"color_by must be one of {', '.join(COLOR_BY)}, got {self.color_by!r}", parameter="color_by")
+        if self.max_rows is not None:
+            at_least(3)("max_rows", self.max_rows)
+        at_least(0)("thumbnails", self.thumbnails)
         if self.thumbnails and self.dims == 3:
             raise UsageError("thumbnails are drawn on 2-D pictures only; use dims 2", parameter="dims")
 
@@ -118,7 +121,6 @@ def project(
         On a bad setting, LDA on rows without labels, an unknown cluster
         run, or too few rows.
     """
-    settings.check()
     matched = store.ids_where(settings.where) if settings.where else store.embedding_ids()
     ids, codes = store.vectors(spread(matched, settings.max_rows))
     if len(ids) == 0:

@@ -42,7 +42,7 @@ class Collection:
     @property
     def fields(self) -> bool:
         """Whether the images are fields of float values (radar, GRIB2, NetCDF, .npy) rather than pictures."""
-        return np.dtype(self.config.dtype).kind == "f"
+        return self.config.holds_fields
 
     @classmethod
     def of(cls, store: Store, config: PreprocessConfig) -> "Collection":

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..checks import at_least
 from ..errors import BadInputError, UsageError
 from ..models import LatentModel
 from ..models.corruptions import Downsample
@@ -34,7 +35,7 @@ __all__ = ["RestoreSettings", "RestoreReport", "restore", "upscale_factor"]
 _IMAGES_PER_READ = 16
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RestoreSettings:
     """How :func:`restore` runs and writes.
 
@@ -58,10 +59,9 @@ class RestoreSettings:
     upscale: bool = True
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise UsageError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.stride is not None and self.stride < 1:
-            raise UsageError(f"stride must be >= 1, got {self.stride}")
+        at_least(1)("batch_size", self.batch_size)
+        if self.stride is not None:
+            at_least(1)("stride", self.stride)
 
 
 @dataclass

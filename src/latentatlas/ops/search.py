@@ -9,26 +9,36 @@ filters of :func:`latentatlas.search.neighbours.nearest`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from ..checks import at_least, one_of, validated
 from ..errors import BadInputError, UsageError
 from ..analogues import AnalogueOptions, Timeline, find_analogues
 from ..analogues.find import rerank_for, restrict
 from ..search.engine import Engine, EngineCache, ann_dir
-from ..search.metrics import METRICS
-from ..search.neighbours import Filters, nearest, parse_window
+from ..search.neighbours import Filters, NeighbourOptions, nearest
 from ..sources import read_source
 from ..store.database import Store
 
 if TYPE_CHECKING:
     from ..models import LatentModel
 
-__all__ = ["Hit", "SearchResult", "Query", "resolve_query", "image_query", "search"]
+__all__ = ["Hit", "SearchResult", "SearchOptions", "Query", "resolve_query", "image_query", "search"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchOptions(NeighbourOptions):
+    """The options of one search: those of :class:`~latentatlas.search.neighbours.NeighbourOptions` and ``analogue``.
+
+    ``analogue`` (:class:`~latentatlas.analogues.options.AnalogueOptions`):
+    season window, minimum separation, trend window, region and channel
+    weights of an analogue query; when any is set the codes are scanned exactly.
+    """
+
+    analogue: AnalogueOptions = AnalogueOptions()
 
 
 @dataclass
@@ -159,59 +169,36 @@ def image_query(store: Store, model: LatentModel, pixels: np.ndarray, uri: str, 
     return Query(model.encode([pixels], [uri])[0], {"image": uri, "conversions": conversions}, time, pixels)
 
 
-@validated(k=at_least(1), metric=one_of(METRICS))
 def search(
     store: Store,
     query: Query,
-    k: int = 10,
-    metric: str = "l2",
-    where: str | None = None,
-    exclude_within: str | timedelta | None = None,
-    exact: bool = False,
+    options: SearchOptions = SearchOptions(),
     engines: EngineCache | None = None,
-    dtype: str = "float32",
-    analogue: AnalogueOptions | None = None,
     model: Callable[[], LatentModel] | None = None,
 ) -> SearchResult:
-    """The ``k`` stored images nearest to ``query``.
+    """The ``options.k`` stored images nearest to ``query``, ranked as ``options`` say (see :class:`SearchOptions`).
 
     Parameters
     ----------
-    k : int
-    metric : {"l2", "sqeuclidean", "cosine", "ip"}
-    where : str, optional
-        SQL predicate on the ``images`` table, applied before ranking, so
-        ``k`` results come back whenever ``k`` rows match.
-    exclude_within : str or timedelta, optional
-        Leave out rows whose time lies within this window (``"1d"``,
-        ``"6h"``) of the query's time, the query's own row included.
-    exact : bool
-        Scan every code even when the atlas has an approximate index.
     engines : EngineCache, optional
         Reuses loaded codes between calls (the Python face keeps one).
-    dtype : {"float32", "float16"}
-        How an exact scan holds the codes (float16: half the memory,
-        distances of the rounded codes).
-    analogue : AnalogueOptions, optional
-        Season window, minimum separation, trend window and region of an
-        analogue query (see :mod:`latentatlas.analogues.find`); the codes
-        are then scanned exactly.
     model : callable, optional
         Returns the atlas's model; needed by channel weights only.
 
     Raises
     ------
     UsageError
-        On ``k < 1``, an unknown metric, a malformed predicate, a query of
-        the wrong length, ``exclude_within`` or a season window for a query
-        without a time, or a trend window for a query that is not a stored row.
+        On a malformed predicate, a query of the wrong length,
+        ``exclude_within`` or a season window for a query without a time,
+        or a trend window for a query that is not a stored row.
     """
-    window = parse_window(exclude_within)
+    k, metric, where, exclude_within = options.k, options.metric, options.where, options.exclude_within
+    window = options.window
     if window is not None and query.time is None:
         raise UsageError("exclude_within needs a query with a time (a stored row, or an image from a manifest with times)",
                          parameter="exclude_within")
-    analogue = analogue if analogue is not None and analogue.used else None
-    engine = (engines or EngineCache()).get(store, metric, exact or analogue is not None, dtype)
+    analogue = options.analogue if options.analogue.used else None
+    engine = (engines or EngineCache()).get(store, metric, options.exact or analogue is not None, options.dtype)
     d = store.code_size()
     if d is not None and d != len(query.vector):
         raise UsageError(f"query has {len(query.vector)} numbers; the atlas's codes have {d}")
@@ -232,7 +219,7 @@ def search(
     hits = [Hit(i, info[i]["uri"], info[i]["label"], info[i]["time"], dist) for i, dist in found]
     if window is not None:
         settings["exclude_within"] = str(exclude_within)
-    if engine.kind != "exact" or exact or ann_dir(store).is_dir():
+    if engine.kind != "exact" or options.exact or ann_dir(store).is_dir():
         settings["engine"] = engine.kind
     return SearchResult(query=settings, hits=hits)
 

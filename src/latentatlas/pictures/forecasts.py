@@ -130,13 +130,16 @@ def verification_figure(report: dict[str, Any]):
     ax.set_ylabel("frequency")
     ax.set_title("rank histogram", fontsize=9)
     if fss:
-        _fss_by_scale(axes[3], leads)
+        _fss_by_scale(axes[3], leads, report["settings"].get("grid_km"))
     fig.tight_layout()
     return fig
 
 
-def _fss_by_scale(ax, leads: Sequence[dict[str, Any]]) -> None:
-    """The fractions skill score against the neighbourhood's size, per method, at the first threshold: first lead solid, last dashed."""
+def _fss_by_scale(ax, leads: Sequence[dict[str, Any]], grid_km: float | None = None) -> None:
+    """The fractions skill score against the neighbourhood's size, per method, at the first threshold: first lead solid, last dashed.
+
+    With ``grid_km`` (a georeferenced grid) the axis says how far a grid point is.
+    """
     shown = [leads[0]] + ([leads[-1]] if len(leads) > 1 else [])
     for lead, style in zip(shown, ("-", "--")):
         for n, (method, scores) in enumerate(lead["fields"].items()):
@@ -146,7 +149,7 @@ def _fss_by_scale(ax, leads: Sequence[dict[str, Any]]) -> None:
                     label=f"{method} +{lead['hours']:g} h")
     threshold = next(iter(leads[0]["fields"]["analogue"]["fss"]))
     ax.set_xscale("log")
-    ax.set_xlabel("neighbourhood (grid points)")
+    ax.set_xlabel("neighbourhood (grid points" + (f", 1 = {grid_km:.3g} km)" if grid_km else ")"))
     ax.set_ylabel(f"FSS, > {threshold}")
     ax.set_title("fractions skill score", fontsize=9)
     ax.legend(fontsize=5, ncol=2)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..sources.geometry import GridGeometry
 
-__all__ = ["draw_map", "outlines", "OUTLINES"]
+__all__ = ["draw_map", "small_map", "outlines", "OUTLINES"]
 
 # (file stem, GSHHS levels kept, smallest area in km2 kept, line width, colour)
 OUTLINES = {
@@ -155,3 +155,25 @@ def draw_map(ax, field: np.ndarray, geometry: GridGeometry, cmap, value_range: t
     for spine in ax.spines.values():
         spine.set_color("#999999")
     return image
+
+
+def small_map(field: np.ndarray, geometry: GridGeometry, cmap, value_range: tuple[float, float] | None,
+              width_px: int = 240) -> np.ndarray:
+    """``field`` as a small map ``(h, width_px, 3)`` uint8 in ``cmap`` over ``value_range``: outlines and graticule, no labels.
+
+    For thumbnails (the web page's cards): the map fills the picture, its
+    height following the grid's aspect on the ground.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    height_px = int(round(width_px * min(2.0, max(0.3, geometry.aspect()))))
+    figure = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(figure)
+    ax = figure.add_axes((0, 0, 1, 1))
+    draw_map(ax, field, geometry, cmap, value_range)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    canvas.draw()
+    return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..checks import at_least, one_of
 from ..errors import BadInputError, UsageError
 from ..progress import ProgressCallback, silent
 from .exact import ExactIndex, exact_distances, merge_neighbours, pad_neighbours
@@ -50,7 +51,7 @@ def metric_family(metric: str) -> str:
     return get_metric(metric).family
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class AnnSettings:
     """How to build and query an approximate index.
 
@@ -73,6 +74,11 @@ class AnnSettings:
         IVF-PQ re-ranks ``refine * k`` candidates with exact distances.
     seed : int
         Seed of the training sample and of FAISS's k-means.
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on an unknown kind or metric or a size below 1.
     """
 
     kind: str = "ivfpq"
@@ -86,18 +92,14 @@ class AnnSettings:
     refine: int = 20
     seed: int = 0
 
-    def check(self) -> "AnnSettings":
-        """Return self if every value is usable, else raise :class:`UsageError`."""
-        if self.kind not in KINDS:
-            raise UsageError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        self.metric = metric_family(self.metric)
+    def __post_init__(self) -> None:
+        one_of(KINDS)("kind", self.kind)
+        object.__setattr__(self, "metric", metric_family(self.metric))  # the family served: sqeuclidean -> l2
         for name in ("hnsw_m", "ef_construction", "ef_search", "nprobe", "refine"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
+            at_least(1)(name, getattr(self, name))
         for name in ("nlist", "pq_m"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
-        return self
+            if getattr(self, name) is not None:
+                at_least(1)(name, getattr(self, name))
 
 
 @dataclass
@@ -162,7 +164,6 @@ class AnnIndex:
         """
         import faiss
 
-        settings.check()
         d = sample.shape[1]
         start = time.perf_counter()
         metric = faiss.METRIC_L2 if settings.metric == "l2" else faiss.METRIC_INNER_PRODUCT

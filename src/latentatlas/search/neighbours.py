@@ -16,14 +16,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..checks import at_least, one_of, parse_duration, validated
+from ..checks import at_least, one_of, parse_duration
 from ..errors import BadInputError, UsageError
 from ..progress import ProgressCallback, silent
 from ..store.database import Store
 from .engine import Engine, EngineCache
 from .metrics import METRICS
 
-__all__ = ["Filters", "Neighbours", "nearest", "parse_window", "read_ids", "search_batch"]
+__all__ = ["Filters", "Neighbours", "NeighbourOptions", "nearest", "parse_window", "read_ids", "search_batch"]
 
 _BLOCK = 1024  # queries per engine call in a batch
 
@@ -31,6 +31,53 @@ _BLOCK = 1024  # queries per engine call in a batch
 def parse_window(window: str | timedelta | None, parameter: str = "exclude_within") -> timedelta | None:
     """``"1d"``, ``"6h"``, ``"1d12h"``, ``"30min"`` or a timedelta (see :func:`latentatlas.checks.parse_duration`)."""
     return parse_duration(window, parameter)
+
+
+DTYPES = ("float32", "float16")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NeighbourOptions:
+    """How a nearest-neighbour query ranks: checked on creation, passed whole from the faces to the search.
+
+    Parameters
+    ----------
+    k : int
+        Neighbours per query (at least 1).
+    metric : {"l2", "sqeuclidean", "cosine", "ip"}
+    where : str, optional
+        SQL predicate on ``images``, applied before ranking, so ``k`` rows
+        come back whenever ``k`` rows match.
+    exclude_within : str or timedelta, optional
+        Leave out rows whose time lies within this window (``"1d"``, ``"6h"``) of the query's time.
+    exact : bool
+        Scan every code even when the atlas has an approximate index.
+    dtype : {"float32", "float16"}
+        How an exact scan holds the codes (float16: half the memory).
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on ``k < 1``, an unknown metric or dtype, or a window that is not a positive duration.
+    """
+
+    k: int = 10
+    metric: str = "l2"
+    where: str | None = None
+    exclude_within: str | timedelta | None = None
+    exact: bool = False
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        at_least(1)("k", self.k)
+        one_of(METRICS)("metric", self.metric)
+        one_of(DTYPES)("dtype", self.dtype)
+        parse_window(self.exclude_within)
+
+    @property
+    def window(self) -> timedelta | None:
+        """``exclude_within`` as a timedelta (None: no window)."""
+        return parse_window(self.exclude_within)
 
 
 @dataclass
@@ -177,35 +224,29 @@ def read_ids(path: str | Path) -> np.ndarray:
         raise BadInputError(f"{path}: not a table with an id column ({str(error).splitlines()[0]})") from None
 
 
-@validated(k=at_least(1), metric=one_of(METRICS))
 def search_batch(
     store: Store,
     ids: Sequence[int] | np.ndarray | None = None,
-    k: int = 10,
-    metric: str = "l2",
-    where: str | None = None,
-    exclude_within: str | timedelta | None = None,
+    options: NeighbourOptions = NeighbourOptions(),
     exclude_self: bool = False,
-    exact: bool = False,
     out: str | Path | None = None,
     engines: EngineCache | None = None,
     progress: ProgressCallback = silent,
-    dtype: str = "float32",
 ) -> Neighbours:
-    """The ``k`` nearest rows of many stored rows (``ids``; None: every row), e.g. for a kNN graph.
+    """The ``options.k`` nearest rows of many stored rows (``ids``; None: every row), e.g. for a kNN graph.
 
     Each row's first neighbour is itself unless ``exclude_self``. With
     ``out`` the neighbours are written as Parquet (``query_id, rank, id,
-    distance``, one row per neighbour) instead of being kept. ``dtype``
-    float16 holds the codes of an exact scan in half the memory.
+    distance``, one row per neighbour) instead of being kept.
 
     Raises
     ------
     UsageError
-        On an unknown id, ``k < 1``, an unknown metric or a bad filter.
+        On an unknown id or a bad filter.
     """
+    k, metric, where, exclude_within = options.k, options.metric, options.where, options.exclude_within
     filters = Filters.of(store, where, exclude_within)
-    engine = (engines or EngineCache()).get(store, metric, exact, dtype)
+    engine = (engines or EngineCache()).get(store, metric, options.exact, options.dtype)
     query_ids = engine.ids if ids is None else np.asarray(ids, np.int64).reshape(-1)
     times = None if filters.width is None else filters.times_of(query_ids)
     columns = min(k, max(engine.rows, 1))  # no more neighbours than rows

@@ -26,7 +26,7 @@ MAX_SHEAR = 3.0  # and at most 3 times more stretched one way than the other
 MIN_INLIERS = 10
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class OrbSettings:
     """How features are extracted (stored with them) and matched.
 
@@ -55,6 +55,11 @@ class OrbSettings:
         Fewer inliers than this is chance, not a copy: a search whose best
         candidate has fewer finds no match. The default is above every
         chance count measured by ``bench/orb.py`` (see docs/search.md).
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on a value that cannot be used.
     """
 
     max_features: int = 1000
@@ -65,23 +70,22 @@ class OrbSettings:
     reprojection: float = 0.01
     min_inliers: int = MIN_INLIERS
 
-    def check(self) -> "OrbSettings":
-        """Return self if every value is usable, else raise :class:`UsageError`."""
+    def __post_init__(self) -> None:
         if self.max_features < 8:
-            raise UsageError(f"max_features must be >= 8, got {self.max_features}")
+            raise UsageError(f"max_features must be >= 8, got {self.max_features}", parameter="max_features")
         if self.min_side < 32:
-            raise UsageError(f"min_side must be >= 32, got {self.min_side}")
+            raise UsageError(f"min_side must be >= 32, got {self.min_side}", parameter="min_side")
         if not 1 <= self.fast_threshold <= 100:
-            raise UsageError(f"fast_threshold must be in 1..100, got {self.fast_threshold}")
+            raise UsageError(f"fast_threshold must be in 1..100, got {self.fast_threshold}", parameter="fast_threshold")
         if not 0 < self.ratio <= 1:
-            raise UsageError(f"ratio must be in (0, 1], got {self.ratio}")
+            raise UsageError(f"ratio must be in (0, 1], got {self.ratio}", parameter="ratio")
         if self.transform not in TRANSFORMS:
-            raise UsageError(f"transform must be one of {', '.join(TRANSFORMS)}, got {self.transform!r}")
+            raise UsageError(f"transform must be one of {', '.join(TRANSFORMS)}, got {self.transform!r}",
+                             parameter="transform")
         if not 0 < self.reprojection < 1:
-            raise UsageError(f"reprojection must be in (0, 1), got {self.reprojection}")
+            raise UsageError(f"reprojection must be in (0, 1), got {self.reprojection}", parameter="reprojection")
         if self.min_inliers < 1:
-            raise UsageError(f"min_inliers must be >= 1, got {self.min_inliers}")
-        return self
+            raise UsageError(f"min_inliers must be >= 1, got {self.min_inliers}", parameter="min_inliers")
 
     def extraction(self) -> dict:
         """The settings that decide the stored features (matching settings may change freely)."""

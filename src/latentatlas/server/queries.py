@@ -19,7 +19,10 @@ query on its request's thread alone (a slow one holds one core, not all),
 never spill to disk, have file access off and their settings locked; and requests with a
 predicate run on at most half the cores' worth of worker threads, the
 others waiting their turn (their timeout runs meanwhile), so however many
-clients send predicates, the rest of the machine serves the other requests. A request whose time is up (the
+clients send predicates, the rest of the machine serves the other requests.
+Heavy work (a forecast: numpy and pySTEPS on every core it is given) runs
+the same way on a limiter of its own, at most half the cores' worth at once.
+A request whose time is up (the
 query timeout), whose client has gone, or that is still running when the
 server stops is interrupted; the watchdog repeats the interrupt while the
 request runs, so a query started after the first one is stopped too. The
@@ -141,18 +144,21 @@ class Queries:
         self._sandbox.execute(f"ATTACH '{database}' AS {_ATTACHED} (READ_ONLY)")
         _lock_down(self._sandbox, f"memory_limit = '{int(predicate_memory)}B'")
         self._running: set[_Job] = set()
-        self._predicate_threads: anyio.CapacityLimiter | None = None  # made in the event loop, on first use
+        self._limiters: dict[str, anyio.CapacityLimiter] = {}  # made in the event loop, on first use
         self._lock = threading.Lock()
         self._stopping = False
         self._closed = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="latentatlas-watchdog", daemon=True)
         self._watchdog.start()
 
-    async def run(self, request: Request, work: Callable[[Atlas], T], predicates: bool = False) -> T:
+    async def run(self, request: Request, work: Callable[[Atlas], T], predicates: bool = False,
+                  heavy: bool = False) -> T:
         """``work(atlas)`` in a worker thread on a cursor of its own; its result, or the error that stopped it.
 
         ``predicates``: the work evaluates a client's ``where``, so its
         atlas gets a connection of the predicates' database for it.
+        ``heavy``: the work is long and CPU-bound (a forecast); it waits for
+        one of the heavy work's threads.
 
         Raises
         ------
@@ -169,7 +175,8 @@ class Queries:
                 raise ServerStopping("the server is shutting down")
             self._running.add(job)
         outcome: list[tuple[T | None, Exception | None]] = []
-        sandbox, threads = (self._sandbox, self._predicate_limiter()) if predicates else (None, None)
+        sandbox = self._sandbox if predicates else None
+        threads = self._limiter("predicates") if predicates else self._limiter("heavy") if heavy else None
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(_stop_when_client_leaves, request, job)
@@ -185,11 +192,11 @@ class Queries:
             raise error
         return result  # type: ignore[return-value]
 
-    def _predicate_limiter(self) -> anyio.CapacityLimiter:
-        """The worker threads requests with a predicate share: half the cores, at least one."""
-        if self._predicate_threads is None:
-            self._predicate_threads = anyio.CapacityLimiter(max(1, (os.cpu_count() or 1) // 2))
-        return self._predicate_threads
+    def _limiter(self, kind: str) -> anyio.CapacityLimiter:
+        """The worker threads requests of ``kind`` (with a predicate, heavy) share: half the cores, at least one."""
+        if kind not in self._limiters:
+            self._limiters[kind] = anyio.CapacityLimiter(max(1, (os.cpu_count() or 1) // 2))
+        return self._limiters[kind]
 
     def stop(self) -> None:
         """Interrupt every running request and refuse new ones (the server is stopping)."""

@@ -72,6 +72,20 @@ class GridGeometry:
             ratio /= max(0.1, float(np.cos(np.radians((north + south) / 2))))
         return ratio
 
+    def spacing_km(self) -> float:
+        """The distance between neighbouring grid points in km: the geometric mean of the two axes' spacings
+        (a latitude/longitude grid's at its middle latitude, on a sphere of the mean earth radius)."""
+        west, east, south, north = self.extent
+        rows, cols = self.shape
+        step_x, step_y = (east - west) / cols, (north - south) / rows
+        if self.lambert is None:  # degrees to km
+            per_degree = np.pi * _MEAN_RADIUS / 180.0 / 1000.0
+            step_x *= per_degree * float(np.cos(np.radians((north + south) / 2)))
+            step_y *= per_degree
+        else:
+            step_x, step_y = step_x / 1000.0, step_y / 1000.0
+        return float(np.sqrt(abs(step_x * step_y)))
+
     def window(self, top: int, left: int, height: int, width: int) -> "GridGeometry":
         """The geometry of the pixels ``[top:top + height, left:left + width]`` (clipped to the image)."""
         rows, cols = self.shape

@@ -17,7 +17,8 @@ import numpy as np
 
 from ...baselines.codec import IMAGE_FORMATS, LinearCodec, decode_image, match_quality, quality_sweep
 from ...codec.codefile import file_size
-from ...codec.quantise import DTYPES, Int8Quantiser, check_dtype, dequantise, quantise
+from ...codec.quantise import DTYPES, Int8Quantiser, dequantise, quantise
+from ...checks import one_of
 from ...errors import BadInputError, UsageError
 from ...models import LatentModel
 from ...models.preprocess import Preprocessor
@@ -29,7 +30,7 @@ from ..codec import int8_quantiser
 from ..embed import whole_image_options
 from .quality import psnr, ssim
 
-__all__ = ["CodecRow", "CodecEvaluation", "evaluate_codec", "CURVE_QUALITIES"]
+__all__ = ["CodecEvalOptions", "CodecRow", "CodecEvaluation", "evaluate_codec", "CURVE_QUALITIES"]
 
 CURVE_QUALITIES = {"jpeg": (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95), "webp": (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)}
 
@@ -93,13 +94,41 @@ class _Images:
         return sum(h * w for h, w in self.sizes)
 
 
+@dataclass(frozen=True, kw_only=True)
+class CodecEvalOptions:
+    """What :func:`evaluate_codec` compares.
+
+    Parameters
+    ----------
+    dtypes : sequence of str
+        Code dtypes to score (float32, float16, int8; at least one); JPEG and WebP are matched to each one's bytes.
+    formats : sequence of str
+        Image formats to compare with (``jpeg``, ``webp``; none: codes and PCA only).
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on no dtype, an unknown dtype or an unknown format.
+    """
+
+    dtypes: Sequence[str] = DTYPES
+    formats: Sequence[str] = tuple(IMAGE_FORMATS)
+
+    def __post_init__(self) -> None:
+        if not self.dtypes:
+            raise UsageError("give at least one dtype", parameter="dtypes")
+        for dtype in self.dtypes:
+            one_of(DTYPES)("dtypes", dtype)
+        for name in self.formats:
+            one_of(IMAGE_FORMATS)("formats", name)
+
+
 def evaluate_codec(
     store: Store,
     model: LatentModel,
     sources: Sequence[str | Path],
     pca_train: Sequence[str | Path] | None = None,
-    dtypes: Sequence[str] = DTYPES,
-    formats: Sequence[str] = tuple(IMAGE_FORMATS),
+    options: CodecEvalOptions = CodecEvalOptions(),
     progress: ProgressCallback = silent,
 ) -> CodecEvaluation:
     """Rate–distortion of our codes, PCA, JPEG and WebP on the (held-out) images of ``sources``.
@@ -115,16 +144,12 @@ def evaluate_codec(
         model's own linear path, which is PCA of its training split. With
         ``pca_train`` PCA's int8 scale is learned from their codes, otherwise
         from the evaluated images' codes (favouring PCA slightly).
-    dtypes
-        Code dtypes to score; JPEG and WebP are matched to each one's bytes.
-    formats
-        Image formats to compare with (``jpeg``, ``webp``).
+    options
+        The dtypes and image formats compared (:class:`CodecEvalOptions`).
     """
-    dtypes = [check_dtype(d) for d in dtypes]
-    if not dtypes:
-        raise UsageError("give at least one dtype")
-    options = whole_image_options(store)  # read as compress reads them
-    scan = read_sources(sources, options)
+    dtypes, formats = list(options.dtypes), tuple(options.formats)
+    reading = whole_image_options(store)  # read as compress reads them
+    scan = read_sources(sources, reading)
     loaded = load_records(scan.records)
     failures = scan.failures + loaded.failures
     if not loaded.images:
@@ -139,7 +164,7 @@ def evaluate_codec(
         restored = model.decode(dequantise(quantise(codes, dtype, int8), dtype, int8))
         rows.append(_score("latent", dtype, file_size(d, dtype), _restore(model, restored, images.sizes), images))
 
-    linear, pca_int8, pca = _pca(model, pca_train, dtypes, options)
+    linear, pca_int8, pca = _pca(model, pca_train, dtypes, reading)
     pca_codes = linear.encode(images.inputs)
     if "int8" in dtypes and pca_int8 is None:
         pca_int8 = Int8Quantiser().fit(pca_codes)

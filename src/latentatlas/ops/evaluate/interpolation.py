@@ -12,7 +12,6 @@ be unchanged since they were embedded (same SHA-256).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Hashable, Sequence
 
 import numpy as np
 
+from ...checks import at_least, parse_duration
 from ...errors import BadInputError, UsageError
 from ...models import LatentModel
 from ...progress import ProgressCallback, silent
@@ -29,24 +29,41 @@ from ..embed import check_model_matches
 from ..rows import RowReader
 from .quality import psnr
 
-__all__ = ["TemporalReport", "parse_step", "find_triples", "evaluate_interpolation", "JSON_KEYS"]
+__all__ = ["TemporalOptions", "TemporalReport", "find_triples", "evaluate_interpolation", "JSON_KEYS"]
 
 JSON_KEYS = ("triples", "code_sqdist_interp", "code_sqdist_step", "ratio",
              "psnr_interp", "psnr_pixel_blend", "psnr_reconstruction")
-_UNITS = {"d": 86400.0, "h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0}
-_STEP_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|min|m|s)")
-_STEP = re.compile(rf"(?:{_STEP_PART.pattern})+")
+@dataclass(frozen=True, kw_only=True)
+class TemporalOptions:
+    """What :func:`evaluate_interpolation` scores.
 
+    Parameters
+    ----------
+    step : str or timedelta
+        Time between frames: ``"1h"``, ``"30min"``, ``"1d"``, ``"1h30m"``.
+    where : str, optional
+        SQL predicate on ``images`` limiting the rows.
+    batch_size : int
+        Frames read and decoded at once.
 
-def parse_step(text: str) -> timedelta:
-    """``"1h"``, ``"30min"``, ``"15m"``, ``"1d"``, ``"90s"`` or ``"1h30m"`` to a positive timedelta."""
-    cleaned = "".join(text.split()).lower()
-    if not _STEP.fullmatch(cleaned):
-        raise UsageError(f"step must be a duration like 1h, 30min, 90s or 1d, got {text!r}", parameter="step")
-    seconds = sum(float(p.group(1)) * _UNITS[p.group(2)] for p in _STEP_PART.finditer(cleaned))
-    if seconds <= 0:
-        raise UsageError(f"step must be positive, got {text!r}", parameter="step")
-    return timedelta(seconds=seconds)
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on a step that is not a positive duration or ``batch_size < 1``.
+    """
+
+    step: str | timedelta = "1h"
+    where: str | None = None
+    batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        parse_duration(self.step, "step")
+        at_least(1)("batch_size", self.batch_size)
+
+    @property
+    def delta(self) -> timedelta:
+        """``step`` as a timedelta."""
+        return parse_duration(self.step, "step")
 
 
 def find_triples(ids: np.ndarray, times: np.ndarray, groups: Sequence[Hashable],
@@ -125,14 +142,12 @@ class TemporalReport:
 def evaluate_interpolation(
     store: Store,
     model: LatentModel,
-    step: timedelta = timedelta(hours=1),
-    where: str | None = None,
-    batch_size: int = 256,
+    options: TemporalOptions = TemporalOptions(),
     progress: ProgressCallback = silent,
 ) -> TemporalReport:
-    """Mean-of-neighbours prediction of every triple of stored rows ``step`` apart.
+    """Mean-of-neighbours prediction of every triple of stored rows ``options.step`` apart.
 
-    ``where`` (an SQL predicate on ``images``) limits the rows. Triples whose
+    ``options.where`` (an SQL predicate on ``images``) limits the rows. Triples whose
     images cannot be read again count in code space only; they are listed
     as failures.
 
@@ -141,6 +156,7 @@ def evaluate_interpolation(
     UsageError
         If no rows have times or none form a triple.
     """
+    step, where, batch_size = options.delta, options.where, options.batch_size
     check_model_matches(store, model)
     rows = store.query("SELECT id, time, tile_row, tile_col, uri, sha256 FROM images WHERE time IS NOT NULL ORDER BY id")
     table = rows.records()

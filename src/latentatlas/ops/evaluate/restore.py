@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ...baselines.restoration import BASELINES, Baseline, Known, applicable, known_for
+from ...checks import at_least
 from ...errors import BadInputError, UsageError
 from ...models import Corruption, LatentModel
 from ...models.tiled import apply_tiled
@@ -30,7 +31,7 @@ from .quality import psnr, ssim
 __all__ = ["RestoreEvalSettings", "RestoreRow", "Example", "RestoreEvaluation", "evaluate_restore"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RestoreEvalSettings:
     """How :func:`evaluate_restore` corrupts, tunes and shows.
 
@@ -65,12 +66,15 @@ class RestoreEvalSettings:
             if value is not None:
                 object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         if not 0.0 <= self.validation < 1.0:
-            raise UsageError(f"validation share must be in [0, 1), got {self.validation}")
-        if self.examples < 0:
-            raise UsageError(f"examples must be >= 0, got {self.examples}")
+            raise UsageError(f"validation must be a share in [0, 1), got {self.validation}", parameter="validation")
+        at_least(0)("examples", self.examples)
+        at_least(1)("batch_size", self.batch_size)
+        if self.stride is not None:
+            at_least(1)("stride", self.stride)
         unknown = sorted(set(self.baselines or ()) - set(BASELINES))
         if unknown:
-            raise UsageError(f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(BASELINES)}")
+            raise UsageError(f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(BASELINES)}",
+                             parameter="baselines")
 
 
 @dataclass

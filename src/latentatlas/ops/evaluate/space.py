@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ...checks import at_least
 from ...errors import UsageError
 from ...models import LatentModel
 from ...progress import ProgressCallback, silent
@@ -22,7 +23,7 @@ __all__ = ["SpaceSettings", "SpaceReport", "evaluate_space", "REPRESENTATIONS"]
 REPRESENTATIONS = ("raw", "pca", "lda2", "lda", "codes", "codes_lda")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SpaceSettings:
     """How to evaluate.
 
@@ -39,6 +40,11 @@ class SpaceSettings:
         Seeds the split.
     where : str or None
         SQL predicate on ``images``: only matching rows are evaluated.
+
+    Raises
+    ------
+    UsageError
+        Naming the parameter, on a test fraction outside (0, 1) or ``knn < 1``.
     """
 
     label_column: str = "label"
@@ -47,12 +53,10 @@ class SpaceSettings:
     seed: int = 0
     where: str | None = None
 
-    def check(self) -> None:
-        """Raise :class:`UsageError` on a value that cannot be used."""
+    def __post_init__(self) -> None:
         if not 0.0 < self.test_fraction < 1.0:
-            raise UsageError(f"test fraction must be between 0 and 1, got {self.test_fraction}")
-        if self.knn < 1:
-            raise UsageError(f"knn must be >= 1, got {self.knn}")
+            raise UsageError(f"test_fraction must be between 0 and 1, got {self.test_fraction}", parameter="test_fraction")
+        at_least(1)("knn", self.knn)
 
 
 @dataclass
@@ -96,7 +100,6 @@ def evaluate_space(
         On a bad setting or label column, fewer than two classes, or a
         class with fewer than two rows.
     """
-    settings.check()
     check_model_matches(store, model)
     ids, codes = store.vectors(store.ids_where(settings.where) if settings.where else None)
     try:
