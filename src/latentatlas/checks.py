@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 from .errors import UsageError
 
-__all__ = ["whole_number", "at_least", "one_of", "validated", "parse_duration", "options_of", "MAX_SIDE", "MAX_CHANNELS"]
+__all__ = ["whole_number", "at_least", "one_of", "validated", "parse_duration", "hours_text", "options_of", "MAX_SIDE", "MAX_CHANNELS"]
 
 MAX_SIDE = 8192  # pixels per side of a model input: past this one image alone is gigabytes of activations
 MAX_CHANNELS = 4096
@@ -132,6 +132,11 @@ def parse_duration(duration: str | timedelta | None, parameter: str) -> timedelt
         raise UsageError(f"{parameter} must be at most {timedelta.max.days} days, got {duration!r}",
                          parameter=parameter) from None
     return parse_duration(span, parameter)
+
+
+def hours_text(span: timedelta) -> str:
+    """A lead or duration as hours, the way leads are written: ``"1h"``, ``"0.5h"``, ``"24h"``."""
+    return f"{span.total_seconds() / 3600:g}h"
 
 
 def options_of(factory: type[O], given: O | None = None, /, **values: Any) -> O:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from ..checks import at_least, one_of
+from ..checks import at_least, hours_text, one_of
 from ..errors import BadInputError, UsageError
 from ..pictures.grids import REFLECTIVITY
 from ..ops.at_time import format_time, parse_time, row_at
@@ -248,7 +248,7 @@ class LeadForecast:
     def summary(self, times: dict[int, datetime]) -> dict[str, Any]:
         """JSON-able: the lead, members' ids and times, field statistics, and the CRPS and MAE against the truth."""
         data: dict[str, Any] = {
-            "lead": _hours(self.lead), "members": [{"id": int(i), "time": times[int(i)].isoformat()} for i in self.member_ids],
+            "lead": hours_text(self.lead), "members": [{"id": int(i), "time": times[int(i)].isoformat()} for i in self.member_ids],
             "mean": {"min": float(self.mean.min()), "max": float(self.mean.max()), "average": float(self.mean.mean())},
             "spread": float(self.spread.mean()),
             "exceedance": {f"{t:g}": float(p.mean()) for t, p in self.probabilities.items()},
@@ -340,7 +340,7 @@ def forecast(
     found = ensembles.analogues(query_id, k)
     if len(found.ids) == 0:
         raise UsageError(f"no stored row qualifies as an analogue of {format_time(when)}: none is followed by "
-                         f"rows at every lead ({', '.join(_hours(l) for l in lead_list)}) and passes the options")
+                         f"rows at every lead ({', '.join(hours_text(l) for l in lead_list)}) and passes the options")
     members = ensembles.following(found.ids)
     truths = ensembles.following(np.array([query_id]))[0]
     past = ensembles.timeline.last(query_id, PAST_FIELDS) if nowcasts or blend else np.array([], np.int64)
@@ -362,7 +362,7 @@ def forecast(
                              {name: nowcast_of[name][:, n] for name in nowcasts},
                              None if weights[n] is None else (weights[n], nowcast_of["extrapolation"][0, n]))
                 for n, lead in enumerate(lead_list)]
-    settings = {"k": k, "metric": metric, "leads": [_hours(l) for l in lead_list], "thresholds": list(chosen),
+    settings = {"k": k, "metric": metric, "leads": [hours_text(l) for l in lead_list], "thresholds": list(chosen),
                 "where": where, "crps_estimator": ESTIMATOR, **(analogue.to_dict() if analogue is not None else {}),
                 **({"references": list(nowcasts)} if nowcasts else {}), **({"blend_hours": BLEND_HOURS} if blend else {})}
     if analogue is not None and analogue.trend is not None:
@@ -409,7 +409,7 @@ def forecast_picture(store: Store, result: Forecast, colormap: str = REFLECTIVIT
 
     if not all(lead.mean.ndim == 2 for lead in result.leads):
         return None
-    rows = [{"lead": _hours(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
+    rows = [{"lead": hours_text(lead.lead), "truth": lead.truth, "mean": lead.mean, "spread": lead.spread,
              "valid": None if lead.truth_id is None else f"{format_time(result.times[lead.truth_id])} UTC",
              "references": {**{name: members.mean(axis=0) for name, members in lead.references.items()},
                             **({"blend": lead.blend_mean()} if lead.blend is not None else {})},
@@ -468,8 +468,3 @@ def write_members(result: Forecast, path: str | Path) -> Path:
 
 def _micros(span: timedelta) -> np.timedelta64:
     return np.timedelta64(int(span.total_seconds() * 1e6), "us")
-
-
-def _hours(span: timedelta) -> str:
-    hours = span.total_seconds() / 3600
-    return f"{hours:g}h"

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..checks import hours_text
 from ..errors import UsageError
 from ..search.neighbours import parse_window
 from .find import separated
@@ -75,7 +76,7 @@ def crps_by_space(vectors: Mapping[str, np.ndarray], fields: np.ndarray, times: 
     times, fields, spaces = _checked(vectors, fields, times, k, estimator)
     lead_list = parse_leads(leads)
     separation = parse_window(min_separation, "min_separation")
-    labels = [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list]
+    labels = [hours_text(lead) for lead in lead_list]
     inside = _test_mask(test, times)
     micros = times.astype(np.int64)
     offsets = [int(lead.total_seconds() * 1e6) for lead in lead_list]

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from ..checks import parse_duration
+from ..checks import hours_text, parse_duration
 from ..errors import UsageError
 from ..ops.at_time import format_time
 from ..ops.rows import atlas_geometry
@@ -385,7 +385,7 @@ def evaluate_analogues(
             tally.blend_weight = weight
     by_space = None if names is None else _by_space(names, ensembles, fields, inside, lead_list, k, analogue, model)
     settings = {"test": [start.isoformat(), end.isoformat()], "k": k, "metric": metric,
-                "leads": [f"{lead.total_seconds() / 3600:g}h" for lead in lead_list], "thresholds": list(chosen),
+                "leads": [hours_text(lead) for lead in lead_list], "thresholds": list(chosen),
                 "where": where, "seed": seed, "crps_estimator": ESTIMATOR, **analogue.to_dict(),
                 **({"references": list(nowcasts)} if nowcasts else {}), **({"every": str(spacing)} if spacing else {}),
                 **({"blend_hours": BLEND_HOURS} if blend else {}), **({"scales": list(sizes)} if sizes else {}),

@@ -22,14 +22,13 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
-import numpy as np
-
 from ..analogues import forecast as forecasting
 from ..analogues.options import AnalogueOptions
 from ..analogues.references import parse_references
 from ..atlas import Atlas
+from ..checks import hours_text
 from ..errors import LatentAtlasError, UsageError, UsageErrors
-from ..pictures.grids import figure_png, is_field
+from ..pictures.grids import figure_png
 
 __all__ = ["analogue_options", "analogue_text", "holds_fields", "Forecast", "ForecastRequest", "Forecasts", "LIMITS"]
 
@@ -185,7 +184,7 @@ def holds_fields(opened: Atlas) -> bool:
         preprocess = opened.model.preprocess
     except LatentAtlasError:  # no model yet, or one that cannot be read (info says which)
         return False
-    return is_field(np.zeros((1, 1, preprocess.channels), preprocess.dtype))
+    return preprocess.holds_fields and preprocess.channels == 1
 
 
 def _check_fields(opened: Atlas) -> None:
@@ -202,7 +201,7 @@ def _leads(text: str) -> tuple[timedelta, ...]:
     """``"1h,3h,6h"``: at most :data:`LIMITS` ``["leads"]`` leads, none beyond ``["longest_lead"]``."""
     leads = forecasting.parse_leads(text)
     if len(leads) > LIMITS["leads"] or leads[-1] > LIMITS["longest_lead"]:
-        raise UsageError(f"lead: at most {LIMITS['leads']} leads up to {_hours(LIMITS['longest_lead'])} on this "
+        raise UsageError(f"lead: at most {LIMITS['leads']} leads up to {hours_text(LIMITS['longest_lead'])} on this "
                          f"server, got {text!r}", parameter="lead")
     return tuple(leads)
 
@@ -218,7 +217,3 @@ def _numbers(text: str) -> tuple[float, ...]:
         raise UsageError(f"threshold must be 1 to {LIMITS['thresholds']} finite numbers separated by commas "
                          f"(20,35), got {text!r}", parameter="threshold")
     return values
-
-
-def _hours(span: timedelta) -> str:
-    return f"{span.total_seconds() / 3600:g}h"
